@@ -1,0 +1,76 @@
+"""SPG Presence Console - the single entry point.
+
+    python app.py                      open the console (GUI)
+    python app.py --demo               open the console on the demo outlet
+    python app.py --selftest           check an install (engine, SharedMemory, a worker process)
+    python app.py enroll|identify|gallery|run|report|models ...   headless subcommands (see --help)
+
+Every subcommand accepts --config FILE, --data-dir DIR and --pack DIR.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import multiprocessing
+import sys
+
+# name -> module in cli/ with add_arguments(parser) and main(args) -> int
+SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    "enroll": ("cli.enroll", "Enroll an SPG from photo files"),
+    "identify": ("cli.identify", "Identify the faces in photos (one JSON object per face)"),
+    "gallery": ("cli.gallery", "List, remove or re-index enrolled SPGs"),
+    "run": ("cli.run", "Run the camera pipeline (use --headless for no GUI)"),
+    "report": ("cli.report", "Export an attendance report (CSV or Excel)"),
+    "models": ("cli.models", "Import, download or inspect face model packs"),
+}
+
+
+def add_common_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", metavar="FILE", help="YAML config file (default: configs/app.yaml + app.dev.yaml)")
+    parser.add_argument("--data-dir", metavar="DIR", help="data folder (gallery, database, logs, model packs)")
+    parser.add_argument("--pack", metavar="DIR", help="face model pack folder to use")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="app.py", description="SPG Presence Console")
+    add_common_options(parser)
+    parser.add_argument("--demo", action="store_true", help="open the demo outlet")
+    parser.add_argument("--selftest", action="store_true", help="check this install and exit")
+    parser.add_argument("--screenshot", metavar="PNG", help="with the GUI: save a screenshot and exit")
+    parser.add_argument("--after", type=float, default=5.0, metavar="SECONDS", help="when to take --screenshot")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (module_name, help_text) in SUBCOMMANDS.items():
+        sp = sub.add_parser(name, help=help_text)
+        add_common_options(sp)
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name != module_name:
+                raise
+            sp.set_defaults(_missing=module_name)
+            continue
+        module.add_arguments(sp)
+        sp.set_defaults(_handler=module.main)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.selftest:
+        from cli.selftest import main as selftest_main
+
+        return selftest_main(args)
+    if args.command is None:
+        from ui.launch import main as gui_main
+
+        return gui_main(args)
+    if getattr(args, "_missing", None):
+        parser.error(f"'{args.command}' is not available in this build")
+    return int(args._handler(args) or 0)
+
+
+if __name__ == "__main__":
+    multiprocessing.freeze_support()  # Windows frozen executables: children re-enter here
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Headless subcommands of ``app.py`` (enroll, identify, gallery, run, report, ...)."""

@@ -1,0 +1,1 @@
+"""Pure logic of the SPG Presence Console: no Qt, no multiprocessing."""

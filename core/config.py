@@ -1,0 +1,346 @@
+"""The one typed configuration object of the console.
+
+Load order (later wins): ``configs/app.yaml`` (committed defaults) -> ``configs/app.dev.yaml``
+(git-ignored, per machine) -> the file given with ``--config`` -> environment (``.env`` and the
+process environment) for secrets and the data directory.
+
+Secrets (Telegram token and chat id) come only from the environment / ``.env``; they are never read
+from YAML, so they cannot end up in a committed file. RTSP passwords live in the camera URL of the
+git-ignored dev config and are masked everywhere they are shown (see :mod:`core.secrets`).
+
+Every validation error names the file, the key and what is allowed: see :class:`ConfigError`.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import time as dtime
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
+
+from core.paths import REPO_CONFIG_DIR
+
+ENV_DATA_DIR = "SPG_DATA_DIR"
+ENV_TELEGRAM_TOKEN = "SPG_TELEGRAM_TOKEN"
+ENV_TELEGRAM_CHAT_ID = "SPG_TELEGRAM_CHAT_ID"
+
+
+class ConfigError(Exception):
+    """A configuration file or value is wrong. The message says where and what is allowed."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class OutletConfig(_Section):
+    id: str = "outlet_01"
+    name: str = "Outlet"
+    timezone: str = "Asia/Jakarta"
+    language: Literal["en", "id"] = "en"
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, v: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown timezone {v!r}; use an IANA name such as 'Asia/Jakarta'") from None
+        return v
+
+
+class EngineConfig(_Section):
+    kind: Literal["auto", "insightface", "dlib"] = "auto"
+    pack: str = "buffalo_l"
+    """Model pack: a name under ``<data_dir>/models/`` (buffalo_l, buffalo_s, buffalo_sc, ...) or a folder path."""
+    providers: list[str] = Field(default_factory=lambda: ["auto"])
+    """ONNX Runtime execution providers in order of preference; ``auto`` = TensorRT, CUDA, DirectML, CPU."""
+    det_size: int = Field(640, ge=160, le=1280)
+    det_threshold: float = Field(0.5, gt=0.0, lt=1.0)
+    threshold: float | None = Field(None, ge=-1.0, le=1.0)
+    """Recognition threshold override; ``null`` uses the value calibrated for the model."""
+    margin: float | None = Field(None, ge=0.0, le=1.0)
+    """Required similarity margin over the second-best person; ``null`` uses the model's value."""
+    min_face_px: int = Field(32, ge=8)
+    """Faces narrower than this are detected and drawn but not matched."""
+    min_sharpness: float = Field(15.0, ge=0.0)
+    """Variance of the Laplacian of the face crop below which a face is too blurred to match."""
+
+
+class CameraDefaults(_Section):
+    process_fps: float = Field(5.0, gt=0.0, le=30.0)
+    max_frame_width: int = Field(1280, ge=160, le=7680)
+    max_frame_height: int = Field(720, ge=120, le=4320)
+    shm_slots: int = Field(3, ge=2, le=16)
+    open_timeout_s: float = Field(10.0, gt=0.0)
+    read_timeout_s: float = Field(10.0, gt=0.0)
+    reconnect_initial_s: float = Field(1.0, gt=0.0)
+    reconnect_max_s: float = Field(30.0, gt=0.0)
+    rtsp_transport: Literal["tcp", "udp"] = "tcp"
+
+
+class CameraConfig(_Section):
+    id: str = Field(pattern=r"^[A-Za-z0-9_\-]{1,32}$")
+    name: str = ""
+    source: str | int
+    """A video file path, a USB webcam index (0, 1, ...), an rtsp:// or http(s):// (MJPEG) URL."""
+    enabled: bool = True
+    loop: bool = True
+    """Video files only: start again at the end, like a camera that never stops."""
+
+    @field_validator("source")
+    @classmethod
+    def _source_not_empty(cls, v: str | int) -> str | int:
+        if isinstance(v, str) and not v.strip():
+            raise ValueError("camera source is empty; give a file path, a webcam index or an rtsp:// URL")
+        return v
+
+
+class InferenceConfig(_Section):
+    frame_skip: int = Field(0, ge=0, le=30)
+    """Skip N frames between two processed frames of a camera (``2`` = process 1 of 3)."""
+    max_batch: int = Field(16, ge=1, le=64)
+    track_iou: float = Field(0.3, gt=0.0, lt=1.0)
+    reverify_every: int = Field(5, ge=1)
+    """A tracked face is re-embedded every N processed frames (not on every frame)."""
+    vote_window: int = Field(5, ge=1)
+    vote_min: int = Field(2, ge=1)
+    """An identity is reported once at least this many of the last ``vote_window`` identifications agree."""
+    input_queue_size: int = Field(64, ge=1)
+
+
+class ShiftWindow(_Section):
+    start: dtime
+    end: dtime
+
+
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+
+
+class PresenceConfig(_Section):
+    grace_seconds: float = Field(30.0, ge=0.0)
+    absent_seconds: float = Field(300.0, gt=0.0)
+    confirm_hits: int = Field(2, ge=1)
+    """Hits needed within ``confirm_window_s`` before a hit counts (one false match marks nobody present)."""
+    confirm_window_s: float = Field(5.0, gt=0.0)
+    hit_log_interval_s: float = Field(5.0, ge=0.0)
+    """At most one stored hit per SPG per camera per this many seconds."""
+    notify_return: bool = False
+    default_shift: dict[Weekday, ShiftWindow] = Field(default_factory=dict)
+    """Weekly schedule for every SPG without their own; empty = always on duty."""
+
+    @model_validator(mode="after")
+    def _grace_below_absent(self) -> "PresenceConfig":
+        if self.grace_seconds >= self.absent_seconds:
+            raise ValueError(
+                f"grace_seconds ({self.grace_seconds}) must be smaller than absent_seconds ({self.absent_seconds})"
+            )
+        return self
+
+
+class StorageConfig(_Section):
+    hit_retention_days: int = Field(30, ge=1)
+    unknown_retention_days: int = Field(7, ge=0)
+    """Faces that matched nobody are kept this many days (0 = not kept), then deleted."""
+    unknown_max: int = Field(200, ge=0)
+
+
+class TelegramConfig(_Section):
+    enabled: bool = False
+    api_base: str = "https://api.telegram.org"
+    timeout_s: float = Field(10.0, gt=0.0)
+    send_photo: bool = True
+    daily_summary_time: dtime | None = None
+    # Secrets: filled from the environment / .env only.
+    token: SecretStr | None = Field(None, exclude=True)
+    chat_id: SecretStr | None = Field(None, exclude=True)
+
+
+class LoggingConfig(_Section):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+
+class AppConfig(_Section):
+    outlet: OutletConfig = Field(default_factory=OutletConfig)
+    data_dir: Path | None = None
+    """Where gallery, database, logs and model packs live; default: the OS per-user app-data folder."""
+    engine: EngineConfig = Field(default_factory=EngineConfig)
+    camera: CameraDefaults = Field(default_factory=CameraDefaults)
+    cameras: list[CameraConfig] = Field(default_factory=list)
+    inference: InferenceConfig = Field(default_factory=InferenceConfig)
+    presence: PresenceConfig = Field(default_factory=PresenceConfig)
+    storage: StorageConfig = Field(default_factory=StorageConfig)
+    telegram: TelegramConfig = Field(default_factory=TelegramConfig)
+    logging: LoggingConfig = Field(default_factory=LoggingConfig)
+    results_file: Path | None = None
+    """Headless mode: where per-frame results are written as JSON lines (optional)."""
+
+    @model_validator(mode="after")
+    def _unique_camera_ids(self) -> "AppConfig":
+        seen: set[str] = set()
+        for cam in self.cameras:
+            if cam.id in seen:
+                raise ValueError(f"camera id {cam.id!r} is used twice; every camera needs its own id")
+            seen.add(cam.id)
+        return self
+
+    def resolved_data_dir(self) -> Path:
+        from core.paths import default_data_dir
+
+        env = os.environ.get(ENV_DATA_DIR)
+        if env:
+            return Path(env).expanduser()
+        if self.data_dir is not None:
+            return Path(self.data_dir).expanduser()
+        return default_data_dir()
+
+    def to_yaml_dict(self) -> dict[str, Any]:
+        """The config as plain data for writing back to YAML (secrets excluded)."""
+        return self.model_dump(mode="json", exclude_none=False)
+
+
+def _deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: file not found. Check the path, or copy configs/app.yaml as a start.") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read the file ({exc.__class__.__name__}). Is it a text YAML file?") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or "invalid YAML"
+        raise ConfigError(f"{path}: broken YAML{where}: {problem}. Fix the file or restore it from app.yaml.") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping of sections (outlet:, camera:, ...), not {type(data).__name__}.")
+    return data
+
+
+def _format_validation_error(path_label: str, exc: ValidationError) -> str:
+    lines = []
+    for err in exc.errors():
+        key = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        msg = err["msg"]
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key; check the spelling against configs/app.yaml"
+        elif err["type"] == "literal_error":
+            msg = f"not allowed; {err['msg'].replace('Input should be', 'allowed:')}"
+        elif "input" in err and err["type"] not in ("missing",):
+            msg = f"{msg} (got {err['input']!r})"
+        lines.append(f"{path_label}: {key}: {msg}")
+    return "\n".join(lines)
+
+
+def load_dotenv_file(path: Path | None) -> None:
+    """Load ``.env`` into the process environment without overriding what is already set."""
+    if path is None or not path.is_file():
+        return
+    from dotenv import load_dotenv
+
+    load_dotenv(path, override=False)
+
+
+def load_config(
+    path: Path | str | None = None,
+    *,
+    base: Path | None = None,
+    dev: Path | None = None,
+    env_file: Path | None = None,
+    overrides: dict[str, Any] | None = None,
+) -> AppConfig:
+    """Build the validated :class:`AppConfig`.
+
+    ``base`` defaults to ``configs/app.yaml``; ``dev`` to ``configs/app.dev.yaml`` when present and no
+    explicit ``path`` is given. ``overrides`` is a nested dict applied last (used by the CLI flags).
+    """
+    base = base or (REPO_CONFIG_DIR / "app.yaml")
+    layers: list[tuple[str, dict[str, Any]]] = []
+    if base.is_file():
+        layers.append((str(base), _read_yaml(base)))
+    if path is None:
+        dev = dev or (REPO_CONFIG_DIR / "app.dev.yaml")
+        if dev.is_file():
+            layers.append((str(dev), _read_yaml(dev)))
+    else:
+        layers.append((str(path), _read_yaml(Path(path))))
+    if overrides:
+        layers.append(("command line", overrides))
+
+    merged: dict[str, Any] = {}
+    for _, layer in layers:
+        merged = _deep_merge(merged, layer)
+    # Secrets never come from YAML.
+    tg = merged.get("telegram")
+    if isinstance(tg, dict) and ("token" in tg or "chat_id" in tg):
+        raise ConfigError(
+            f"{layers[-1][0]}: telegram.token / telegram.chat_id must not be in YAML; "
+            f"put {ENV_TELEGRAM_TOKEN} and {ENV_TELEGRAM_CHAT_ID} in .env instead."
+        )
+    label = " + ".join(name for name, _ in layers) or "defaults"
+    try:
+        cfg = AppConfig.model_validate(merged)
+    except ValidationError as exc:
+        # Name the most specific file that set a wrong key, falling back to the merged label.
+        raise ConfigError(_format_validation_error(_blame(layers, exc) or label, exc)) from None
+
+    load_dotenv_file(env_file or (REPO_CONFIG_DIR.parent / ".env"))
+    token = os.environ.get(ENV_TELEGRAM_TOKEN)
+    chat = os.environ.get(ENV_TELEGRAM_CHAT_ID)
+    if token:
+        cfg.telegram.token = SecretStr(token)
+    if chat:
+        cfg.telegram.chat_id = SecretStr(chat)
+    return cfg
+
+
+def _blame(layers: list[tuple[str, dict[str, Any]]], exc: ValidationError) -> str | None:
+    """Which layer set the first offending key (the last layer that mentions it)."""
+    loc = exc.errors()[0]["loc"] if exc.errors() else ()
+    for name, data in reversed(layers):
+        node: Any = data
+        found = True
+        for part in loc:
+            if isinstance(node, dict) and part in node:
+                node = node[part]
+            elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+                node = node[part]
+            else:
+                found = False
+                break
+        if found and loc:
+            return name
+    # A model-level error (e.g. grace >= absent): the last layer that touches the section.
+    section = loc[0] if loc else None
+    for name, data in reversed(layers):
+        if section in data:
+            return name
+    return None
+
+
+def save_config(cfg: AppConfig, path: Path) -> None:
+    """Write the config atomically (temp file + rename). Secrets are never written."""
+    from core.atomic import atomic_write_text
+
+    data = cfg.to_yaml_dict()
+    data["telegram"].pop("token", None)
+    data["telegram"].pop("chat_id", None)
+    atomic_write_text(path, yaml.safe_dump(data, sort_keys=False, allow_unicode=True))

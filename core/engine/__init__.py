@@ -1,0 +1,1 @@
+"""Face engines: detect faces and embed them. See :mod:`core.engine.base` for the interface."""

@@ -1,0 +1,54 @@
+"""Shared test fixtures: paths to the real test data and model pack, isolated data dirs."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+SHARED_DATA = REPO.parent / "shared" / "data"
+TEST_PACK = SHARED_DATA / "models" / "test_pack"
+FACES = SHARED_DATA / "faces"
+
+
+def pytest_configure(config):
+    if not TEST_PACK.is_dir():
+        raise pytest.UsageError(f"test data not found at {SHARED_DATA}; the tests read ../shared/data beside the repo")
+
+
+@pytest.fixture(autouse=True)
+def _isolated_data_dir(tmp_path_factory, monkeypatch):
+    """Every test gets its own data dir; nothing touches the user's real app-data folder or .env."""
+    data_dir = tmp_path_factory.mktemp("data")
+    monkeypatch.setenv("SPG_DATA_DIR", str(data_dir))
+    monkeypatch.delenv("SPG_TELEGRAM_TOKEN", raising=False)
+    monkeypatch.delenv("SPG_TELEGRAM_CHAT_ID", raising=False)
+    yield data_dir
+
+
+@pytest.fixture
+def data_dir(_isolated_data_dir) -> Path:
+    return _isolated_data_dir
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def test_pack() -> Path:
+    return TEST_PACK
+
+
+@pytest.fixture(scope="session")
+def faces_dir() -> Path:
+    return FACES

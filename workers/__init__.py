@@ -1,0 +1,1 @@
+"""Processes of the pipeline: camera workers, the inference server and their supervisor."""
