@@ -74,6 +74,9 @@ class FrameResult:
     frame_shape: tuple[int, int]
     """Original (height, width)."""
     slot: int = -1
+    generation: int = 0
+    """SharedMemory slot and its write counter: the main process may copy the frame for display
+    while the generation is unchanged (``workers.frame_buffer``)."""
     latency_ms: float = 0.0
     """Capture to result, measured by the inference server."""
 
