@@ -1,0 +1,134 @@
+"""pyqtgraph charts: today's presence timeline per SPG, and per-camera processed fps / latency."""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from datetime import datetime
+
+import pyqtgraph as pg
+from PySide6.QtWidgets import QVBoxLayout, QWidget
+
+from ui.presence_table import ABSENT, GRACE, NOT_SEEN, PRESENT, PresenceRow
+
+BAND_COLOURS = {PRESENT: (39, 174, 96), GRACE: (241, 196, 15), ABSENT: (192, 57, 43)}
+CAMERA_PENS = [(52, 152, 219), (231, 76, 60), (46, 204, 113), (155, 89, 182), (241, 196, 15), (26, 188, 156), (230, 126, 34), (149, 165, 166)]
+
+
+def _midnight(ts: float) -> float:
+    d = datetime.fromtimestamp(ts)
+    return datetime(d.year, d.month, d.day).timestamp()
+
+
+class PresenceTimeline(QWidget):
+    """Present / grace / absent bands per SPG since midnight, extended to 'now' as time passes."""
+
+    def __init__(self, parent: QWidget | None = None, clock=time.time):
+        super().__init__(parent)
+        self._clock = clock
+        self.plot = pg.PlotWidget(axisItems={"bottom": pg.DateAxisItem()})
+        self.plot.setBackground("w")
+        self.plot.setMouseEnabled(y=False)
+        self.plot.setTitle(self.tr("Presence today"))
+        self.plot.hideButtons()
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(self.plot)
+        self.bands: dict[str, list[list]] = {}  # spg_id -> [[start, end|None, state], ...]
+        self.names: dict[str, str] = {}
+        self._bars: pg.BarGraphItem | None = None
+
+    def add_band(self, spg_id: str, start: float, end: float | None, state: str) -> None:
+        self.bands.setdefault(spg_id, []).append([start, end, state])
+
+    def update_rows(self, rows: list[PresenceRow]) -> None:
+        now = self._clock()
+        for r in rows:
+            self.names[r.spg_id] = r.name
+            bands = self.bands.setdefault(r.spg_id, [])
+            if bands and bands[-1][1] is None and bands[-1][2] == r.state:
+                continue
+            if bands and bands[-1][1] is None:
+                bands[-1][1] = now
+            if r.state != NOT_SEEN:
+                bands.append([r.since or now, None, r.state])
+        self.redraw()
+
+    def redraw(self) -> None:
+        now = self._clock()
+        day0 = _midnight(now)
+        ids = sorted(self.bands, key=lambda s: self.names.get(s, s).lower())
+        x0, width, ys, brushes = [], [], [], []
+        for y, sid in enumerate(ids):
+            for start, end, state in self.bands[sid]:
+                s = max(start, day0)
+                e = end if end is not None else now
+                if e <= s or state not in BAND_COLOURS:
+                    continue
+                x0.append(s)
+                width.append(e - s)
+                ys.append(y)
+                brushes.append(pg.mkBrush(*BAND_COLOURS[state]))
+        if self._bars is not None:
+            self.plot.removeItem(self._bars)
+            self._bars = None
+        if x0:
+            self._bars = pg.BarGraphItem(x0=x0, width=width, y=ys, height=0.6, brushes=brushes, pen=None)
+            self.plot.addItem(self._bars)
+        ax = self.plot.getAxis("left")
+        ax.setTicks([[(i, self.names.get(s, s)) for i, s in enumerate(ids)]])
+        self.plot.setYRange(-0.7, max(len(ids), 1) - 0.3, padding=0)
+
+    def band_count(self, spg_id: str) -> int:
+        return len(self.bands.get(spg_id, []))
+
+
+class CameraRateChart(QWidget):
+    """Processed fps (solid) and mean latency in ms (dashed, right axis scale) per camera, last 5 min."""
+
+    WINDOW_S = 300
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.fps_plot = pg.PlotWidget(axisItems={"bottom": pg.DateAxisItem()})
+        self.fps_plot.setBackground("w")
+        self.fps_plot.setTitle(self.tr("Processed frames per second"))
+        self.fps_plot.addLegend(offset=(5, 5))
+        self.lat_plot = pg.PlotWidget(axisItems={"bottom": pg.DateAxisItem()})
+        self.lat_plot.setBackground("w")
+        self.lat_plot.setTitle(self.tr("Latency, capture to result (ms)"))
+        self.lat_plot.setXLink(self.fps_plot)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(self.fps_plot)
+        lay.addWidget(self.lat_plot)
+        self.series: dict[str, deque] = {}
+        self._curves: dict[str, tuple[pg.PlotDataItem, pg.PlotDataItem]] = {}
+
+    def add_sample(self, metrics: dict[str, tuple[float, float]], ts: float | None = None) -> None:
+        """metrics: camera_id -> (processed fps, mean latency ms)."""
+        ts = ts if ts is not None else time.time()
+        for cam, (fps, lat) in metrics.items():
+            dq = self.series.setdefault(cam, deque(maxlen=self.WINDOW_S * 2))
+            dq.append((ts, fps, lat))
+            if cam not in self._curves:
+                colour = CAMERA_PENS[len(self._curves) % len(CAMERA_PENS)]
+                c1 = self.fps_plot.plot(name=cam, pen=pg.mkPen(colour, width=2))
+                c2 = self.lat_plot.plot(name=cam, pen=pg.mkPen(colour, width=2))
+                self._curves[cam] = (c1, c2)
+            xs = [p[0] for p in dq if p[0] >= ts - self.WINDOW_S]
+            n = len(xs)
+            pts = list(dq)[-n:] if n else []
+            self._curves[cam][0].setData(xs, [p[1] for p in pts])
+            self._curves[cam][1].setData(xs, [p[2] for p in pts])
+
+
+class ChartsPanel(QWidget):
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.timeline = PresenceTimeline()
+        self.rates = CameraRateChart()
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(self.timeline, 1)
+        lay.addWidget(self.rates, 2)

@@ -1,0 +1,492 @@
+"""Enrollment dialogs: from photo files (several at once) and from a live camera (webcam dialog).
+
+Enrollment itself (detect -> exactly one usable face -> embed -> gallery) is core.enrollment's job;
+these dialogs collect photos, run it on the engine thread and show every rejection in words a
+supervisor understands.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+import cv2
+import numpy as np
+from PySide6.QtCore import QSize, Qt, QThread, Signal
+from PySide6.QtGui import QColor, QIcon, QImage, QPainter, QPen, QPixmap
+from PySide6.QtWidgets import (
+    QComboBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel, QLineEdit,
+    QListWidget, QListWidgetItem, QPushButton, QVBoxLayout, QWidget,
+)
+
+from core.config import AppConfig
+from core.secrets import mask_url
+from ui.controller import array_to_qimage
+from ui.engine_service import EngineService
+
+log = logging.getLogger(__name__)
+
+PHOTO_FILTER = "Photos (*.jpg *.jpeg *.png *.bmp *.webp);;All files (*)"
+
+
+def slug_id(name: str) -> str:
+    s = re.sub(r"[^a-z0-9]+", "_", name.strip().lower()).strip("_")
+    return (s or "spg")[:32]
+
+
+def unique_id(base: str, taken: set[str]) -> str:
+    if base not in taken:
+        return base
+    i = 2
+    while f"{base}_{i}" in taken:
+        i += 1
+    return f"{base}_{i}"
+
+
+def gallery_ids(gallery: Any) -> set[str]:
+    try:
+        return {str(getattr(p, "spg_id", getattr(p, "id", p))) for p in gallery.people()}
+    except Exception:  # noqa: BLE001
+        return set()
+
+
+class _Words:
+    """Reason codes -> sentences. A QObject-free holder so translations use the dialog's tr()."""
+
+
+def error_text(widget: QWidget, exc: BaseException) -> str:
+    """An enrollment error in words a supervisor understands (with the photo it concerns)."""
+    reason = str(getattr(exc, "reason", "") or "").lower()
+    photo = getattr(exc, "photo", None) or getattr(exc, "path", None)
+    other = getattr(exc, "other_name", None) or getattr(exc, "other", None) or getattr(exc, "other_spg", None) or ""
+    tr = widget.tr
+    texts = {
+        "no_face": tr("No face was found in the photo. Use a photo where the face is clear and facing the camera."),
+        "multiple_faces": tr("There is more than one face in the photo. Use a photo of this SPG alone."),
+        "several_faces": tr("There is more than one face in the photo. Use a photo of this SPG alone."),
+        "too_small": tr("The face is too small. Move closer to the camera or use a bigger photo."),
+        "blurred": tr("The photo is too blurred. Hold still, use good light and try again."),
+        "too_blurred": tr("The photo is too blurred. Hold still, use good light and try again."),
+        "looks_like_other": tr("This face looks like another SPG already enrolled{other}. Check you chose the right person."),
+        "duplicate": tr("This face looks like another SPG already enrolled{other}. Check you chose the right person."),
+        "unreadable": tr("The file could not be opened as a photo. Use a JPG or PNG picture."),
+        "not_image": tr("The file could not be opened as a photo. Use a JPG or PNG picture."),
+        "pose": tr("The face is turned away. Look straight at the camera."),
+    }
+    key = next((k for k in texts if k in reason), None)
+    if key is None:
+        base = str(exc) or exc.__class__.__name__
+        if type(exc).__name__ in ("EngineError", "ModelPackError"):
+            base = tr("The face engine could not start: {err}").format(err=base)
+    else:
+        base = texts[key].format(other=f" ({other})" if other else "")
+    if photo:
+        base = f"{Path(str(photo)).name}: {base}"
+    return base
+
+
+def run_enrollment(engine: Any, gallery: Any, spg_id: str, name: str, photos: Sequence[Any]) -> Any:
+    """Call core.enrollment.enroll_photos (engine thread)."""
+    from core.enrollment import enroll_photos
+
+    return enroll_photos(engine, gallery, spg_id, name, list(photos))
+
+
+def describe_result(widget: QWidget, result: Any, name: str) -> tuple[str, list[str]]:
+    """(summary, [problem sentences]) from whatever enroll_photos returned."""
+    problems: list[str] = []
+    added = None
+    for attr in ("rejected", "errors", "failures"):
+        items = getattr(result, attr, None)
+        if items:
+            for it in items:
+                if isinstance(it, BaseException):
+                    problems.append(error_text(widget, it))
+                elif isinstance(it, tuple) and len(it) == 2 and isinstance(it[1], BaseException):
+                    problems.append(f"{Path(str(it[0])).name}: {error_text(widget, it[1])}")
+                else:
+                    problems.append(str(it))
+    for attr in ("added", "accepted", "samples_added", "n_added"):
+        v = getattr(result, attr, None)
+        if v is not None:
+            added = len(v) if isinstance(v, (list, tuple)) else int(v)
+            break
+    if added is None and isinstance(result, int):
+        added = result
+    if added is None and isinstance(result, (list, tuple)):
+        added = len(result)
+    summary = widget.tr("{name} enrolled with {n} photo(s).").format(name=name, n=added if added is not None else "?")
+    return summary, problems
+
+
+class _NameFields(QWidget):
+    def __init__(self, gallery: Any, name: str = "", parent: QWidget | None = None):
+        super().__init__(parent)
+        self.gallery = gallery
+        self.name_edit = QLineEdit(name)
+        self.name_edit.setPlaceholderText(self.tr("Full name of the SPG"))
+        self.id_edit = QLineEdit()
+        self.id_edit.setPlaceholderText(self.tr("made from the name"))
+        form = QFormLayout(self)
+        form.setContentsMargins(0, 0, 0, 0)
+        form.addRow(self.tr("Name"), self.name_edit)
+        form.addRow(self.tr("SPG id"), self.id_edit)
+
+    def values(self) -> tuple[str, str]:
+        name = self.name_edit.text().strip()
+        spg_id = self.id_edit.text().strip() or unique_id(slug_id(name), gallery_ids(self.gallery))
+        return spg_id, name
+
+
+class PhotoEnrollDialog(QDialog):
+    """Enroll (or add photos to) an SPG from photo files; several at once."""
+
+    enrolled = Signal(str)
+
+    def __init__(self, engine: EngineService, gallery: Any, parent: QWidget | None = None,
+                 spg_id: str = "", name: str = "", photos: Sequence[str | Path] = ()):
+        super().__init__(parent)
+        self.setWindowTitle(self.tr("Enroll an SPG from photos"))
+        self.engine, self.gallery = engine, gallery
+        self.fields = _NameFields(gallery, name)
+        if spg_id:
+            self.fields.id_edit.setText(spg_id)
+        self.photo_list = QListWidget()
+        self.photo_list.setViewMode(QListWidget.ViewMode.IconMode)
+        self.photo_list.setIconSize(QSize(96, 96))
+        self.photo_list.setMinimumHeight(130)
+        add = QPushButton(self.tr("Add photos…"))
+        add.clicked.connect(self._choose)
+        remove = QPushButton(self.tr("Remove selected"))
+        remove.clicked.connect(lambda: [self.photo_list.takeItem(self.photo_list.row(i)) for i in self.photo_list.selectedItems()])
+        self.message = QLabel()
+        self.message.setWordWrap(True)
+        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Close)
+        self.buttons.accepted.connect(self.save)
+        self.buttons.rejected.connect(self.reject)
+        row = QHBoxLayout()
+        row.addWidget(add)
+        row.addWidget(remove)
+        row.addStretch(1)
+        lay = QVBoxLayout(self)
+        lay.addWidget(self.fields)
+        lay.addWidget(QLabel(self.tr("Photos (one face each, several photos give better recognition):")))
+        lay.addWidget(self.photo_list)
+        lay.addLayout(row)
+        lay.addWidget(self.message)
+        lay.addWidget(self.buttons)
+        self.add_photos(photos)
+        self.busy = False
+        self.last_result: Any = None
+
+    def add_photos(self, paths: Sequence[str | Path]) -> None:
+        for p in paths:
+            item = QListWidgetItem(QIcon(QPixmap(str(p))), Path(p).name)
+            item.setData(Qt.ItemDataRole.UserRole, str(p))
+            item.setToolTip(str(p))
+            self.photo_list.addItem(item)
+
+    def photos(self) -> list[str]:
+        return [self.photo_list.item(i).data(Qt.ItemDataRole.UserRole) for i in range(self.photo_list.count())]
+
+    def _choose(self) -> None:
+        files, _ = QFileDialog.getOpenFileNames(self, self.tr("Choose photos of the SPG"), "", PHOTO_FILTER)
+        self.add_photos(files)
+
+    def show_message(self, text: str, error: bool = False) -> None:
+        self.message.setStyleSheet("color: #c0392b;" if error else "color: #1e8449;")
+        self.message.setText(text)
+
+    def save(self) -> None:
+        spg_id, name = self.fields.values()
+        photos = self.photos()
+        if not name:
+            self.show_message(self.tr("Type the SPG's name first."), error=True)
+            return
+        if not photos:
+            self.show_message(self.tr("Add at least one photo."), error=True)
+            return
+        self.busy = True
+        self.buttons.setEnabled(False)
+        self.show_message(self.tr("Enrolling… (the face engine may take a few seconds to start)"))
+        self.engine.run(lambda eng: run_enrollment(eng, self.gallery, spg_id, name, [Path(p) for p in photos]),
+                        lambda res: self._done(spg_id, name, res), self._failed)
+
+    def _done(self, spg_id: str, name: str, result: Any) -> None:
+        self.busy = False
+        self.buttons.setEnabled(True)
+        self.last_result = result
+        summary, problems = describe_result(self, result, name)
+        self.show_message("\n".join([summary, *problems]), error=bool(problems))
+        self.enrolled.emit(spg_id)
+
+    def _failed(self, exc: BaseException) -> None:
+        self.busy = False
+        self.buttons.setEnabled(True)
+        self.last_result = exc
+        self.show_message(error_text(self, exc), error=True)
+
+
+# --- webcam enrollment ---------------------------------------------------------------------------
+def quality_hint(engine: Any, frame: np.ndarray, face: Any, cfg: AppConfig) -> str:
+    """'ok', 'too_small', 'blurred' or 'turn' (face turned away), for the live hint."""
+    try:
+        from core import face_quality  # type: ignore[attr-defined]
+
+        fn = getattr(face_quality, "quality_hint", None) or getattr(face_quality, "assess", None)
+        if callable(fn):
+            res = fn(frame, face, cfg.engine) if fn.__code__.co_argcount >= 3 else fn(frame, face)
+            code = getattr(res, "reason", res)
+            code = str(getattr(code, "value", code) or "ok")
+            if code:
+                return code
+    except Exception:  # noqa: BLE001 - fall back to the simple checks below
+        pass
+    x1, y1, x2, y2 = [float(v) for v in face.bbox]
+    if (x2 - x1) < max(2 * cfg.engine.min_face_px, 80):
+        return "too_small"
+    crop = frame[max(0, int(y1)):max(0, int(y2)), max(0, int(x1)):max(0, int(x2))]
+    if crop.size:
+        gray = cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY)
+        if cv2.Laplacian(gray, cv2.CV_64F).var() < cfg.engine.min_sharpness:
+            return "blurred"
+    lm = np.asarray(face.landmarks, dtype=np.float32)
+    if lm.shape == (5, 2):
+        eye_dx = lm[1, 0] - lm[0, 0]
+        if eye_dx > 1:
+            offset = (lm[2, 0] - (lm[0, 0] + lm[1, 0]) / 2) / eye_dx
+            if abs(offset) > 0.35:
+                return "turn"
+    return "ok"
+
+
+def parse_source(text: str | int) -> str | int:
+    if isinstance(text, int):
+        return text
+    t = str(text).strip()
+    return int(t) if t.isdigit() else t
+
+
+class PreviewThread(QThread):
+    """Reads a camera (webcam index, file or URL) and detects faces for the live preview."""
+
+    frame = Signal(object, object, str, object)  # QImage, face (DetectedFace|None), hint, frame ndarray
+    error = Signal(str)
+
+    def __init__(self, source: str | int, engine: EngineService, cfg: AppConfig, fps: float = 8.0, parent=None):
+        super().__init__(parent)
+        self.source, self.engine, self.cfg, self.fps = source, engine, cfg, fps
+        self._stop = False
+
+    def stop(self) -> None:
+        self._stop = True
+        self.wait(5000)
+
+    def run(self) -> None:
+        cap = cv2.VideoCapture(self.source)
+        if not cap.isOpened():
+            self.error.emit(self.tr("Cannot open camera {src}. Check it is connected and not used by another program.").format(src=mask_url(self.source)))
+            return
+        try:
+            engine = self.engine.engine_blocking()
+        except Exception as exc:  # noqa: BLE001
+            self.error.emit(str(exc))
+            cap.release()
+            return
+        period = 1.0 / self.fps
+        try:
+            while not self._stop:
+                t0 = time.monotonic()
+                ok, img = cap.read()
+                if not ok:
+                    if isinstance(self.source, str) and not self.source.startswith(("rtsp", "http")):
+                        cap.set(cv2.CAP_PROP_POS_FRAMES, 0)  # a file stands in for a webcam: loop it
+                        continue
+                    self.error.emit(self.tr("The camera stopped sending pictures."))
+                    break
+                with self.engine.lock:
+                    faces = engine.detect(img)
+                face = max(faces, key=lambda f: f.area) if faces else None
+                hint = "no_face" if face is None else ("multiple" if len(faces) > 1 else quality_hint(engine, img, face, self.cfg))
+                self.frame.emit(array_to_qimage(img), face, hint, img)
+                self.msleep(int(max(0.0, period - (time.monotonic() - t0)) * 1000))
+        finally:
+            cap.release()
+
+
+class PreviewLabel(QLabel):
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setMinimumSize(480, 320)
+        self.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.setStyleSheet("background: #141418; color: #aaa;")
+
+    def show_frame(self, image: QImage, face: Any, ok: bool) -> None:
+        pm = QPixmap.fromImage(image)
+        if face is not None:
+            p = QPainter(pm)
+            p.setPen(QPen(QColor(46, 204, 113) if ok else QColor(241, 196, 15), max(2, image.width() // 200)))
+            x1, y1, x2, y2 = [float(v) for v in face.bbox]
+            p.drawRect(int(x1), int(y1), int(x2 - x1), int(y2 - y1))
+            p.end()
+        self.setPixmap(pm.scaled(self.size(), Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation))
+
+
+class WebcamEnrollDialog(QDialog):
+    """Live preview from a local or configured camera; capture several shots; save."""
+
+    enrolled = Signal(str)
+
+    def __init__(self, engine: EngineService, gallery: Any, cfg: AppConfig, parent: QWidget | None = None,
+                 extra_sources: Sequence[tuple[str, str | int]] = ()):
+        super().__init__(parent)
+        self.setWindowTitle(self.tr("Enroll an SPG from a camera"))
+        self.engine, self.gallery, self.cfg = engine, gallery, cfg
+        self.source_box = QComboBox()
+        for i in range(3):
+            self.source_box.addItem(self.tr("Local camera {n}").format(n=i), i)
+        for cam in cfg.cameras:
+            self.source_box.addItem(self.tr("Camera: {name}").format(name=cam.name or cam.id), cam.source)
+        for label, src in extra_sources:
+            self.source_box.addItem(label, src)
+        self.start_btn = QPushButton(self.tr("Start preview"))
+        self.start_btn.clicked.connect(self.start_preview)
+        self.preview = PreviewLabel()
+        self.preview.setText(self.tr("Choose a camera and press Start preview."))
+        self.hint = QLabel()
+        self.hint.setWordWrap(True)
+        self.capture_btn = QPushButton(self.tr("Capture"))
+        self.capture_btn.setEnabled(False)
+        self.capture_btn.clicked.connect(self.capture)
+        self.shots = QListWidget()
+        self.shots.setViewMode(QListWidget.ViewMode.IconMode)
+        self.shots.setIconSize(QSize(80, 80))
+        self.shots.setMaximumHeight(110)
+        self.fields = _NameFields(gallery)
+        self.message = QLabel()
+        self.message.setWordWrap(True)
+        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Close)
+        self.buttons.accepted.connect(self.save)
+        self.buttons.rejected.connect(self.reject)
+        top = QHBoxLayout()
+        top.addWidget(self.source_box, 1)
+        top.addWidget(self.start_btn)
+        lay = QVBoxLayout(self)
+        lay.addLayout(top)
+        lay.addWidget(self.preview, 1)
+        lay.addWidget(self.hint)
+        lay.addWidget(self.capture_btn)
+        lay.addWidget(QLabel(self.tr("Captured shots (3 to 5 with slightly different angles work best):")))
+        lay.addWidget(self.shots)
+        lay.addWidget(self.fields)
+        lay.addWidget(self.message)
+        lay.addWidget(self.buttons)
+        self._thread: PreviewThread | None = None
+        self._current: tuple[np.ndarray, Any, str] | None = None
+        self.captured: list[np.ndarray] = []
+        self.frames_seen = 0
+        self.busy = False
+        self.last_result: Any = None
+        self._tmp = tempfile.TemporaryDirectory(prefix="spg_enroll_")
+
+    def select_source(self, source: str | int) -> None:
+        idx = self.source_box.findData(source)
+        if idx < 0:
+            self.source_box.addItem(str(mask_url(source)), source)
+            idx = self.source_box.count() - 1
+        self.source_box.setCurrentIndex(idx)
+
+    def start_preview(self) -> None:
+        self.stop_preview()
+        src = parse_source(self.source_box.currentData())
+        self._thread = PreviewThread(src, self.engine, self.cfg)
+        self._thread.frame.connect(self._on_frame)
+        self._thread.error.connect(lambda msg: self._show_message(msg, True))
+        self._thread.start()
+        self.hint.setText(self.tr("Starting the camera and the face engine…"))
+
+    def stop_preview(self) -> None:
+        if self._thread is not None:
+            self._thread.stop()
+            self._thread = None
+
+    def hint_text(self, hint: str) -> str:
+        return {
+            "ok": self.tr("Good: press Capture."),
+            "no_face": self.tr("No face seen. Stand in front of the camera."),
+            "multiple": self.tr("More than one face: only the SPG should be in front of the camera."),
+            "too_small": self.tr("Face too small: come closer to the camera."),
+            "blurred": self.tr("Picture blurred: hold still (and check the light)."),
+            "turn": self.tr("Turn to the camera: look straight at it."),
+        }.get(hint, hint)
+
+    def _on_frame(self, image: QImage, face: Any, hint: str, frame: np.ndarray) -> None:
+        self.frames_seen += 1
+        self._current = (frame, face, hint)
+        self.preview.show_frame(image, face, hint == "ok")
+        self.hint.setText(self.hint_text(hint))
+        self.hint.setStyleSheet("color: #1e8449;" if hint == "ok" else "color: #b9770e;")
+        self.capture_btn.setEnabled(face is not None)
+
+    def capture(self) -> bool:
+        if self._current is None or self._current[1] is None:
+            self._show_message(self.tr("No face to capture yet."), True)
+            return False
+        frame, face, _hint = self._current
+        self.captured.append(frame.copy())
+        x1, y1, x2, y2 = [int(v) for v in face.bbox]
+        h, w = frame.shape[:2]
+        pad = int(0.25 * (x2 - x1))
+        crop = frame[max(0, y1 - pad):min(h, y2 + pad), max(0, x1 - pad):min(w, x2 + pad)]
+        item = QListWidgetItem(QIcon(QPixmap.fromImage(array_to_qimage(np.ascontiguousarray(crop)).copy())), str(len(self.captured)))
+        self.shots.addItem(item)
+        return True
+
+    def _show_message(self, text: str, error: bool = False) -> None:
+        self.message.setStyleSheet("color: #c0392b;" if error else "color: #1e8449;")
+        self.message.setText(text)
+
+    def save(self) -> None:
+        spg_id, name = self.fields.values()
+        if not name:
+            self._show_message(self.tr("Type the SPG's name first."), True)
+            return
+        if not self.captured:
+            self._show_message(self.tr("Capture at least one shot first."), True)
+            return
+        paths = []
+        for i, frame in enumerate(self.captured):
+            p = Path(self._tmp.name) / f"{spg_id}_{int(time.time())}_{i}.jpg"
+            cv2.imwrite(str(p), frame, [cv2.IMWRITE_JPEG_QUALITY, 95])
+            paths.append(p)
+        self.busy = True
+        self.buttons.setEnabled(False)
+        self._show_message(self.tr("Enrolling…"))
+        self.engine.run(lambda eng: run_enrollment(eng, self.gallery, spg_id, name, paths),
+                        lambda res: self._done(spg_id, name, res), self._failed)
+
+    def _done(self, spg_id: str, name: str, result: Any) -> None:
+        self.busy = False
+        self.buttons.setEnabled(True)
+        self.last_result = result
+        summary, problems = describe_result(self, result, name)
+        self._show_message("\n".join([summary, *problems]), bool(problems))
+        self.enrolled.emit(spg_id)
+
+    def _failed(self, exc: BaseException) -> None:
+        self.busy = False
+        self.buttons.setEnabled(True)
+        self.last_result = exc
+        self._show_message(error_text(self, exc), True)
+
+    def done(self, r: int) -> None:  # noqa: D401 - QDialog API: stop the camera whatever closes us
+        self.stop_preview()
+        super().done(r)
+
+    def closeEvent(self, event) -> None:  # noqa: N802
+        self.stop_preview()
+        super().closeEvent(event)

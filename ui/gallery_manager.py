@@ -1,0 +1,256 @@
+"""Gallery manager: enrolled SPGs with face thumbnails and sample counts; add, rename, deactivate,
+delete (with confirmation) and re-index with progress. Disk and engine work runs in the background.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any, Callable
+
+from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtGui import QIcon, QPixmap
+from PySide6.QtWidgets import (
+    QHBoxLayout, QInputDialog, QLabel, QMessageBox, QProgressBar, QPushButton, QTableWidget,
+    QTableWidgetItem, QVBoxLayout, QWidget,
+)
+
+from core.config import AppConfig
+from ui.engine_service import EngineService
+from ui.tasks import Background
+
+log = logging.getLogger(__name__)
+
+
+def person_fields(p: Any) -> dict:
+    """spg_id, name, samples, active from a core.gallery person record (dataclass or dict)."""
+    def g(*names, default=None):
+        for n in names:
+            if isinstance(p, dict) and n in p:
+                return p[n]
+            if hasattr(p, n):
+                return getattr(p, n)
+        return default
+
+    samples = g("samples", "sample_count", "n_samples", default=0)
+    if isinstance(samples, (list, tuple)):
+        samples = len(samples)
+    return {
+        "spg_id": str(g("spg_id", "id")),
+        "name": str(g("name", default="") or g("spg_id", "id")),
+        "samples": int(samples or 0),
+        "active": bool(g("active", "enabled", default=True)),
+    }
+
+
+def list_people(gallery: Any) -> list[dict]:
+    out = []
+    for p in gallery.people():
+        f = person_fields(p)
+        try:
+            tp = gallery.thumbnail_path(f["spg_id"])
+            f["thumb"] = str(tp) if tp and Path(tp).is_file() else ""
+        except Exception:  # noqa: BLE001
+            f["thumb"] = ""
+        out.append(f)
+    return sorted(out, key=lambda f: f["name"].lower())
+
+
+class GalleryManager(QWidget):
+    changed = Signal()  # the gallery on disk changed (controller reloads, table refreshes)
+    _progress = Signal(int, int)
+
+    def __init__(self, gallery: Any, engine: EngineService, cfg: AppConfig, parent: QWidget | None = None,
+                 webcam_sources: Callable[[], list] | None = None):
+        super().__init__(parent)
+        self.gallery, self.engine, self.cfg = gallery, engine, cfg
+        self._webcam_sources = webcam_sources or (lambda: [])
+        self._bg = Background(workers=1, parent=self, name="spg-gallery")
+        self.table = QTableWidget(0, 4)
+        self.table.setHorizontalHeaderLabels([self.tr("Photo"), self.tr("Name"), self.tr("Samples"), self.tr("Active")])
+        self.table.setIconSize(QSize(48, 48))
+        self.table.verticalHeader().setDefaultSectionSize(52)
+        self.table.verticalHeader().setVisible(False)
+        self.table.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QTableWidget.SelectionMode.SingleSelection)
+        self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.table.horizontalHeader().setStretchLastSection(True)
+        self.add_btn = QPushButton(self.tr("Add from photos…"))
+        self.webcam_btn = QPushButton(self.tr("Enroll from camera…"))
+        self.rename_btn = QPushButton(self.tr("Rename…"))
+        self.active_btn = QPushButton(self.tr("Deactivate"))
+        self.delete_btn = QPushButton(self.tr("Delete…"))
+        self.reindex_btn = QPushButton(self.tr("Re-index"))
+        self.add_btn.clicked.connect(self.open_photo_dialog)
+        self.webcam_btn.clicked.connect(self.open_webcam_dialog)
+        self.rename_btn.clicked.connect(self.rename_selected)
+        self.active_btn.clicked.connect(self.toggle_active_selected)
+        self.delete_btn.clicked.connect(self.delete_selected)
+        self.reindex_btn.clicked.connect(self.reindex)
+        self.table.itemSelectionChanged.connect(self._update_buttons)
+        self.progress = QProgressBar()
+        self.progress.setVisible(False)
+        self.status = QLabel()
+        self.status.setWordWrap(True)
+        buttons = QHBoxLayout()
+        for b in (self.add_btn, self.webcam_btn, self.rename_btn, self.active_btn, self.delete_btn, self.reindex_btn):
+            buttons.addWidget(b)
+        buttons.addStretch(1)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addLayout(buttons)
+        lay.addWidget(self.table)
+        lay.addWidget(self.progress)
+        lay.addWidget(self.status)
+        self.people: list[dict] = []
+        self.dialog: QWidget | None = None
+        self._progress.connect(self._set_progress)
+        self.refresh()
+
+    # --- listing -------------------------------------------------------------------------------
+    def refresh(self) -> None:
+        self._bg.submit(lambda: list_people(self.gallery), self._show_people,
+                        lambda e: self.status.setText(self.tr("Cannot read the gallery: {err}").format(err=e)))
+
+    def _show_people(self, people: list[dict]) -> None:
+        self.people = people
+        self.table.setRowCount(len(people))
+        for row, p in enumerate(people):
+            icon_item = QTableWidgetItem()
+            if p["thumb"]:
+                icon_item.setIcon(QIcon(QPixmap(p["thumb"])))
+            icon_item.setData(Qt.ItemDataRole.UserRole, p["spg_id"])
+            self.table.setItem(row, 0, icon_item)
+            name = QTableWidgetItem(p["name"])
+            name.setToolTip(p["spg_id"])
+            self.table.setItem(row, 1, name)
+            self.table.setItem(row, 2, QTableWidgetItem(str(p["samples"])))
+            self.table.setItem(row, 3, QTableWidgetItem(self.tr("yes") if p["active"] else self.tr("no")))
+        self.table.resizeColumnsToContents()
+        self._update_buttons()
+        self.status.setText(self.tr("{n} SPG(s) enrolled.").format(n=len(people)))
+
+    def names(self) -> list[str]:
+        return [p["name"] for p in self.people]
+
+    def selected(self) -> dict | None:
+        rows = self.table.selectionModel().selectedRows()
+        if not rows:
+            return None
+        return self.people[rows[0].row()] if rows[0].row() < len(self.people) else None
+
+    def select(self, spg_id: str) -> bool:
+        for i, p in enumerate(self.people):
+            if p["spg_id"] == spg_id:
+                self.table.selectRow(i)
+                return True
+        return False
+
+    def _update_buttons(self) -> None:
+        p = self.selected()
+        for b in (self.rename_btn, self.active_btn, self.delete_btn):
+            b.setEnabled(p is not None)
+        self.active_btn.setText(self.tr("Activate") if p and not p["active"] else self.tr("Deactivate"))
+
+    def _after_change(self, message: str = "") -> None:
+        if message:
+            self.status.setText(message)
+        self.refresh()
+        self.changed.emit()
+
+    def _error(self, exc: BaseException) -> None:
+        self.progress.setVisible(False)
+        self.status.setText(self.tr("Could not change the gallery: {err}").format(err=exc))
+
+    # --- actions -------------------------------------------------------------------------------
+    def open_photo_dialog(self, photos=(), name: str = "") -> QWidget:
+        from ui.enroll_dialogs import PhotoEnrollDialog
+
+        p = self.selected() if not name and not photos else None
+        dlg = PhotoEnrollDialog(self.engine, self.gallery, self, spg_id=p["spg_id"] if p else "",
+                                name=p["name"] if p else name, photos=photos)
+        dlg.enrolled.connect(lambda _sid: self._after_change())
+        self.dialog = dlg
+        dlg.setModal(False)
+        dlg.show()
+        return dlg
+
+    def open_webcam_dialog(self) -> QWidget:
+        from ui.enroll_dialogs import WebcamEnrollDialog
+
+        dlg = WebcamEnrollDialog(self.engine, self.gallery, self.cfg, self, extra_sources=self._webcam_sources())
+        dlg.enrolled.connect(lambda _sid: self._after_change())
+        self.dialog = dlg
+        dlg.show()
+        return dlg
+
+    def rename_selected(self, new_name: str | None = None) -> None:
+        p = self.selected()
+        if p is None:
+            return
+        if new_name is None:
+            new_name, ok = QInputDialog.getText(self, self.tr("Rename SPG"), self.tr("New name:"), text=p["name"])
+            if not ok:
+                return
+        new_name = new_name.strip()
+        if not new_name:
+            self.status.setText(self.tr("A name cannot be empty."))
+            return
+        self._bg.submit(lambda: self.gallery.rename(p["spg_id"], new_name),
+                        lambda _r: self._after_change(self.tr("Renamed to {name}.").format(name=new_name)), self._error)
+
+    def toggle_active_selected(self) -> None:
+        p = self.selected()
+        if p is None:
+            return
+        active = not p["active"]
+        self._bg.submit(lambda: self.gallery.set_active(p["spg_id"], active),
+                        lambda _r: self._after_change(), self._error)
+
+    def delete_selected(self, confirm: bool = True) -> bool:
+        p = self.selected()
+        if p is None:
+            return False
+        if confirm:
+            answer = QMessageBox.question(
+                self, self.tr("Delete SPG"),
+                self.tr("Delete {name} and all their face photos from the gallery? This cannot be undone.").format(name=p["name"]),
+            )
+            if answer != QMessageBox.StandardButton.Yes:
+                return False
+        self._bg.submit(lambda: self.gallery.remove(p["spg_id"]),
+                        lambda _r: self._after_change(self.tr("{name} deleted.").format(name=p["name"])), self._error)
+        return True
+
+    def reindex(self) -> None:
+        """Re-embed every sample with the current engine (after a model pack change), with progress."""
+        self.progress.setVisible(True)
+        self.progress.setRange(0, 0)
+        self.reindex_btn.setEnabled(False)
+        self.status.setText(self.tr("Re-indexing the gallery with the current face model…"))
+
+        def job(engine: Any) -> Any:
+            from core import enrollment
+
+            fn = getattr(enrollment, "reindex", None) or getattr(enrollment, "reindex_gallery", None)
+            if fn is None:
+                raise RuntimeError("re-indexing is not available in this build")
+            return fn(engine, self.gallery, progress=self._progress_cb)
+
+        def done(_r: Any) -> None:
+            self.progress.setVisible(False)
+            self.reindex_btn.setEnabled(True)
+            self._after_change(self.tr("Re-index finished."))
+
+        def fail(exc: BaseException) -> None:
+            self.reindex_btn.setEnabled(True)
+            self._error(exc)
+
+        self.engine.run(job, done, fail)
+
+    def _progress_cb(self, done: int, total: int) -> None:
+        self._progress.emit(done, total)  # engine thread -> queued to the UI thread
+
+    def _set_progress(self, done: int, total: int) -> None:
+        self.progress.setRange(0, max(total, 1))
+        self.progress.setValue(done)

@@ -1,0 +1,283 @@
+"""The console's main window: camera grid, presence table, gallery, unknown faces, charts, event log,
+menus (File -> Export attendance report, Settings, Help -> About) and the status-bar summary.
+
+The window only paints and reacts to signals: the PipelineController (QThread) does all pipeline
+work, dialogs run slow work on background threads.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QDockWidget, QLabel, QMainWindow, QMessageBox, QSplitter, QTabWidget, QVBoxLayout, QWidget,
+)
+
+from core.config import AppConfig
+from core.paths import DataLayout
+from ui.camera_grid import CameraGrid
+from ui.charts import ChartsPanel
+from ui.controller import PipelineController
+from ui.engine_service import EngineService
+from ui.event_log import EventLog, UiEvent
+from ui.gallery_manager import GalleryManager, list_people
+from ui.presence_table import PresenceModel, PresenceTable, thumb_lookup
+from ui.tasks import Background
+from ui.unknown_faces import UnknownFaceKeeper, UnknownFacesPanel
+
+log = logging.getLogger(__name__)
+
+
+def open_gallery(data_dir: Path) -> Any:
+    from core.gallery import Gallery
+
+    return Gallery(DataLayout(data_dir).gallery)
+
+
+class MainWindow(QMainWindow):
+    names_changed = Signal(object)
+
+    def __init__(
+        self,
+        cfg: AppConfig,
+        data_dir: Path,
+        *,
+        demo: bool = False,
+        gallery: Any = None,
+        engine_service: EngineService | None = None,
+        controller_kwargs: dict | None = None,
+        start: bool = True,
+        parent: QWidget | None = None,
+    ):
+        super().__init__(parent)
+        self.cfg, self.data_dir, self.demo = cfg, Path(data_dir), demo
+        self.layout_ = DataLayout(self.data_dir).ensure()
+        self.gallery = gallery if gallery is not None else open_gallery(self.data_dir)
+        self.engine = engine_service or EngineService(cfg, self.data_dir, parent=self)
+        self.engine_info: dict = {}
+        self._names: dict[str, str] = {}
+        self._bg = Background(workers=1, parent=self, name="spg-main")
+        self.dialog: QWidget | None = None
+        self.closed_cleanly: bool | None = None
+        self.setWindowTitle(self.tr("SPG Presence Console — {outlet}").format(outlet=cfg.outlet.name))
+        self.resize(1400, 860)
+
+        # widgets
+        self.grid = CameraGrid()
+        self.presence = PresenceTable()
+        self.presence_model: PresenceModel = self.presence.model
+        self.gallery_manager = GalleryManager(self.gallery, self.engine, cfg, webcam_sources=self._webcam_sources)
+        self.unknown = UnknownFacesPanel(self.layout_.unknown_faces, cfg.storage)
+        self.charts = ChartsPanel()
+        self.events = EventLog()
+        self.tabs = QTabWidget()
+        self.tabs.addTab(self.presence, self.tr("Presence"))
+        self.tabs.addTab(self.gallery_manager, self.tr("Gallery"))
+        self.tabs.addTab(self.unknown, self.tr("Unknown faces"))
+        self.tabs.addTab(self.charts, self.tr("Charts"))
+        split = QSplitter(Qt.Orientation.Horizontal)
+        split.addWidget(self.grid)
+        split.addWidget(self.tabs)
+        split.setStretchFactor(0, 3)
+        split.setStretchFactor(1, 2)
+        split.setSizes([820, 580])
+        central = QWidget()
+        lay = QVBoxLayout(central)
+        lay.setContentsMargins(4, 4, 4, 4)
+        self.banner = QLabel()
+        self.banner.setWordWrap(True)
+        self.banner.setStyleSheet("background: #fdebd0; color: #784212; padding: 6px; border-radius: 4px;")
+        self.banner.setVisible(False)
+        lay.addWidget(self.banner)
+        lay.addWidget(split, 1)
+        self.setCentralWidget(central)
+        dock = QDockWidget(self.tr("Event log"), self)
+        dock.setObjectName("event_log")
+        dock.setWidget(self.events)
+        dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
+        self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, dock)
+        self.resizeDocks([dock], [170], Qt.Orientation.Vertical)
+        self.summary = QLabel(self.tr("no SPG enrolled"))
+        self.engine_label = QLabel(self.tr("starting…"))
+        self.statusBar().addWidget(self.summary)
+        self.statusBar().addPermanentWidget(self.engine_label)
+        self._build_menus()
+        if demo:
+            self.show_banner(self.tr(
+                "Demo outlet: the cameras play recorded footage of demo SPGs. To use your real cameras, "
+                "open Settings → Cameras, add them (Test connection shows a picture) and enroll your SPGs in the Gallery tab."))
+        elif not cfg.cameras:
+            self.show_banner(self.tr("No camera configured yet: open Settings → Cameras to add one."))
+
+        # controller
+        ck = dict(controller_kwargs or {})
+        ck.setdefault("names", self.names)
+        ck.setdefault("thumbs", thumb_lookup(self.gallery))
+        ck.setdefault("unknown_keeper", UnknownFaceKeeper(self.layout_.unknown_faces, cfg.storage, max(48, cfg.engine.min_face_px)))
+        self.controller = PipelineController(cfg, self.data_dir, parent=None, **ck)
+        self.controller.frame_ready.connect(self.grid.on_frame)
+        self.controller.camera_status.connect(self.grid.on_status)
+        self.controller.presence_changed.connect(self._on_presence)
+        self.controller.event.connect(self._on_event)
+        self.controller.camera_rates.connect(self.charts.rates.add_sample)
+        self.controller.stats.connect(self._on_stats)
+        self.controller.failed.connect(self._on_failed)
+        self.controller.started_ok.connect(self._on_started)
+        self.grid.visible_changed.connect(self.controller.set_visible)
+        self.presence_model.summary_changed.connect(self.summary.setText)
+        self.gallery_manager.changed.connect(self._gallery_changed)
+        self.unknown.enroll_requested.connect(lambda paths: self.gallery_manager.open_photo_dialog(photos=paths))
+        self.grid.set_cameras([(c.id, c.name or c.id) for c in cfg.cameras if c.enabled])
+        self._refresh_names()
+        self._timeline_timer = QTimer(self, interval=5000, timeout=self.charts.timeline.redraw)
+        self._timeline_timer.start()
+        if start:
+            self.controller.start()
+
+    # --- menus ---------------------------------------------------------------------------------
+    def _build_menus(self) -> None:
+        m_file = self.menuBar().addMenu(self.tr("&File"))
+        self.export_action = QAction(self.tr("Export attendance report…"), self)
+        self.export_action.setShortcut(QKeySequence("Ctrl+E"))
+        self.export_action.triggered.connect(self.open_report_dialog)
+        m_file.addAction(self.export_action)
+        m_file.addSeparator()
+        quit_action = QAction(self.tr("Quit"), self)
+        quit_action.setShortcut(QKeySequence.StandardKey.Quit)
+        quit_action.triggered.connect(self.close)
+        m_file.addAction(quit_action)
+        m_gal = self.menuBar().addMenu(self.tr("&Gallery"))
+        a = QAction(self.tr("Enroll from photos…"), self)
+        a.triggered.connect(lambda: self.gallery_manager.open_photo_dialog())
+        m_gal.addAction(a)
+        a = QAction(self.tr("Enroll from camera…"), self)
+        a.triggered.connect(lambda: self.gallery_manager.open_webcam_dialog())
+        m_gal.addAction(a)
+        m_set = self.menuBar().addMenu(self.tr("&Settings"))
+        self.settings_action = QAction(self.tr("Settings…"), self)
+        self.settings_action.setShortcut(QKeySequence("Ctrl+,"))
+        self.settings_action.triggered.connect(self.open_settings)
+        m_set.addAction(self.settings_action)
+        m_help = self.menuBar().addMenu(self.tr("&Help"))
+        self.about_action = QAction(self.tr("About"), self)
+        self.about_action.triggered.connect(self.open_about)
+        m_help.addAction(self.about_action)
+
+    def show_banner(self, text: str) -> None:
+        self.banner.setText(text)
+        self.banner.setVisible(True)
+
+    # --- names / gallery -----------------------------------------------------------------------
+    def names(self) -> dict[str, str]:
+        return dict(self._names)  # called from the controller thread: a copy of an immutable-ish dict
+
+    def _refresh_names(self) -> None:
+        self._bg.submit(lambda: list_people(self.gallery), self._set_people)
+
+    def _set_people(self, people: list[dict]) -> None:
+        self._names = {p["spg_id"]: p["name"] for p in people}
+        self.grid.set_names(self._names)
+        self.names_changed.emit(self._names)
+
+    def _gallery_changed(self) -> None:
+        self._refresh_names()
+        self.controller.gallery_changed()
+
+    def _webcam_sources(self) -> list:
+        return []
+
+    # --- controller signals --------------------------------------------------------------------
+    def _on_presence(self, rows) -> None:
+        self.presence_model.set_rows(rows)
+        self.charts.timeline.update_rows(rows)
+
+    def _on_event(self, ev: UiEvent) -> None:
+        self.events.add_event(ev)
+        if ev.kind == "alert":
+            self.statusBar().showMessage(ev.text, 15000)
+
+    def _on_stats(self, stats) -> None:
+        eng = getattr(stats, "engine", "")
+        prov = getattr(stats, "provider", "")
+        if eng:
+            self.engine_info.setdefault("engine", eng)
+            self.engine_info.setdefault("provider", prov)
+        lat = getattr(stats, "latency_p50_ms", 0.0)
+        self.engine_label.setText(self.tr("{engine} · {provider} · {lat:.0f} ms").format(engine=eng, provider=prov, lat=lat))
+
+    def _on_started(self, info: dict) -> None:
+        self.engine_info.update({k: v for k, v in (info or {}).items() if v})
+        self.engine_label.setText(self.tr("running"))
+        self.events.add_event(UiEvent(time.time(), "info", self.tr("Pipeline started")))
+
+    def _on_failed(self, message: str) -> None:
+        self.events.add_event(UiEvent(time.time(), "alert", self.tr("Pipeline problem: {msg}").format(msg=message)))
+        self.engine_label.setText(self.tr("stopped"))
+        box = QMessageBox(QMessageBox.Icon.Critical, self.tr("The camera pipeline stopped"),
+                          self.tr("The cameras could not be started:\n{msg}\n\nCheck Settings (cameras, model pack) "
+                                  "and the log in {logs}.").format(msg=message, logs=self.layout_.logs), parent=self)
+        box.setModal(False)
+        box.show()
+        self.dialog = box
+
+    # --- dialogs -------------------------------------------------------------------------------
+    def open_report_dialog(self) -> QWidget:
+        from ui.report_dialog import ReportDialog
+
+        people = sorted(self._names.items(), key=lambda kv: kv[1].lower())
+        dlg = ReportDialog(self.cfg, self.data_dir, people, self)
+        self.dialog = dlg
+        dlg.show()
+        return dlg
+
+    def open_settings(self) -> QWidget:
+        from ui.settings_dialog import SettingsDialog
+
+        dlg = SettingsDialog(self.cfg, self.data_dir, self, engine_info=self.engine_info)
+        dlg.saved.connect(self.apply_config)
+        self.dialog = dlg
+        dlg.show()
+        return dlg
+
+    def open_about(self) -> QWidget:
+        from ui.about_dialog import AboutDialog
+
+        dlg = AboutDialog(self.cfg, self.engine_info, self)
+        self.dialog = dlg
+        dlg.show()
+        return dlg
+
+    def apply_config(self, cfg: AppConfig) -> None:
+        """Apply saved settings without a restart: cameras start/stop, timings and threshold update."""
+        self.controller.apply_config(cfg)
+        self.engine.set_config(cfg)
+        self.unknown.set_storage(cfg.storage)
+        self.gallery_manager.cfg = cfg
+        self.cfg = cfg
+        self.grid.set_cameras([(c.id, c.name or c.id) for c in cfg.cameras if c.enabled])
+        self.setWindowTitle(self.tr("SPG Presence Console — {outlet}").format(outlet=cfg.outlet.name))
+        self.events.add_event(UiEvent(time.time(), "info", self.tr("Settings saved and applied")))
+        if cfg.cameras and not self.demo:
+            self.banner.setVisible(False)
+
+    # --- shutdown ------------------------------------------------------------------------------
+    def shutdown(self, timeout_s: float = 20.0) -> bool:
+        ok = self.controller.shutdown(timeout_s)
+        self.engine.shutdown()
+        for w in (self, self.gallery_manager, self.unknown):
+            bg = getattr(w, "_bg", None)
+            if bg is not None:
+                bg.shutdown(wait=False)
+        self.closed_cleanly = ok
+        return ok
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
+        if self.closed_cleanly is None:
+            self.statusBar().showMessage(self.tr("Stopping cameras…"))
+            self.shutdown()
+        event.accept()
