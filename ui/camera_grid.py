@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QHideEvent, QImage, QKeySequence, QShortcut, QShowEvent
+from PySide6.QtGui import QHideEvent, QImage, QKeyEvent, QShowEvent
 from PySide6.QtWidgets import QGridLayout, QLabel, QStackedWidget, QVBoxLayout, QWidget
 
 from core.messages import CameraStatus, FrameResult
@@ -51,8 +51,8 @@ class CameraGrid(QWidget):
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addWidget(self._stack)
-        self._esc = QShortcut(QKeySequence(Qt.Key.Key_Escape), self, activated=self.show_grid)
-        self._esc.setContext(Qt.ShortcutContext.WindowShortcut)
+        self._large.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self._shown = False
         self._relayout()
 
@@ -155,6 +155,13 @@ class CameraGrid(QWidget):
 
     def _emit_visible(self) -> None:
         self.visible_changed.emit(self.visible_cameras())
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 - Qt API
+        if event.key() == Qt.Key.Key_Escape and self.focused:
+            self.show_grid()
+            event.accept()
+            return
+        super().keyPressEvent(event)
 
     def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt API
         super().showEvent(event)

@@ -265,6 +265,12 @@ class MainWindow(QMainWindow):
         if cfg.cameras and not self.demo:
             self.banner.setVisible(False)
 
+    def keyPressEvent(self, event) -> None:  # noqa: N802 - Esc leaves the large camera view from anywhere
+        if event.key() == Qt.Key.Key_Escape and self.grid.focused:
+            self.grid.show_grid()
+            return
+        super().keyPressEvent(event)
+
     # --- shutdown ------------------------------------------------------------------------------
     def shutdown(self, timeout_s: float = 20.0) -> bool:
         ok = self.controller.shutdown(timeout_s)

@@ -1,0 +1,223 @@
+"""UI plumbing with small stand-ins for the pipeline (fast): grid, tiles, presence table, settings,
+main window signals, clean close, single instance. The real-engine flows are in test_ui_flows.py."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from PySide6.QtCore import Qt
+
+from core.config import AppConfig
+from core.messages import CameraState, CameraStatus, FaceResult, FrameResult
+from tests.ui_fakes import FakeAttendance, FakeGallery, FakePipeline
+from ui.camera_grid import CameraGrid, grid_shape
+from ui.presence_table import PresenceRow, PresenceTable, row_from
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _cfg(n: int = 2) -> AppConfig:
+    return AppConfig.model_validate({"cameras": [{"id": f"cam{i + 1}", "source": f"v{i}.mp4"} for i in range(n)]})
+
+
+@pytest.fixture
+def window(qtbot, data_dir):
+    from ui.main_window import MainWindow
+
+    pipes: list[FakePipeline] = []
+
+    def make_pipe(c, d):
+        pipes.append(FakePipeline(c, d))
+        return pipes[-1]
+
+    w = MainWindow(_cfg(3), data_dir, gallery=FakeGallery({"a": "Ayu", "b": "Budi"}),
+                   controller_kwargs=dict(pipeline_factory=make_pipe, attendance_factory=lambda c, d, n: FakeAttendance(n)))
+    qtbot.addWidget(w)
+    w.show()
+    w.pipes = pipes
+    yield w
+    if w.closed_cleanly is None:
+        w.close()
+
+
+def test_grid_shapes_cover_1_to_16():
+    assert [grid_shape(n) for n in (1, 2, 4, 5, 9, 10, 16)] == [(1, 1), (1, 2), (2, 2), (2, 3), (3, 3), (3, 4), (4, 4)]
+
+
+def test_click_opens_large_view_and_esc_returns(qtbot):
+    grid = CameraGrid()
+    qtbot.addWidget(grid)
+    grid.set_cameras([(f"c{i}", f"Cam {i}") for i in range(5)])
+    grid.show()
+    seen = []
+    grid.visible_changed.connect(seen.append)
+    qtbot.mouseClick(grid.tiles["c3"], Qt.MouseButton.LeftButton)
+    assert grid.focused == "c3" and seen[-1] == frozenset({"c3"})
+    qtbot.keyClick(grid, Qt.Key.Key_Escape)
+    assert grid.focused == "" and seen[-1] == frozenset(f"c{i}" for i in range(5))
+
+
+def test_tile_draws_boxes_at_original_resolution(qtbot):
+    """A box in original (1280x720) coordinates lands on the same spot of a downscaled image."""
+    from PySide6.QtGui import QColor, QImage
+
+    from ui.camera_tile import KNOWN_COLOUR, CameraTile
+
+    tile = CameraTile("c", "c")
+    qtbot.addWidget(tile)
+    tile.resize(640, 360)
+    img = QImage(320, 180, QImage.Format.Format_BGR888)
+    img.fill(QColor(0, 0, 0))
+    face = FaceResult((640.0, 360.0, 960.0, 700.0), (), 0.9, "x", 0.8, 1)
+    tile.set_frame(img, FrameResult("c", 1, 0.0, 0.0, (face,), (720, 1280)))
+    shot = tile.grab().toImage()
+    # left edge of the box: x = 640/1280 * 640 = 320, y between 180 and 350
+    assert shot.pixelColor(320, 260).green() > 150 and shot.pixelColor(320, 260) == shot.pixelColor(320, 300)
+    assert shot.pixelColor(200, 260) == QColor(0, 0, 0)
+    assert tile.face_label("x", 0.8, True, "ok").startswith("x 0.80")
+    assert tile.face_label(None, 0.2, True, "ok") == "unknown"
+    assert KNOWN_COLOUR != tile.palette().window().color()
+
+
+def test_presence_table_sorts_filters_and_summarises(qtbot):
+    table = PresenceTable()
+    qtbot.addWidget(table)
+    rows = [PresenceRow("a", "Ayu", "present"), PresenceRow("b", "Budi", "absent"), PresenceRow("c", "Citra", "not_seen")]
+    table.model.set_rows(rows)
+    assert table.model.summary() == "1 of 3 present"
+    table.view.sortByColumn(2, Qt.SortOrder.AscendingOrder)
+    assert table.visible_names() == ["Ayu", "Budi", "Citra"]
+    table.view.sortByColumn(1, Qt.SortOrder.DescendingOrder)
+    assert table.visible_names() == ["Citra", "Budi", "Ayu"]
+    table.filter_edit.setText("absent")
+    assert table.visible_names() == ["Budi"]
+    table.filter_edit.setText("")
+    table.model.set_rows([PresenceRow("a", "Ayu", "grace"), *rows[1:]])
+    assert table.model.summary() == "1 of 3 present"  # grace still counts as present
+    assert table.model.row_of("a").state == "grace"
+
+
+def test_row_adapter_reads_dataclasses_and_dicts():
+    r = row_from({"spg_id": "a", "state": "PRESENT", "in_grace": True, "last_camera": "cam1"}, {"a": "Ayu"})
+    assert (r.name, r.state, r.last_camera) == ("Ayu", "grace", "cam1")
+    assert row_from({"spg_id": "b", "state": "absent"}).state == "absent"
+
+
+def test_window_shows_frames_presence_and_events_then_closes_cleanly(window, qtbot):
+    qtbot.waitUntil(lambda: window.presence_model.summary() == "1 of 2 present", timeout=10000)
+    qtbot.waitUntil(lambda: window.grid.tiles["cam1"].frames_shown > 2, timeout=10000)
+    assert window.summary.text() == "1 of 2 present"
+    assert any("Ayu: PRESENT" in t for t in window.events.texts())
+    assert any("cam1 is live" in t for t in window.events.texts())
+    window.close()
+    assert window.closed_cleanly and window.pipes[0].stopped
+    assert not window.controller.isRunning()
+
+
+def test_invisible_cameras_are_not_converted(window, qtbot):
+    qtbot.waitUntil(lambda: window.controller.converted_frames > 3, timeout=10000)
+    window.grid.show_large("cam2")
+    qtbot.wait(300)
+    before = {cid: t.frames_shown for cid, t in window.grid.tiles.items()}
+    large_before = window.grid._large.frames_shown
+    conv, skipped = window.controller.converted_frames, window.controller.skipped_frames
+    qtbot.wait(800)
+    assert {cid: t.frames_shown for cid, t in window.grid.tiles.items()} == before  # hidden tiles got nothing
+    assert window.grid._large.frames_shown > large_before
+    assert window.controller.skipped_frames > skipped
+    converted = window.controller.converted_frames - conv
+    assert converted <= (window.controller.skipped_frames - skipped)  # 1 of 3 cameras converted
+
+
+def test_settings_invalid_value_shows_error_and_saves_nothing(window, qtbot, data_dir):
+    dlg = window.open_settings()
+    dlg.grace.setValue(600)
+    dlg.absent.setValue(300)
+    assert dlg.save() is False
+    assert "grace_seconds" in dlg.error.text() and dlg.isVisible()
+    dlg.grace.setValue(10)
+    dlg.threshold.setText("2.5")
+    assert dlg.save() is False
+    assert "threshold" in dlg.error.text()
+    assert not (data_dir / "settings.yaml").exists()
+    dlg.threshold.setText("0.4")
+    dlg.add_camera({"id": "cam9", "name": "Back door", "source": "door.mp4", "enabled": True})
+    dlg.remove_camera(0)
+    assert dlg.save() is True
+    saved = yaml.safe_load((data_dir / "settings.yaml").read_text())
+    assert saved["presence"]["grace_seconds"] == 10 and saved["engine"]["threshold"] == 0.4
+    assert [c["id"] for c in saved["cameras"]] == ["cam2", "cam3", "cam9"]
+    qtbot.waitUntil(lambda: "cam9" in window.pipes[0].added and "cam1" in window.pipes[0].removed, timeout=5000)
+    assert set(window.grid.tiles) == {"cam2", "cam3", "cam9"}
+
+
+def test_settings_telegram_secret_goes_to_env_not_yaml(window, data_dir):
+    dlg = window.open_settings()
+    dlg.tg_enabled.setChecked(True)
+    assert dlg.save() is False and "token" in dlg.error.text()
+    dlg.tg_token.setText("123456789:AAbbCCddEEffGGhhIIjjKKllMMnnOOppQQ")
+    dlg.tg_chat.setText("-1001234")
+    assert dlg.save() is True
+    assert "AAbbCC" not in (data_dir / "settings.yaml").read_text()
+    assert "AAbbCC" in (data_dir / ".env").read_text()
+
+
+def test_camera_test_connection_shows_a_preview_frame(qtbot, tmp_path):
+    import cv2
+    import numpy as np
+
+    from ui.settings_dialog import CameraEditDialog
+
+    video = tmp_path / "cam.mp4"
+    wr = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"mp4v"), 5, (320, 240))
+    for _ in range(5):
+        wr.write(np.full((240, 320, 3), 128, np.uint8))
+    wr.release()
+    dlg = CameraEditDialog(None)
+    qtbot.addWidget(dlg)
+    dlg.source_edit.setText(str(video))
+    dlg.test_connection()
+    qtbot.waitUntil(lambda: dlg.test_result is not None, timeout=10000)
+    assert dlg.test_result == (True, "320x240") and dlg.preview.pixmap() is not None
+    dlg.source_edit.setText("rtsp://admin:secret@127.0.0.1:9/none")
+    dlg.test_result = None
+    dlg.test_connection()
+    qtbot.waitUntil(lambda: dlg.test_result is not None, timeout=20000)
+    assert dlg.test_result[0] is False and "secret" not in dlg.preview.text()
+
+
+def test_enrollment_errors_in_supervisor_words(qtbot):
+    from PySide6.QtWidgets import QWidget
+
+    from ui.enroll_dialogs import error_text
+
+    w = QWidget()
+    qtbot.addWidget(w)
+
+    class E(Exception):
+        def __init__(self, reason, msg="x"):
+            super().__init__(msg)
+            self.reason = reason
+
+    assert "more than one face" in error_text(w, E("multiple_faces"))
+    assert "No face" in error_text(w, E("no_face"))
+    assert "too blurred" in error_text(w, E("blurred"))
+    assert "another SPG" in error_text(w, E("looks_like_other"))
+
+
+def test_second_instance_is_refused(data_dir):
+    from ui.launch import acquire_instance_lock
+
+    lock = acquire_instance_lock(data_dir)
+    assert lock is not None
+    try:
+        proc = subprocess.run([sys.executable, str(REPO / "app.py"), "--data-dir", str(data_dir)], capture_output=True,
+                              text=True, timeout=60, env={**__import__("os").environ, "QT_QPA_PLATFORM": "offscreen"})
+    finally:
+        lock.release()
+    assert proc.returncode == 3
+    assert "already running" in proc.stderr
