@@ -221,3 +221,21 @@ def test_second_instance_is_refused(data_dir):
         lock.release()
     assert proc.returncode == 3
     assert "already running" in proc.stderr
+
+
+def test_indonesian_translation_is_used(qtbot):
+    from PySide6.QtWidgets import QApplication
+
+    from ui.i18n import install_translation
+    from ui.presence_table import PresenceModel
+
+    app = QApplication.instance()
+    try:
+        assert install_translation(app, "id")
+        model = PresenceModel()
+        model.set_rows([PresenceRow("a", "Ayu", "present"), PresenceRow("b", "Budi", "absent")])
+        assert model.summary() == "1 dari 2 hadir"
+        assert model.state_label("absent") == "TIDAK HADIR"
+    finally:
+        install_translation(app, "en")
+    assert PresenceModel().state_label("absent") == "ABSENT"

@@ -1,0 +1,148 @@
+"""Indonesian translations of the console's strings, and the step that fills them into the .ts file.
+
+Refresh after changing UI strings (from the repo root):
+    .venv/bin/pyside6-lupdate ui/*.py -ts resources/i18n/spg_console_id.ts
+    .venv/bin/python resources/i18n/id_catalogue.py
+    .venv/bin/pyside6-lrelease resources/i18n/spg_console_id.ts -qm resources/i18n/spg_console_id.qm
+"""
+
+from __future__ import annotations
+
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+ID = {
+    "&File": "&Berkas", "&Gallery": "&Galeri", "&Help": "&Bantuan", "&Settings": "&Pengaturan",
+    "(Esc: back to all cameras)": "(Esc: kembali ke semua kamera)", "(saved, hidden)": "(tersimpan, disembunyikan)",
+    "A name cannot be empty.": "Nama tidak boleh kosong.", "ABSENT": "TIDAK HADIR", "ALERT": "PERINGATAN",
+    "About": "Tentang", "About SPG Presence Console": "Tentang SPG Presence Console",
+    "Absent after (seconds not seen)": "Tidak hadir setelah (detik tidak terlihat)", "Activate": "Aktifkan",
+    "Active": "Aktif", "Active: {engine} · {pack} · {provider}": "Aktif: {engine} · {pack} · {provider}",
+    "Add at least one photo.": "Tambahkan minimal satu foto.", "Add from photos…": "Tambah dari foto…",
+    "Add photos…": "Tambah foto…", "Add…": "Tambah…", "Also notify when an SPG comes back": "Beri tahu juga saat SPG kembali",
+    "Bot token": "Token bot", "CSV (.csv)": "CSV (.csv)", "Camera": "Kamera", "Camera {cam} added": "Kamera {cam} ditambahkan",
+    "Camera {cam} failed": "Kamera {cam} gagal", "Camera {cam} is live": "Kamera {cam} aktif",
+    "Camera {cam} is reconnecting": "Kamera {cam} menyambung ulang", "Camera {cam} removed": "Kamera {cam} dihapus",
+    "Camera: {name}": "Kamera: {name}", "Cameras": "Kamera",
+    "Cannot open camera {src}. Check it is connected and not used by another program.": "Kamera {src} tidak bisa dibuka. Pastikan kamera tersambung dan tidak dipakai program lain.",
+    "Cannot read the gallery: {err}": "Galeri tidak bisa dibaca: {err}", "Capture": "Ambil gambar",
+    "Capture at least one shot first.": "Ambil minimal satu gambar dulu.",
+    "Captured shots (3 to 5 with slightly different angles work best):": "Gambar yang diambil (3 sampai 5 dari sudut sedikit berbeda paling baik):",
+    "Charts": "Grafik", "Chat id": "ID chat", "Choose a camera and press Start preview.": "Pilih kamera lalu tekan Mulai pratinjau.",
+    "Choose photos of the SPG": "Pilih foto SPG", "Choose…": "Pilih…", "Connected: {info}": "Tersambung: {info}",
+    "Connecting…": "Menyambung…", "Connection failed: {why}": "Sambungan gagal: {why}",
+    "Could not apply a change: {err}": "Perubahan tidak bisa diterapkan: {err}",
+    "Could not change the gallery: {err}": "Galeri tidak bisa diubah: {err}", "Data folder": "Folder data",
+    "Deactivate": "Nonaktifkan", "Delete": "Hapus", "Delete SPG": "Hapus SPG",
+    "Delete {name} and all their face photos from the gallery? This cannot be undone.": "Hapus {name} dan semua foto wajahnya dari galeri? Ini tidak bisa dibatalkan.",
+    "Delete…": "Hapus…",
+    "Demo outlet: the cameras play recorded footage of demo SPGs. To use your real cameras, open Settings → Cameras, add them (Test connection shows a picture) and enroll your SPGs in the Gallery tab.": "Outlet demo: kamera memutar rekaman SPG demo. Untuk memakai kamera Anda sendiri, buka Pengaturan → Kamera, tambahkan kamera (Uji sambungan menampilkan gambar) lalu daftarkan SPG Anda di tab Galeri.",
+    "Done. Save to use it; re-index the gallery afterwards if the model changed.": "Selesai. Simpan untuk memakainya; indeks ulang galeri jika modelnya berubah.",
+    "Download a pack": "Unduh paket", "Downloading {name}…": "Mengunduh {name}…", "Edit…": "Ubah…", "Enabled": "Aktif",
+    "Engine": "Mesin", "Enroll an SPG from a camera": "Daftarkan SPG dari kamera", "Enroll an SPG from photos": "Daftarkan SPG dari foto",
+    "Enroll as SPG…": "Daftarkan sebagai SPG…", "Enroll from camera…": "Daftar dari kamera…", "Enroll from photos…": "Daftar dari foto…",
+    "Enrolling…": "Mendaftarkan…", "Enrolling… (the face engine may take a few seconds to start)": "Mendaftarkan… (mesin wajah mungkin perlu beberapa detik untuk mulai)",
+    "Event log": "Log kejadian", "Excel (.xlsx)": "Excel (.xlsx)", "Execution provider": "Penyedia eksekusi", "Export": "Ekspor",
+    "Export attendance report": "Ekspor laporan kehadiran", "Export attendance report…": "Ekspor laporan kehadiran…",
+    "Exporting…": "Mengekspor…", "Face too small: come closer to the camera.": "Wajah terlalu kecil: mendekatlah ke kamera.",
+    "Faces that matched nobody (kept {days} days). Select one or more of the same person to enroll them.": "Wajah yang tidak cocok dengan siapa pun (disimpan {days} hari). Pilih satu atau lebih dari orang yang sama untuk mendaftarkannya.",
+    "Failed: {why}": "Gagal: {why}", "File…": "Berkas…", "Filter by name, state or camera…": "Saring menurut nama, status atau kamera…",
+    "Folder with the model pack (.onnx files)": "Folder paket model (berkas .onnx)", "Format": "Format",
+    "Frames per second per camera": "Frame per detik per kamera", "Fri": "Jum", "From": "Dari", "Full name of the SPG": "Nama lengkap SPG",
+    "Gallery": "Galeri", "Good: press Capture.": "Bagus: tekan Ambil gambar.",
+    "Grace period (seconds not seen before 'grace')": "Masa tenggang (detik tidak terlihat sebelum 'tenggang')", "Id": "ID",
+    "Import a pack…": "Impor paket…", "Importing…": "Mengimpor…", "Language (after restart)": "Bahasa (setelah mulai ulang)",
+    "Last camera": "Kamera terakhir", "Latency, capture to result (ms)": "Latensi, dari tangkapan ke hasil (ms)",
+    "Local camera {n}": "Kamera lokal {n}", "Model licence": "Lisensi model", "Model pack": "Paket model",
+    "Model pack folder": "Folder paket model", "Mon": "Sen",
+    "More than one face: only the SPG should be in front of the camera.": "Lebih dari satu wajah: hanya SPG yang boleh di depan kamera.",
+    "Name": "Nama", "New name:": "Nama baru:",
+    "No camera configured yet: open Settings → Cameras to add one.": "Belum ada kamera: buka Pengaturan → Kamera untuk menambahkan.",
+    "No cameras yet. Add one in Settings → Cameras.": "Belum ada kamera. Tambahkan di Pengaturan → Kamera.",
+    "No face seen. Stand in front of the camera.": "Tidak ada wajah. Berdirilah di depan kamera.",
+    "No face to capture yet.": "Belum ada wajah untuk diambil.",
+    "No face was found in the photo. Use a photo where the face is clear and facing the camera.": "Tidak ada wajah di foto. Pakai foto dengan wajah yang jelas dan menghadap kamera.",
+    "No test yet.": "Belum diuji.", "Not saved. Please fix:": "Tidak disimpan. Mohon perbaiki:",
+    "Not saved: cannot write the settings file ({err}).": "Tidak disimpan: berkas pengaturan tidak bisa ditulis ({err}).",
+    "Not sent: {why}": "Tidak terkirim: {why}", "Open folder": "Buka folder", "Outlet && data": "Outlet && data",
+    "Outlet name": "Nama outlet", "PRESENT": "HADIR", "Photo": "Foto",
+    "Photos (one face each, several photos give better recognition):": "Foto (satu wajah per foto, beberapa foto membuat pengenalan lebih baik):",
+    "Picture blurred: hold still (and check the light).": "Gambar buram: jangan bergerak (dan periksa cahaya).",
+    "Pipeline problem: {msg}": "Masalah pipeline: {msg}", "Pipeline started": "Pipeline dimulai", "Presence": "Kehadiran",
+    "Presence && shifts": "Kehadiran && shift", "Presence today": "Kehadiran hari ini", "Present today": "Hadir hari ini",
+    "Processed frames per second": "Frame diproses per detik", "Quit": "Keluar", "Re-index": "Indeks ulang",
+    "Re-index finished.": "Indeks ulang selesai.", "Re-indexing the gallery with the current face model…": "Mengindeks ulang galeri dengan model wajah saat ini…",
+    "Recognition": "Pengenalan", "Recognition threshold (-1 to 1)": "Ambang pengenalan (-1 sampai 1)",
+    "Recognition threshold must be a number between -1 and 1, or empty (got {v!r}).": "Ambang pengenalan harus angka antara -1 dan 1, atau kosong (diisi {v!r}).",
+    "Remove": "Hapus", "Remove selected": "Hapus yang dipilih", "Rename SPG": "Ganti nama SPG", "Renamed to {name}.": "Nama diganti menjadi {name}.",
+    "Rename…": "Ganti nama…", "SPG Presence Console — {outlet}": "SPG Presence Console — {outlet}", "SPG id": "ID SPG",
+    "SPGs:": "SPG:", "Samples": "Sampel", "Sat": "Sab", "Save in": "Simpan di", "Saved {file}": "Tersimpan {file}",
+    "Select at least one face first.": "Pilih minimal satu wajah dulu.", "Send alerts to Telegram": "Kirim peringatan ke Telegram",
+    "Send test message": "Kirim pesan uji", "Sending…": "Mengirim…", "Sent. Check the Telegram chat.": "Terkirim. Periksa chat Telegram.",
+    "Settings": "Pengaturan", "Settings saved and applied": "Pengaturan disimpan dan diterapkan", "Settings…": "Pengaturan…",
+    "Shift": "Shift", "Shift (default for every SPG; no day ticked = always on duty):": "Shift (bawaan untuk semua SPG; tanpa hari dicentang = selalu bertugas):",
+    "Since": "Sejak", "Smallest face to recognise (pixels)": "Wajah terkecil yang dikenali (piksel)", "Source": "Sumber",
+    "Start preview": "Mulai pratinjau", "Starting the camera and the face engine…": "Menyalakan kamera dan mesin wajah…",
+    "State": "Status", "Stopping cameras…": "Menghentikan kamera…", "Sun": "Min", "Telegram": "Telegram",
+    "Telegram is switched on but the bot token or chat id is missing.": "Telegram dinyalakan tetapi token bot atau ID chat belum diisi.",
+    "Test connection": "Uji sambungan", "The camera pipeline stopped": "Pipeline kamera berhenti",
+    "The camera stopped sending pictures.": "Kamera berhenti mengirim gambar.",
+    "The end date is before the start date.": "Tanggal akhir sebelum tanggal awal.",
+    "The face engine could not start: {err}": "Mesin wajah tidak bisa mulai: {err}",
+    "The face is too small. Move closer to the camera or use a bigger photo.": "Wajah terlalu kecil. Mendekatlah ke kamera atau pakai foto yang lebih besar.",
+    "The face is turned away. Look straight at the camera.": "Wajah menoleh. Lihat lurus ke kamera.",
+    "The file could not be opened as a photo. Use a JPG or PNG picture.": "Berkas tidak bisa dibuka sebagai foto. Pakai gambar JPG atau PNG.",
+    "The photo is too blurred. Hold still, use good light and try again.": "Foto terlalu buram. Jangan bergerak, pakai cahaya yang baik lalu coba lagi.",
+    "The report could not be made: {err}": "Laporan tidak bisa dibuat: {err}",
+    "There is more than one face in the photo. Use a photo of this SPG alone.": "Ada lebih dari satu wajah di foto. Pakai foto SPG ini sendirian.",
+    "This face looks like another SPG already enrolled{other}. Check you chose the right person.": "Wajah ini mirip SPG lain yang sudah terdaftar{other}. Periksa apakah orangnya sudah benar.",
+    "Thu": "Kam", "Tick at least one SPG.": "Centang minimal satu SPG.", "Time zone": "Zona waktu", "To": "Sampai",
+    "To use another data folder start the console with --data-dir or set SPG_DATA_DIR.": "Untuk memakai folder data lain, jalankan konsol dengan --data-dir atau atur SPG_DATA_DIR.",
+    "Tue": "Sel", "Turn to the camera: look straight at it.": "Hadap ke kamera: lihat lurus ke kamera.",
+    "Type the SPG's name first.": "Ketik nama SPG dulu.", "Unknown faces": "Wajah tak dikenal", "Use a pack folder…": "Pakai folder paket…",
+    "Version": "Versi", "Video file": "Berkas video", "Wed": "Rab", "Where to save the report": "Tempat menyimpan laporan",
+    "blurred": "buram", "bot token from @BotFather": "token bot dari @BotFather", "camera": "kamera",
+    "chat id, e.g. -1001234567890": "ID chat, mis. -1001234567890", "connecting": "menyambung",
+    "empty = the value calibrated for the model": "kosong = nilai kalibrasi model", "failed": "gagal", "grace": "tenggang",
+    "info": "info", "live": "aktif", "made from the name": "dibuat dari nama", "no": "tidak", "no SPG enrolled": "belum ada SPG terdaftar",
+    "not seen": "belum terlihat", "not started yet": "belum dimulai", "presence": "kehadiran", "reconnecting": "menyambung ulang",
+    "rtsp://user:password@192.168.1.10/stream, a webcam number (0) or a video file": "rtsp://user:password@192.168.1.10/stream, nomor webcam (0) atau berkas video",
+    "running": "berjalan", "see the pack's folder": "lihat folder paket", "starting…": "memulai…", "stopped": "berhenti",
+    "too small": "terlalu kecil", "unknown": "tak dikenal", "waiting for frames…": "menunggu gambar…", "yes": "ya",
+    "{engine} · {provider} · {lat:.0f} ms": "{engine} · {provider} · {lat:.0f} ms",
+    "{fps:.1f} fps · {dropped} dropped": "{fps:.1f} fps · {dropped} terbuang", "{name} deleted.": "{name} dihapus.",
+    "{name} enrolled with {n} photo(s).": "{name} terdaftar dengan {n} foto.",
+    "{name} is ABSENT (away longer than allowed)": "{name} TIDAK HADIR (pergi lebih lama dari batas)",
+    "{name}: {state}": "{name}: {state}", "{n} SPG(s) enrolled.": "{n} SPG terdaftar.",
+    "{n} unknown face(s)": "{n} wajah tak dikenal", "{present} of {total} present": "{present} dari {total} hadir",
+}
+PREFIX = {  # multi-line sources: translate by their first line
+    "The cameras could not be started:": "Kamera tidak bisa dijalankan:\n{msg}\n\nPeriksa Pengaturan (kamera, paket model) dan log di {logs}.",
+}
+
+
+def fill(ts_path: Path) -> tuple[int, list[str]]:
+    tree = ET.parse(ts_path)
+    missing: list[str] = []
+    done = 0
+    for msg in tree.iter("message"):
+        src = msg.findtext("source") or ""
+        text = ID.get(src) or next((v for k, v in PREFIX.items() if src.startswith(k)), None)
+        tr = msg.find("translation")
+        if text:
+            tr.text = text
+            tr.attrib.pop("type", None)
+            done += 1
+        else:
+            missing.append(src)
+    tree.write(ts_path, encoding="utf-8", xml_declaration=True)
+    return done, missing
+
+
+if __name__ == "__main__":
+    path = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).with_name("spg_console_id.ts")
+    n, missing = fill(path)
+    print(f"{n} translated; {len(missing)} missing")
+    for m in missing:
+        print("  missing:", m)

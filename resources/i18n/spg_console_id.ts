@@ -1,0 +1,1278 @@
+<?xml version='1.0' encoding='utf-8'?>
+<TS version="2.1" language="id_ID">
+<context>
+    <name />
+    <message>
+        <location filename="../../ui/enroll_dialogs.py" line="68" />
+        <source>No face was found in the photo. Use a photo where the face is clear and facing the camera.</source>
+        <translation>Tidak ada wajah di foto. Pakai foto dengan wajah yang jelas dan menghadap kamera.</translation>
+    </message>
+    <message>
+        <location filename="../../ui/enroll_dialogs.py" line="69" />
+        <location filename="../../ui/enroll_dialogs.py" line="70" />
+        <source>There is more than one face in the photo. Use a photo of this SPG alone.</source>
+        <translation>Ada lebih dari satu wajah di foto. Pakai foto SPG ini sendirian.</translation>
+    </message>
+    <message>
+        <location filename="../../ui/enroll_dialogs.py" line="71" />
+        <source>The face is too small. Move closer to the camera or use a bigger photo.</source>
+        <translation>Wajah terlalu kecil. Mendekatlah ke kamera atau pakai foto yang lebih besar.</translation>
+    </message>
+    <message>
+        <location filename="../../ui/enroll_dialogs.py" line="72" />
+        <location filename="../../ui/enroll_dialogs.py" line="73" />
+        <source>The photo is too blurred. Hold still, use good light and try again.</source>
+        <translation>Foto terlalu buram. Jangan bergerak, pakai cahaya yang baik lalu coba lagi.</translation>
+    </message>
+    <message>
+        <location filename="../../ui/enroll_dialogs.py" line="74" />
+        <location filename="../../ui/enroll_dialogs.py" line="75" />
+        <source>This face looks like another SPG already enrolled{other}. Check you chose the right person.</source>
+        <translation>Wajah ini mirip SPG lain yang sudah terdaftar{other}. Periksa apakah orangnya sudah benar.</translation>
+    </message>
+    <message>
+        <location filename="../../ui/enroll_dialogs.py" line="76" />
+        <location filename="../../ui/enroll_dialogs.py" line="77" />
+        <source>The file could not be opened as a photo. Use a JPG or PNG picture.</source>
+        <translation>Berkas tidak bisa dibuka sebagai foto. Pakai gambar JPG atau PNG.</translation>
+    </message>
+    <message>
+        <location filename="../../ui/enroll_dialogs.py" line="78" />
+        <source>The face is turned away. Look straight at the camera.</source>
+        <translation>Wajah menoleh. Lihat lurus ke kamera.</translation>
+    </message>
+    <message>
+        <location filename="../../ui/enroll_dialogs.py" line="84" />
+        <source>The face engine could not start: {err}</source>
+        <translation>Mesin wajah tidak bisa mulai: {err}</translation>
+    </message>
+</context>
+<context>
+    <name>AboutDialog</name>
+    <message>
+        <location filename="../../ui/about_dialog.py" line="18" />
+        <source>About SPG Presence Console</source>
+        <translation>Tentang SPG Presence Console</translation>
+    </message>
+    <message>
+        <location filename="../../ui/about_dialog.py" line="21" />
+        <source>Version</source>
+        <translation>Versi</translation>
+    </message>
+    <message>
+        <location filename="../../ui/about_dialog.py" line="22" />
+        <source>Engine</source>
+        <translation>Mesin</translation>
+    </message>
+    <message>
+        <location filename="../../ui/about_dialog.py" line="23" />
+        <source>Model pack</source>
+        <translation>Paket model</translation>
+    </message>
+    <message>
+        <location filename="../../ui/about_dialog.py" line="24" />
+        <source>Model licence</source>
+        <translation>Lisensi model</translation>
+    </message>
+    <message>
+        <location filename="../../ui/about_dialog.py" line="24" />
+        <source>see the pack's folder</source>
+        <translation>lihat folder paket</translation>
+    </message>
+    <message>
+        <location filename="../../ui/about_dialog.py" line="25" />
+        <source>Execution provider</source>
+        <translation>Penyedia eksekusi</translation>
+    </message>
+    <message>
+        <location filename="../../ui/about_dialog.py" line="25" />
+        <source>not started yet</source>
+        <translation>belum dimulai</translation>
+    </message>
+</context>
+<context>
+    <name>CameraEditDialog</name>
+    <message>
+        <location filename="../../ui/settings_dialog.py" line="71" />
+        <source>Camera</source>
+        <translation>Kamera</translation>
+    </message>
+    <message>
+        <location filename="../../ui/settings_dialog.py" line="76" />
+        <source>rtsp://user:password@192.168.1.10/stream, a webcam number (0) or a video file</source>
+        <translation>rtsp://user:password@192.168.1.10/stream, nomor webcam (0) atau berkas video</translation>
+    </message>
+    <message>
+        <location filename="../../ui/settings_dialog.py" line="77" />
+        <source>Enabled</source>
+        <translation>Aktif</translation>
+    </message>
+    <message>
+        <location filename="../../ui/settings_dialog.py" line="79" />
+        <source>File…</source>
+        <translation>Berkas…</translation>
+    </message>
+    <message>
+        <location filename="../../ui/settings_dialog.py" line="81" />
+        <source>Test connection</source>
+        <translation>Uji sambungan</translation>
+    </message>
+    <message>
+        <location filename="../../ui/settings_dialog.py" line="83" />
+        <source>No test yet.</source>
+        <translation>Belum diuji.</translation>
+    </message>
+    <message>
+        <location filename="../../ui/settings_dialog.py" line="90" />
+        <source>Id</source>
+        <translation>ID</translation>
+    </message>
+    <message>
+        <location filename="../../ui/settings_dialog.py" line="91" />
+        <source>Name</source>
+        <translation>Nama</translation>
+    </message>
+    <message>
+        <location filename="../../ui/settings_dialog.py" line="92" />
+        <source>Source</source>
+        <translation>Sumber</translation>
+    </message>
+    <message>
+        <location filename="../../ui/settings_dialog.py" line="105" />
+        <source>Video file</source>
+        <translation>Berkas video</translation>
+    </message>
+    <message>
+        <location filename="../../ui/settings_dialog.py" line="118" />
+        <source>Connecting…</source>
+        <translation>Menyambung…</translation>
+    </message>
+    <message>
+        <location filename="../../ui/settings_dialog.py" line="130" />
+        <source>Connected: {info}</source>
+        <translation>Tersambung: {info}</translation>
+    </message>
+    <message>
+        <location filename="../../ui/settings_dialog.py" line="132" />
+        <source>Connection failed: {why}</source>
+        <translation>Sambungan gagal: {why}</translation>
+    </message>
+</context>
+<context>
+    <name>CameraGrid</name>
+    <message>
+        <location filename="../../ui/camera_grid.py" line="45" />
+        <source>No cameras yet. Add one in Settings → Cameras.</source>
+        <translation>Belum ada kamera. Tambahkan di Pengaturan → Kamera.</translation>
+    </message>
+    <message>
+        <location filename="../../ui/camera_grid.py" line="131" />
+        <source>(Esc: back to all cameras)</source>
+        <translation>(Esc: kembali ke semua kamera)</translation>
+    </message>
+</context>
+<context>
+    <name>CameraRateChart</name>
+    <message>
+        <location filename="../../ui/charts.py" line="95" />
+        <source>Processed frames per second</source>
+        <translation>Frame diproses per detik</translation>
+    </message>
+    <message>
+        <location filename="../../ui/charts.py" line="99" />
+        <source>Latency, capture to result (ms)</source>
+        <translation>Latensi, dari tangkapan ke hasil (ms)</translation>
+    </message>
+</context>
+<context>
+    <name>CameraTile</name>
+    <message>
+        <location filename="../../ui/camera_tile.py" line="85" />
+        <location filename="../../ui/camera_tile.py" line="88" />
+        <source>connecting</source>
+        <translation>menyambung</translation>
+    </message>
+    <message>
+        <location filename="../../ui/camera_tile.py" line="87" />
+        <source>live</source>
+        <translation>aktif</translation>
+    </message>
+    <message>
+        <location filename="../../ui/camera_tile.py" line="89" />
+        <source>reconnecting</source>
+        <translation>menyambung ulang</translation>
+    </message>
+    <message>
+        <location filename="../../ui/camera_tile.py" line="90" />
+        <source>failed</source>
+        <translation>gagal</translation>
+    </message>
+    <message>
+        <location filename="../../ui/camera_tile.py" line="91" />
+        <source>stopped</source>
+        <translation>berhenti</translation>
+    </message>
+    <message>
+        <location filename="../../ui/camera_tile.py" line="102" />
+        <source>too small</source>
+        <translation>terlalu kecil</translation>
+    </message>
+    <message>
+        <location filename="../../ui/camera_tile.py" line="102" />
+        <source>blurred</source>
+        <translation>buram</translation>
+    </message>
+    <message>
+        <location filename="../../ui/camera_tile.py" line="103" />
+        <source>unknown</source>
+        <translation>tak dikenal</translation>
+    </message>
+    <message>
+        <location filename="../../ui/camera_tile.py" line="116" />
+        <source>waiting for frames…</source>
+        <translation>menunggu gambar…</translation>
+    </message>
+    <message>
+        <location filename="../../ui/camera_tile.py" line="165" />
+        <source>{fps:.1f} fps · {dropped} dropped</source>
+        <translation>{fps:.1f} fps · {dropped} terbuang</translation>
+    </message>
+</context>
+<context>
+    <name>EventLog</name>
+    <message>
+        <location filename="../../ui/event_log.py" line="45" />
+        <source>ALERT</source>
+        <translation>PERINGATAN</translation>
+    </message>
+    <message>
+        <location filename="../../ui/event_log.py" line="45" />
+        <source>presence</source>
+        <translation>kehadiran</translation>
+    </message>
+    <message>
+        <location filename="../../ui/event_log.py" line="45" />
+        <source>camera</source>
+        <translation>kamera</translation>
+    </message>
+    <message>
+        <location filename="../../ui/event_log.py" line="45" />
+        <source>info</source>
+        <translation>info</translation>
+    </message>
+</context>
+<context>
+    <name>GalleryManager</name>
+    <message>
+        <location filename="../../ui/gallery_manager.py" line="70" />
+        <source>Photo</source>
+        <translation>Foto</translation>
+    </message>
+    <message>
+        <location filename="../../ui/gallery_manager.py" line="70" />
+        <source>Name</source>
+        <translation>Nama</translation>
+    </message>
+    <message>
+        <location filename="../../ui/gallery_manager.py" line="70" />
+        <source>Samples</source>
+        <translation>Sampel</translation>
+    </message>
+    <message>
+        <location filename="../../ui/gallery_manager.py" line="70" />
+        <source>Active</source>
+        <translation>Aktif</translation>
+    </message>
+    <message>
+        <location filename="../../ui/gallery_manager.py" line="78" />
+        <source>Add from photos…</source>
+        <translation>Tambah dari foto…</translation>
+    </message>
+    <message>
+        <location filename="../../ui/gallery_manager.py" line="79" />
+        <source>Enroll from camera…</source>
+        <translation>Daftar dari kamera…</translation>
+    </message>
+    <message>
+        <location filename="../../ui/gallery_manager.py" line="80" />
+        <source>Rename…</source>
+        <translation>Ganti nama…</translation>
+    </message>
+    <message>
+        <location filename="../../ui/gallery_manager.py" line="81" />
+        <location filename="../../ui/gallery_manager.py" line="153" />
+        <source>Deactivate</source>
+        <translation>Nonaktifkan</translation>
+    </message>
+    <message>
+        <location filename="../../ui/gallery_manager.py" line="82" />
+        <source>Delete…</source>
+        <translation>Hapus…</translation>
+    </message>
+    <message>
+        <location filename="../../ui/gallery_manager.py" line="83" />
+        <source>Re-index</source>
+        <translation>Indeks ulang</translation>
+    </message>
+    <message>
+        <location filename="../../ui/gallery_manager.py" line="113" />
+        <source>Cannot read the gallery: {err}</source>
+        <translation>Galeri tidak bisa dibaca: {err}</translation>
+    </message>
+    <message>
+        <location filename="../../ui/gallery_manager.py" line="128" />
+        <source>yes</source>
+        <translation>ya</translation>
+    </message>
+    <message>
+        <location filename="../../ui/gallery_manager.py" line="128" />
+        <source>no</source>
+        <translation>tidak</translation>
+    </message>
+    <message>
+        <location filename="../../ui/gallery_manager.py" line="131" />
+        <source>{n} SPG(s) enrolled.</source>
+        <translation>{n} SPG terdaftar.</translation>
+    </message>
+    <message>
+        <location filename="../../ui/gallery_manager.py" line="153" />
+        <source>Activate</source>
+        <translation>Aktifkan</translation>
+    </message>
+    <message>
+        <location filename="../../ui/gallery_manager.py" line="163" />
+        <source>Could not change the gallery: {err}</source>
+        <translation>Galeri tidak bisa diubah: {err}</translation>
+    </message>
+    <message>
+        <location filename="../../ui/gallery_manager.py" line="192" />
+        <source>Rename SPG</source>
+        <translation>Ganti nama SPG</translation>
+    </message>
+    <message>
+        <location filename="../../ui/gallery_manager.py" line="192" />
+        <source>New name:</source>
+        <translation>Nama baru:</translation>
+    </message>
+    <message>
+        <location filename="../../ui/gallery_manager.py" line="197" />
+        <source>A name cannot be empty.</source>
+        <translation>Nama tidak boleh kosong.</translation>
+    </message>
+    <message>
+        <location filename="../../ui/gallery_manager.py" line="200" />
+        <source>Renamed to {name}.</source>
+        <translation>Nama diganti menjadi {name}.</translation>
+    </message>
+    <message>
+        <location filename="../../ui/gallery_manager.py" line="216" />
+        <source>Delete SPG</source>
+        <translation>Hapus SPG</translation>
+    </message>
+    <message>
+        <location filename="../../ui/gallery_manager.py" line="217" />
+        <source>Delete {name} and all their face photos from the gallery? This cannot be undone.</source>
+        <translation>Hapus {name} dan semua foto wajahnya dari galeri? Ini tidak bisa dibatalkan.</translation>
+    </message>
+    <message>
+        <location filename="../../ui/gallery_manager.py" line="222" />
+        <source>{name} deleted.</source>
+        <translation>{name} dihapus.</translation>
+    </message>
+    <message>
+        <location filename="../../ui/gallery_manager.py" line="230" />
+        <source>Re-indexing the gallery with the current face model…</source>
+        <translation>Mengindeks ulang galeri dengan model wajah saat ini…</translation>
+    </message>
+    <message>
+        <location filename="../../ui/gallery_manager.py" line="243" />
+        <source>Re-index finished.</source>
+        <translation>Indeks ulang selesai.</translation>
+    </message>
+</context>
+<context>
+    <name>MainWindow</name>
+    <message>
+        <location filename="../../ui/main_window.py" line="67" />
+        <location filename="../../ui/main_window.py" line="263" />
+        <source>SPG Presence Console — {outlet}</source>
+        <translation>SPG Presence Console — {outlet}</translation>
+    </message>
+    <message>
+        <location filename="../../ui/main_window.py" line="79" />
+        <source>Presence</source>
+        <translation>Kehadiran</translation>
+    </message>
+    <message>
+        <location filename="../../ui/main_window.py" line="80" />
+        <source>Gallery</source>
+        <translation>Galeri</translation>
+    </message>
+    <message>
+        <location filename="../../ui/main_window.py" line="81" />
+        <source>Unknown faces</source>
+        <translation>Wajah tak dikenal</translation>
+    </message>
+    <message>
+        <location filename="../../ui/main_window.py" line="82" />
+        <source>Charts</source>
+        <translation>Grafik</translation>
+    </message>
+    <message>
+        <location filename="../../ui/main_window.py" line="99" />
+        <source>Event log</source>
+        <translation>Log kejadian</translation>
+    </message>
+    <message>
+        <location filename="../../ui/main_window.py" line="105" />
+        <source>no SPG enrolled</source>
+        <translation>belum ada SPG terdaftar</translation>
+    </message>
+    <message>
+        <location filename="../../ui/main_window.py" line="106" />
+        <source>starting…</source>
+        <translation>memulai…</translation>
+    </message>
+    <message>
+        <location filename="../../ui/main_window.py" line="112" />
+        <source>Demo outlet: the cameras play recorded footage of demo SPGs. To use your real cameras, open Settings → Cameras, add them (Test connection shows a picture) and enroll your SPGs in the Gallery tab.</source>
+        <translation>Outlet demo: kamera memutar rekaman SPG demo. Untuk memakai kamera Anda sendiri, buka Pengaturan → Kamera, tambahkan kamera (Uji sambungan menampilkan gambar) lalu daftarkan SPG Anda di tab Galeri.</translation>
+    </message>
+    <message>
+        <location filename="../../ui/main_window.py" line="115" />
+        <source>No camera configured yet: open Settings → Cameras to add one.</source>
+        <translation>Belum ada kamera: buka Pengaturan → Kamera untuk menambahkan.</translation>
+    </message>
+    <message>
+        <location filename="../../ui/main_window.py" line="144" />
+        <source>&amp;File</source>
+        <translation>&amp;Berkas</translation>
+    </message>
+    <message>
+        <location filename="../../ui/main_window.py" line="145" />
+        <source>Export attendance report…</source>
+        <translation>Ekspor laporan kehadiran…</translation>
+    </message>
+    <message>
+        <location filename="../../ui/main_window.py" line="150" />
+        <source>Quit</source>
+        <translation>Keluar</translation>
+    </message>
+    <message>
+        <location filename="../../ui/main_window.py" line="154" />
+        <source>&amp;Gallery</source>
+        <translation>&amp;Galeri</translation>
+    </message>
+    <message>
+        <location filename="../../ui/main_window.py" line="155" />
+        <source>Enroll from photos…</source>
+        <translation>Daftar dari foto…</translation>
+    </message>
+    <message>
+        <location filename="../../ui/main_window.py" line="158" />
+        <source>Enroll from camera…</source>
+        <translation>Daftar dari kamera…</translation>
+    </message>
+    <message>
+        <location filename="../../ui/main_window.py" line="161" />
+        <source>&amp;Settings</source>
+        <translation>&amp;Pengaturan</translation>
+    </message>
+    <message>
+        <location filename="../../ui/main_window.py" line="162" />
+        <source>Settings…</source>
+        <translation>Pengaturan…</translation>
+    </message>
+    <message>
+        <location filename="../../ui/main_window.py" line="166" />
+        <source>&amp;Help</source>
+        <translation>&amp;Bantuan</translation>
+    </message>
+    <message>
+        <location filename="../../ui/main_window.py" line="167" />
+        <source>About</source>
+        <translation>Tentang</translation>
+    </message>
+    <message>
+        <location filename="../../ui/main_window.py" line="211" />
+        <source>{engine} · {provider} · {lat:.0f} ms</source>
+        <translation>{engine} · {provider} · {lat:.0f} ms</translation>
+    </message>
+    <message>
+        <location filename="../../ui/main_window.py" line="215" />
+        <source>running</source>
+        <translation>berjalan</translation>
+    </message>
+    <message>
+        <location filename="../../ui/main_window.py" line="216" />
+        <source>Pipeline started</source>
+        <translation>Pipeline dimulai</translation>
+    </message>
+    <message>
+        <location filename="../../ui/main_window.py" line="219" />
+        <source>Pipeline problem: {msg}</source>
+        <translation>Masalah pipeline: {msg}</translation>
+    </message>
+    <message>
+        <location filename="../../ui/main_window.py" line="220" />
+        <source>stopped</source>
+        <translation>berhenti</translation>
+    </message>
+    <message>
+        <location filename="../../ui/main_window.py" line="221" />
+        <source>The camera pipeline stopped</source>
+        <translation>Pipeline kamera berhenti</translation>
+    </message>
+    <message>
+        <location filename="../../ui/main_window.py" line="222" />
+        <source>The cameras could not be started:
+{msg}
+
+Check Settings (cameras, model pack) and the log in {logs}.</source>
+        <translation>Kamera tidak bisa dijalankan:
+{msg}
+
+Periksa Pengaturan (kamera, paket model) dan log di {logs}.</translation>
+    </message>
+    <message>
+        <location filename="../../ui/main_window.py" line="264" />
+        <source>Settings saved and applied</source>
+        <translation>Pengaturan disimpan dan diterapkan</translation>
+    </message>
+    <message>
+        <location filename="../../ui/main_window.py" line="287" />
+        <source>Stopping cameras…</source>
+        <translation>Menghentikan kamera…</translation>
+    </message>
+</context>
+<context>
+    <name>PhotoEnrollDialog</name>
+    <message>
+        <location filename="../../ui/enroll_dialogs.py" line="153" />
+        <source>Enroll an SPG from photos</source>
+        <translation>Daftarkan SPG dari foto</translation>
+    </message>
+    <message>
+        <location filename="../../ui/enroll_dialogs.py" line="162" />
+        <source>Add photos…</source>
+        <translation>Tambah foto…</translation>
+    </message>
+    <message>
+        <location filename="../../ui/enroll_dialogs.py" line="164" />
+        <source>Remove selected</source>
+        <translation>Hapus yang dipilih</translation>
+    </message>
+    <message>
+        <location filename="../../ui/enroll_dialogs.py" line="177" />
+        <source>Photos (one face each, several photos give better recognition):</source>
+        <translation>Foto (satu wajah per foto, beberapa foto membuat pengenalan lebih baik):</translation>
+    </message>
+    <message>
+        <location filename="../../ui/enroll_dialogs.py" line="197" />
+        <source>Choose photos of the SPG</source>
+        <translation>Pilih foto SPG</translation>
+    </message>
+    <message>
+        <location filename="../../ui/enroll_dialogs.py" line="208" />
+        <source>Type the SPG's name first.</source>
+        <translation>Ketik nama SPG dulu.</translation>
+    </message>
+    <message>
+        <location filename="../../ui/enroll_dialogs.py" line="211" />
+        <source>Add at least one photo.</source>
+        <translation>Tambahkan minimal satu foto.</translation>
+    </message>
+    <message>
+        <location filename="../../ui/enroll_dialogs.py" line="215" />
+        <source>Enrolling… (the face engine may take a few seconds to start)</source>
+        <translation>Mendaftarkan… (mesin wajah mungkin perlu beberapa detik untuk mulai)</translation>
+    </message>
+</context>
+<context>
+    <name>PipelineController</name>
+    <message>
+        <location filename="../../ui/controller.py" line="305" />
+        <source>Camera {cam} added</source>
+        <translation>Kamera {cam} ditambahkan</translation>
+    </message>
+    <message>
+        <location filename="../../ui/controller.py" line="309" />
+        <source>Camera {cam} removed</source>
+        <translation>Kamera {cam} dihapus</translation>
+    </message>
+    <message>
+        <location filename="../../ui/controller.py" line="324" />
+        <source>Could not apply a change: {err}</source>
+        <translation>Perubahan tidak bisa diterapkan: {err}</translation>
+    </message>
+    <message>
+        <location filename="../../ui/controller.py" line="353" />
+        <source>Camera {cam} is live</source>
+        <translation>Kamera {cam} aktif</translation>
+    </message>
+    <message>
+        <location filename="../../ui/controller.py" line="354" />
+        <source>Camera {cam} is reconnecting</source>
+        <translation>Kamera {cam} menyambung ulang</translation>
+    </message>
+    <message>
+        <location filename="../../ui/controller.py" line="355" />
+        <source>Camera {cam} failed</source>
+        <translation>Kamera {cam} gagal</translation>
+    </message>
+    <message>
+        <location filename="../../ui/controller.py" line="368" />
+        <source>{name}: {state}</source>
+        <translation>{name}: {state}</translation>
+    </message>
+    <message>
+        <location filename="../../ui/controller.py" line="370" />
+        <source>{name} is ABSENT (away longer than allowed)</source>
+        <translation>{name} TIDAK HADIR (pergi lebih lama dari batas)</translation>
+    </message>
+</context>
+<context>
+    <name>PresenceModel</name>
+    <message>
+        <location filename="../../ui/presence_table.py" line="114" />
+        <source>Photo</source>
+        <translation>Foto</translation>
+    </message>
+    <message>
+        <location filename="../../ui/presence_table.py" line="114" />
+        <source>Name</source>
+        <translation>Nama</translation>
+    </message>
+    <message>
+        <location filename="../../ui/presence_table.py" line="114" />
+        <source>State</source>
+        <translation>Status</translation>
+    </message>
+    <message>
+        <location filename="../../ui/presence_table.py" line="114" />
+        <source>Since</source>
+        <translation>Sejak</translation>
+    </message>
+    <message>
+        <location filename="../../ui/presence_table.py" line="115" />
+        <source>Last camera</source>
+        <translation>Kamera terakhir</translation>
+    </message>
+    <message>
+        <location filename="../../ui/presence_table.py" line="115" />
+        <source>Present today</source>
+        <translation>Hadir hari ini</translation>
+    </message>
+    <message>
+        <location filename="../../ui/presence_table.py" line="115" />
+        <source>Shift</source>
+        <translation>Shift</translation>
+    </message>
+    <message>
+        <location filename="../../ui/presence_table.py" line="145" />
+        <source>{present} of {total} present</source>
+        <translation>{present} dari {total} hadir</translation>
+    </message>
+    <message>
+        <location filename="../../ui/presence_table.py" line="149" />
+        <source>PRESENT</source>
+        <translation>HADIR</translation>
+    </message>
+    <message>
+        <location filename="../../ui/presence_table.py" line="149" />
+        <source>grace</source>
+        <translation>tenggang</translation>
+    </message>
+    <message>
+        <location filename="../../ui/presence_table.py" line="149" />
+        <source>ABSENT</source>
+        <translation>TIDAK HADIR</translation>
+    </message>
+    <message>
+        <location filename="../../ui/presence_table.py" line="149" />
+        <source>not seen</source>
+        <translation>belum terlihat</translation>
+    </message>
+</context>
+<context>
+    <name>PresenceTable</name>
+    <message>
+        <location filename="../../ui/presence_table.py" line="243" />
+        <source>Filter by name, state or camera…</source>
+        <translation>Saring menurut nama, status atau kamera…</translation>
+    </message>
+</context>
+<context>
+    <name>PresenceTimeline</name>
+    <message>
+        <location filename="../../ui/charts.py" line="32" />
+        <source>Presence today</source>
+        <translation>Kehadiran hari ini</translation>
+    </message>
+</context>
+<context>
+    <name>PreviewThread</name>
+    <message>
+        <location filename="../../ui/enroll_dialogs.py" line="292" />
+        <source>Cannot open camera {src}. Check it is connected and not used by another program.</source>
+        <translation>Kamera {src} tidak bisa dibuka. Pastikan kamera tersambung dan tidak dipakai program lain.</translation>
+    </message>
+    <message>
+        <location filename="../../ui/enroll_dialogs.py" line="309" />
+        <source>The camera stopped sending pictures.</source>
+        <translation>Kamera berhenti mengirim gambar.</translation>
+    </message>
+</context>
+<context>
+    <name>ReportDialog</name>
+    <message>
+        <location filename="../../ui/report_dialog.py" line="70" />
+        <source>Export attendance report</source>
+        <translation>Ekspor laporan kehadiran</translation>
+    </message>
+    <message>
+        <location filename="../../ui/report_dialog.py" line="81" />
+        <source>Excel (.xlsx)</source>
+        <translation>Excel (.xlsx)</translation>
+    </message>
+    <message>
+        <location filename="../../ui/report_dialog.py" line="82" />
+        <source>CSV (.csv)</source>
+        <translation>CSV (.csv)</translation>
+    </message>
+    <message>
+        <location filename="../../ui/report_dialog.py" line="91" />
+        <source>Choose…</source>
+        <translation>Pilih…</translation>
+    </message>
+    <message>
+        <location filename="../../ui/report_dialog.py" line="97" />
+        <source>From</source>
+        <translation>Dari</translation>
+    </message>
+    <message>
+        <location filename="../../ui/report_dialog.py" line="98" />
+        <source>To</source>
+        <translation>Sampai</translation>
+    </message>
+    <message>
+        <location filename="../../ui/report_dialog.py" line="99" />
+        <source>Format</source>
+        <translation>Format</translation>
+    </message>
+    <message>
+        <location filename="../../ui/report_dialog.py" line="100" />
+        <source>Save in</source>
+        <translation>Simpan di</translation>
+    </message>
+    <message>
+        <location filename="../../ui/report_dialog.py" line="106" />
+        <source>Export</source>
+        <translation>Ekspor</translation>
+    </message>
+    <message>
+        <location filename="../../ui/report_dialog.py" line="111" />
+        <source>SPGs:</source>
+        <translation>SPG:</translation>
+    </message>
+    <message>
+        <location filename="../../ui/report_dialog.py" line="121" />
+        <source>Where to save the report</source>
+        <translation>Tempat menyimpan laporan</translation>
+    </message>
+    <message>
+        <location filename="../../ui/report_dialog.py" line="133" />
+        <source>The end date is before the start date.</source>
+        <translation>Tanggal akhir sebelum tanggal awal.</translation>
+    </message>
+    <message>
+        <location filename="../../ui/report_dialog.py" line="137" />
+        <source>Tick at least one SPG.</source>
+        <translation>Centang minimal satu SPG.</translation>
+    </message>
+    <message>
+        <location filename="../../ui/report_dialog.py" line="145" />
+        <source>Exporting…</source>
+        <translation>Mengekspor…</translation>
+    </message>
+    <message>
+        <location filename="../../ui/report_dialog.py" line="165" />
+        <source>Saved {file}</source>
+        <translation>Tersimpan {file}</translation>
+    </message>
+    <message>
+        <location filename="../../ui/report_dialog.py" line="173" />
+        <source>The report could not be made: {err}</source>
+        <translation>Laporan tidak bisa dibuat: {err}</translation>
+    </message>
+</context>
+<context>
+    <name>SettingsDialog</name>
+    <message>
+        <location filename="../../ui/settings_dialog.py" line="140" />
+        <source>Settings</source>
+        <translation>Pengaturan</translation>
+    </message>
+    <message>
+        <location filename="../../ui/settings_dialog.py" line="146" />
+        <source>Cameras</source>
+        <translation>Kamera</translation>
+    </message>
+    <message>
+        <location filename="../../ui/settings_dialog.py" line="147" />
+        <source>Recognition</source>
+        <translation>Pengenalan</translation>
+    </message>
+    <message>
+        <location filename="../../ui/settings_dialog.py" line="148" />
+        <source>Presence &amp;&amp; shifts</source>
+        <translation>Kehadiran &amp;&amp; shift</translation>
+    </message>
+    <message>
+        <location filename="../../ui/settings_dialog.py" line="149" />
+        <source>Telegram</source>
+        <translation>Telegram</translation>
+    </message>
+    <message>
+        <location filename="../../ui/settings_dialog.py" line="150" />
+        <location filename="../../ui/settings_dialog.py" line="324" />
+        <source>Model pack</source>
+        <translation>Paket model</translation>
+    </message>
+    <message>
+        <location filename="../../ui/settings_dialog.py" line="151" />
+        <source>Outlet &amp;&amp; data</source>
+        <translation>Outlet &amp;&amp; data</translation>
+    </message>
+    <message>
+        <location filename="../../ui/settings_dialog.py" line="169" />
+        <source>Id</source>
+        <translation>ID</translation>
+    </message>
+    <message>
+        <location filename="../../ui/settings_dialog.py" line="169" />
+        <source>Name</source>
+        <translation>Nama</translation>
+    </message>
+    <message>
+        <location filename="../../ui/settings_dialog.py" line="169" />
+        <source>Source</source>
+        <translation>Sumber</translation>
+    </message>
+    <message>
+        <location filename="../../ui/settings_dialog.py" line="169" />
+        <source>Enabled</source>
+        <translation>Aktif</translation>
+    </message>
+    <message>
+        <location filename="../../ui/settings_dialog.py" line="173" />
+        <source>Add…</source>
+        <translation>Tambah…</translation>
+    </message>
+    <message>
+        <location filename="../../ui/settings_dialog.py" line="174" />
+        <source>Edit…</source>
+        <translation>Ubah…</translation>
+    </message>
+    <message>
+        <location filename="../../ui/settings_dialog.py" line="175" />
+        <source>Remove</source>
+        <translation>Hapus</translation>
+    </message>
+    <message>
+        <location filename="../../ui/settings_dialog.py" line="192" />
+        <source>yes</source>
+        <translation>ya</translation>
+    </message>
+    <message>
+        <location filename="../../ui/settings_dialog.py" line="192" />
+        <source>no</source>
+        <translation>tidak</translation>
+    </message>
+    <message>
+        <location filename="../../ui/settings_dialog.py" line="224" />
+        <source>empty = the value calibrated for the model</source>
+        <translation>kosong = nilai kalibrasi model</translation>
+    </message>
+    <message>
+        <location filename="../../ui/settings_dialog.py" line="232" />
+        <source>Recognition threshold (-1 to 1)</source>
+        <translation>Ambang pengenalan (-1 sampai 1)</translation>
+    </message>
+    <message>
+        <location filename="../../ui/settings_dialog.py" line="233" />
+        <source>Smallest face to recognise (pixels)</source>
+        <translation>Wajah terkecil yang dikenali (piksel)</translation>
+    </message>
+    <message>
+        <location filename="../../ui/settings_dialog.py" line="234" />
+        <source>Frames per second per camera</source>
+        <translation>Frame per detik per kamera</translation>
+    </message>
+    <message>
+        <location filename="../../ui/settings_dialog.py" line="247" />
+        <source>Also notify when an SPG comes back</source>
+        <translation>Beri tahu juga saat SPG kembali</translation>
+    </message>
+    <message>
+        <location filename="../../ui/settings_dialog.py" line="250" />
+        <source>Grace period (seconds not seen before 'grace')</source>
+        <translation>Masa tenggang (detik tidak terlihat sebelum 'tenggang')</translation>
+    </message>
+    <message>
+        <location filename="../../ui/settings_dialog.py" line="251" />
+        <source>Absent after (seconds not seen)</source>
+        <translation>Tidak hadir setelah (detik tidak terlihat)</translation>
+    </message>
+    <message>
+        <location filename="../../ui/settings_dialog.py" line="255" />
+        <source>Mon</source>
+        <translation>Sen</translation>
+    </message>
+    <message>
+        <location filename="../../ui/settings_dialog.py" line="255" />
+        <source>Tue</source>
+        <translation>Sel</translation>
+    </message>
+    <message>
+        <location filename="../../ui/settings_dialog.py" line="255" />
+        <source>Wed</source>
+        <translation>Rab</translation>
+    </message>
+    <message>
+        <location filename="../../ui/settings_dialog.py" line="255" />
+        <source>Thu</source>
+        <translation>Kam</translation>
+    </message>
+    <message>
+        <location filename="../../ui/settings_dialog.py" line="255" />
+        <source>Fri</source>
+        <translation>Jum</translation>
+    </message>
+    <message>
+        <location filename="../../ui/settings_dialog.py" line="255" />
+        <source>Sat</source>
+        <translation>Sab</translation>
+    </message>
+    <message>
+        <location filename="../../ui/settings_dialog.py" line="255" />
+        <source>Sun</source>
+        <translation>Min</translation>
+    </message>
+    <message>
+        <location filename="../../ui/settings_dialog.py" line="270" />
+        <source>Shift (default for every SPG; no day ticked = always on duty):</source>
+        <translation>Shift (bawaan untuk semua SPG; tanpa hari dicentang = selalu bertugas):</translation>
+    </message>
+    <message>
+        <location filename="../../ui/settings_dialog.py" line="278" />
+        <source>Send alerts to Telegram</source>
+        <translation>Kirim peringatan ke Telegram</translation>
+    </message>
+    <message>
+        <location filename="../../ui/settings_dialog.py" line="282" />
+        <location filename="../../ui/settings_dialog.py" line="284" />
+        <source>(saved, hidden)</source>
+        <translation>(tersimpan, disembunyikan)</translation>
+    </message>
+    <message>
+        <location filename="../../ui/settings_dialog.py" line="282" />
+        <source>bot token from @BotFather</source>
+        <translation>token bot dari @BotFather</translation>
+    </message>
+    <message>
+        <location filename="../../ui/settings_dialog.py" line="284" />
+        <source>chat id, e.g. -1001234567890</source>
+        <translation>ID chat, mis. -1001234567890</translation>
+    </message>
+    <message>
+        <location filename="../../ui/settings_dialog.py" line="285" />
+        <source>Send test message</source>
+        <translation>Kirim pesan uji</translation>
+    </message>
+    <message>
+        <location filename="../../ui/settings_dialog.py" line="291" />
+        <source>Bot token</source>
+        <translation>Token bot</translation>
+    </message>
+    <message>
+        <location filename="../../ui/settings_dialog.py" line="292" />
+        <source>Chat id</source>
+        <translation>ID chat</translation>
+    </message>
+    <message>
+        <location filename="../../ui/settings_dialog.py" line="305" />
+        <source>Active: {engine} · {pack} · {provider}</source>
+        <translation>Aktif: {engine} · {pack} · {provider}</translation>
+    </message>
+    <message>
+        <location filename="../../ui/settings_dialog.py" line="308" />
+        <source>Use a pack folder…</source>
+        <translation>Pakai folder paket…</translation>
+    </message>
+    <message>
+        <location filename="../../ui/settings_dialog.py" line="310" />
+        <source>Import a pack…</source>
+        <translation>Impor paket…</translation>
+    </message>
+    <message>
+        <location filename="../../ui/settings_dialog.py" line="312" />
+        <source>Download a pack</source>
+        <translation>Unduh paket</translation>
+    </message>
+    <message>
+        <location filename="../../ui/settings_dialog.py" line="323" />
+        <source>Engine</source>
+        <translation>Mesin</translation>
+    </message>
+    <message>
+        <location filename="../../ui/settings_dialog.py" line="341" />
+        <source>Open folder</source>
+        <translation>Buka folder</translation>
+    </message>
+    <message>
+        <location filename="../../ui/settings_dialog.py" line="347" />
+        <source>Outlet name</source>
+        <translation>Nama outlet</translation>
+    </message>
+    <message>
+        <location filename="../../ui/settings_dialog.py" line="348" />
+        <source>Time zone</source>
+        <translation>Zona waktu</translation>
+    </message>
+    <message>
+        <location filename="../../ui/settings_dialog.py" line="349" />
+        <source>Language (after restart)</source>
+        <translation>Bahasa (setelah mulai ulang)</translation>
+    </message>
+    <message>
+        <location filename="../../ui/settings_dialog.py" line="350" />
+        <source>Data folder</source>
+        <translation>Folder data</translation>
+    </message>
+    <message>
+        <location filename="../../ui/settings_dialog.py" line="351" />
+        <source>To use another data folder start the console with --data-dir or set SPG_DATA_DIR.</source>
+        <translation>Untuk memakai folder data lain, jalankan konsol dengan --data-dir atau atur SPG_DATA_DIR.</translation>
+    </message>
+    <message>
+        <location filename="../../ui/settings_dialog.py" line="363" />
+        <source>Recognition threshold must be a number between -1 and 1, or empty (got {v!r}).</source>
+        <translation>Ambang pengenalan harus angka antara -1 dan 1, atau kosong (diisi {v!r}).</translation>
+    </message>
+    <message>
+        <location filename="../../ui/settings_dialog.py" line="387" />
+        <source>Telegram is switched on but the bot token or chat id is missing.</source>
+        <translation>Telegram dinyalakan tetapi token bot atau ID chat belum diisi.</translation>
+    </message>
+    <message>
+        <location filename="../../ui/settings_dialog.py" line="394" />
+        <location filename="../../ui/settings_dialog.py" line="397" />
+        <source>Not saved. Please fix:</source>
+        <translation>Tidak disimpan. Mohon perbaiki:</translation>
+    </message>
+    <message>
+        <location filename="../../ui/settings_dialog.py" line="402" />
+        <source>Not saved: cannot write the settings file ({err}).</source>
+        <translation>Tidak disimpan: berkas pengaturan tidak bisa ditulis ({err}).</translation>
+    </message>
+    <message>
+        <location filename="../../ui/settings_dialog.py" line="418" />
+        <source>Sending…</source>
+        <translation>Mengirim…</translation>
+    </message>
+    <message>
+        <location filename="../../ui/settings_dialog.py" line="428" />
+        <source>Sent. Check the Telegram chat.</source>
+        <translation>Terkirim. Periksa chat Telegram.</translation>
+    </message>
+    <message>
+        <location filename="../../ui/settings_dialog.py" line="428" />
+        <location filename="../../ui/settings_dialog.py" line="432" />
+        <source>Not sent: {why}</source>
+        <translation>Tidak terkirim: {why}</translation>
+    </message>
+    <message>
+        <location filename="../../ui/settings_dialog.py" line="437" />
+        <source>Model pack folder</source>
+        <translation>Folder paket model</translation>
+    </message>
+    <message>
+        <location filename="../../ui/settings_dialog.py" line="451" />
+        <source>Done. Save to use it; re-index the gallery afterwards if the model changed.</source>
+        <translation>Selesai. Simpan untuk memakainya; indeks ulang galeri jika modelnya berubah.</translation>
+    </message>
+    <message>
+        <location filename="../../ui/settings_dialog.py" line="455" />
+        <source>Failed: {why}</source>
+        <translation>Gagal: {why}</translation>
+    </message>
+    <message>
+        <location filename="../../ui/settings_dialog.py" line="460" />
+        <source>Folder with the model pack (.onnx files)</source>
+        <translation>Folder paket model (berkas .onnx)</translation>
+    </message>
+    <message>
+        <location filename="../../ui/settings_dialog.py" line="470" />
+        <source>Importing…</source>
+        <translation>Mengimpor…</translation>
+    </message>
+    <message>
+        <location filename="../../ui/settings_dialog.py" line="481" />
+        <source>Downloading {name}…</source>
+        <translation>Mengunduh {name}…</translation>
+    </message>
+</context>
+<context>
+    <name>UnknownFacesPanel</name>
+    <message>
+        <location filename="../../ui/unknown_faces.py" line="136" />
+        <source>Enroll as SPG…</source>
+        <translation>Daftarkan sebagai SPG…</translation>
+    </message>
+    <message>
+        <location filename="../../ui/unknown_faces.py" line="138" />
+        <source>Delete</source>
+        <translation>Hapus</translation>
+    </message>
+    <message>
+        <location filename="../../ui/unknown_faces.py" line="148" />
+        <source>Faces that matched nobody (kept {days} days). Select one or more of the same person to enroll them.</source>
+        <translation>Wajah yang tidak cocok dengan siapa pun (disimpan {days} hari). Pilih satu atau lebih dari orang yang sama untuk mendaftarkannya.</translation>
+    </message>
+    <message>
+        <location filename="../../ui/unknown_faces.py" line="174" />
+        <source>{n} unknown face(s)</source>
+        <translation>{n} wajah tak dikenal</translation>
+    </message>
+    <message>
+        <location filename="../../ui/unknown_faces.py" line="184" />
+        <source>Select at least one face first.</source>
+        <translation>Pilih minimal satu wajah dulu.</translation>
+    </message>
+</context>
+<context>
+    <name>WebcamEnrollDialog</name>
+    <message>
+        <location filename="../../ui/enroll_dialogs.py" line="347" />
+        <source>Enroll an SPG from a camera</source>
+        <translation>Daftarkan SPG dari kamera</translation>
+    </message>
+    <message>
+        <location filename="../../ui/enroll_dialogs.py" line="351" />
+        <source>Local camera {n}</source>
+        <translation>Kamera lokal {n}</translation>
+    </message>
+    <message>
+        <location filename="../../ui/enroll_dialogs.py" line="353" />
+        <source>Camera: {name}</source>
+        <translation>Kamera: {name}</translation>
+    </message>
+    <message>
+        <location filename="../../ui/enroll_dialogs.py" line="356" />
+        <source>Start preview</source>
+        <translation>Mulai pratinjau</translation>
+    </message>
+    <message>
+        <location filename="../../ui/enroll_dialogs.py" line="359" />
+        <source>Choose a camera and press Start preview.</source>
+        <translation>Pilih kamera lalu tekan Mulai pratinjau.</translation>
+    </message>
+    <message>
+        <location filename="../../ui/enroll_dialogs.py" line="362" />
+        <source>Capture</source>
+        <translation>Ambil gambar</translation>
+    </message>
+    <message>
+        <location filename="../../ui/enroll_dialogs.py" line="383" />
+        <source>Captured shots (3 to 5 with slightly different angles work best):</source>
+        <translation>Gambar yang diambil (3 sampai 5 dari sudut sedikit berbeda paling baik):</translation>
+    </message>
+    <message>
+        <location filename="../../ui/enroll_dialogs.py" line="410" />
+        <source>Starting the camera and the face engine…</source>
+        <translation>Menyalakan kamera dan mesin wajah…</translation>
+    </message>
+    <message>
+        <location filename="../../ui/enroll_dialogs.py" line="419" />
+        <source>Good: press Capture.</source>
+        <translation>Bagus: tekan Ambil gambar.</translation>
+    </message>
+    <message>
+        <location filename="../../ui/enroll_dialogs.py" line="420" />
+        <source>No face seen. Stand in front of the camera.</source>
+        <translation>Tidak ada wajah. Berdirilah di depan kamera.</translation>
+    </message>
+    <message>
+        <location filename="../../ui/enroll_dialogs.py" line="421" />
+        <source>More than one face: only the SPG should be in front of the camera.</source>
+        <translation>Lebih dari satu wajah: hanya SPG yang boleh di depan kamera.</translation>
+    </message>
+    <message>
+        <location filename="../../ui/enroll_dialogs.py" line="422" />
+        <source>Face too small: come closer to the camera.</source>
+        <translation>Wajah terlalu kecil: mendekatlah ke kamera.</translation>
+    </message>
+    <message>
+        <location filename="../../ui/enroll_dialogs.py" line="423" />
+        <source>Picture blurred: hold still (and check the light).</source>
+        <translation>Gambar buram: jangan bergerak (dan periksa cahaya).</translation>
+    </message>
+    <message>
+        <location filename="../../ui/enroll_dialogs.py" line="424" />
+        <source>Turn to the camera: look straight at it.</source>
+        <translation>Hadap ke kamera: lihat lurus ke kamera.</translation>
+    </message>
+    <message>
+        <location filename="../../ui/enroll_dialogs.py" line="437" />
+        <source>No face to capture yet.</source>
+        <translation>Belum ada wajah untuk diambil.</translation>
+    </message>
+    <message>
+        <location filename="../../ui/enroll_dialogs.py" line="456" />
+        <source>Type the SPG's name first.</source>
+        <translation>Ketik nama SPG dulu.</translation>
+    </message>
+    <message>
+        <location filename="../../ui/enroll_dialogs.py" line="459" />
+        <source>Capture at least one shot first.</source>
+        <translation>Ambil minimal satu gambar dulu.</translation>
+    </message>
+    <message>
+        <location filename="../../ui/enroll_dialogs.py" line="468" />
+        <source>Enrolling…</source>
+        <translation>Mendaftarkan…</translation>
+    </message>
+</context>
+<context>
+    <name>_NameFields</name>
+    <message>
+        <location filename="../../ui/enroll_dialogs.py" line="131" />
+        <source>Full name of the SPG</source>
+        <translation>Nama lengkap SPG</translation>
+    </message>
+    <message>
+        <location filename="../../ui/enroll_dialogs.py" line="133" />
+        <source>made from the name</source>
+        <translation>dibuat dari nama</translation>
+    </message>
+    <message>
+        <location filename="../../ui/enroll_dialogs.py" line="136" />
+        <source>Name</source>
+        <translation>Nama</translation>
+    </message>
+    <message>
+        <location filename="../../ui/enroll_dialogs.py" line="137" />
+        <source>SPG id</source>
+        <translation>ID SPG</translation>
+    </message>
+</context>
+<context>
+    <name>widget</name>
+    <message>
+        <location filename="../../ui/enroll_dialogs.py" line="122" />
+        <source>{name} enrolled with {n} photo(s).</source>
+        <translation>{name} terdaftar dengan {n} foto.</translation>
+    </message>
+</context>
+</TS>
