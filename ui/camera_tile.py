@@ -109,7 +109,6 @@ class CameraTile(QWidget):
         target = QRectF()
         if self.image is not None and not self.image.isNull():
             target = fit_rect(self.image.width(), self.image.height(), self.width(), self.height())
-            p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, False)
             p.drawImage(target, self.image)
         else:
             p.setPen(QColor(150, 150, 150))

@@ -1,0 +1,174 @@
+"""UI responsiveness with 4 cameras at 5 fps: GUI-process CPU use and the longest UI-thread stall.
+
+A QTimer heartbeat fires every 10 ms on the UI thread; its lateness is how long the UI thread was
+busy (a stall). Goal: longest stall < 50 ms. CPU is the GUI process's own CPU time (main + controller
+threads; camera workers and the inference server are separate processes and not counted).
+
+Two runs side by side:
+  synthetic  - a stand-in pipeline producing 1280x720 frames with 2 faces each, 4 x 5 fps (the cost
+               of the console itself: SharedMemory-like copy into QImage, painting, table updates)
+  real       - workers.pipeline.Pipeline with 4 looping video cameras and the real test pack
+               (skipped with a note if the pipeline or the test data is not available)
+
+    .venv/bin/python benchmarks/ui_responsiveness.py --seconds 20
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+import numpy as np  # noqa: E402
+
+from core.config import AppConfig  # noqa: E402
+from core.messages import CameraMetrics, CameraState, CameraStatus, FaceResult, FrameResult  # noqa: E402
+
+
+class SyntheticPipeline:
+    def __init__(self, cfg: AppConfig, data_dir: Path):
+        self.cams = [c.id for c in cfg.cameras]
+        self.period = 1.0 / cfg.camera.process_fps
+        self.next = {c: time.monotonic() + i * self.period / len(self.cams) for i, c in enumerate(self.cams)}
+        rng = np.random.default_rng(0)
+        self.frames = {c: rng.integers(0, 255, (720, 1280, 3), dtype=np.uint8) for c in self.cams}
+        self.n = 0
+
+    def start(self):
+        pass
+
+    def stop(self):
+        pass
+
+    def read_frame(self, cid, slot, gen):
+        return self.frames[cid].copy()  # the SharedMemory read copies once, like the real one
+
+    def poll(self):
+        now = time.monotonic()
+        results, statuses = [], []
+        for c in self.cams:
+            if now >= self.next[c]:
+                self.next[c] += self.period
+                self.n += 1
+                faces = (FaceResult((300, 200, 420, 350), (), 0.9, "a", 0.7, 1), FaceResult((800, 220, 900, 350), (), 0.9, None, 0.2, 2))
+                results.append(FrameResult(c, self.n, time.time(), now, faces, (720, 1280), slot=0, generation=self.n, latency_ms=40))
+                if self.n <= len(self.cams):
+                    statuses.append(CameraStatus(c, CameraState.LIVE, metrics=CameraMetrics(5, 5, 0, 0)))
+        if not results:
+            time.sleep(0.005)
+        return type("B", (), {"results": results, "statuses": statuses, "stats": None})()
+
+
+class SimpleAttendance:
+    def __init__(self, names):
+        self.names = names
+
+    def on_frame_result(self, r, snapshot=None):
+        pass
+
+    def tick(self):
+        return []
+
+    def snapshot(self):
+        return [{"spg_id": s, "state": "present", "since": time.time()} for s in self.names()]
+
+
+def measure(window_factory, seconds: float) -> dict:
+    from PySide6.QtCore import QElapsedTimer, QTimer
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance() or QApplication([])
+    win = window_factory()
+    win.show()
+    # warm-up: let cameras start (model load happens in the pipeline, not here)
+    t_end = time.monotonic() + min(15.0, seconds / 2)
+    while time.monotonic() < t_end:
+        app.processEvents()
+        time.sleep(0.005)
+    stalls: list[float] = []
+    clock = QElapsedTimer()
+    clock.start()
+    last = [clock.elapsed()]
+
+    def beat():
+        now = clock.elapsed()
+        stalls.append(max(0, now - last[0] - 10))
+        last[0] = now
+
+    hb = QTimer(interval=10, timeout=beat)
+    hb.start()
+    shown0 = sum(t.frames_shown for t in win.grid.tiles.values())
+    cpu0, wall0 = time.process_time(), time.monotonic()
+    QTimer.singleShot(int(seconds * 1000), app.quit)
+    app.exec()
+    cpu, wall = time.process_time() - cpu0, time.monotonic() - wall0
+    hb.stop()
+    shown = sum(t.frames_shown for t in win.grid.tiles.values()) - shown0
+    win.close()
+    s = np.array(stalls[1:] or [0.0])
+    return {"cpu_pct": 100 * cpu / wall, "max_stall_ms": float(s.max()), "p99_stall_ms": float(np.percentile(s, 99)),
+            "painted_fps": shown / wall, "beats": len(s)}
+
+
+def synthetic_window(data_dir: Path):
+    from tests.ui_fakes import FakeGallery
+    from ui.main_window import MainWindow
+
+    cfg = AppConfig.model_validate({"cameras": [{"id": f"cam{i}", "source": "x.mp4"} for i in range(1, 5)], "camera": {"process_fps": 5}})
+    return lambda: MainWindow(cfg, data_dir, gallery=FakeGallery({"a": "Ayu"}), controller_kwargs=dict(
+        pipeline_factory=lambda c, d: SyntheticPipeline(c, d), attendance_factory=lambda c, d, n: SimpleAttendance(n)))
+
+
+def real_window(data_dir: Path):
+    from core.paths import shared_data_dir
+    from ui.main_window import MainWindow
+
+    import workers.pipeline  # noqa: F401 - raises if the pipeline is not in this build
+
+    video = shared_data_dir() / "video" / "short_hamilton_clip.mp4"
+    pack = shared_data_dir() / "models" / "test_pack"
+    if not video.is_file() or not pack.is_dir():
+        raise FileNotFoundError("test data not found beside the repo")
+    cfg = AppConfig.model_validate({
+        "cameras": [{"id": f"cam{i}", "source": str(video), "loop": True} for i in range(1, 5)],
+        "camera": {"process_fps": 5}, "engine": {"kind": "insightface", "pack": str(pack)},
+    })
+    return lambda: MainWindow(cfg, data_dir, demo=False)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--seconds", type=float, default=20.0)
+    ap.add_argument("--only", choices=["synthetic", "real"])
+    a = ap.parse_args()
+    rows = []
+    for name, factory in (("synthetic", synthetic_window), ("real", real_window)):
+        if a.only and a.only != name:
+            continue
+        with tempfile.TemporaryDirectory() as d:
+            os.environ["SPG_DATA_DIR"] = d
+            try:
+                make = factory(Path(d))
+            except Exception as exc:  # noqa: BLE001
+                print(f"{name}: skipped ({exc})")
+                continue
+            rows.append((name, measure(make, a.seconds)))
+    print(f"\n4 cameras x 5 fps, {a.seconds:.0f} s measured, goal: longest UI stall < 50 ms")
+    print(f"{'run':<10} {'GUI CPU %':>9} {'max stall ms':>13} {'p99 stall ms':>13} {'painted fps':>12}")
+    for name, r in rows:
+        print(f"{name:<10} {r['cpu_pct']:>9.1f} {r['max_stall_ms']:>13.1f} {r['p99_stall_ms']:>13.1f} {r['painted_fps']:>12.1f}")
+    if len(rows) == 2:
+        print(f"real / synthetic: CPU x{rows[1][1]['cpu_pct'] / max(rows[0][1]['cpu_pct'], 1e-9):.2f}, "
+              f"max stall x{rows[1][1]['max_stall_ms'] / max(rows[0][1]['max_stall_ms'], 1e-9):.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
