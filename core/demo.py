@@ -123,7 +123,7 @@ def face_crops(engine: Any) -> dict[str, np.ndarray]:
     return crops
 
 
-def _background(camera_id: str) -> np.ndarray:
+def _background(camera_id: str, title: str | None = None) -> np.ndarray:
     w, h = SIZE
     y = np.linspace(0, 1, h, dtype=np.float32)[:, None]
     base = np.array([200, 215, 225] if camera_id == "demo_entrance" else [215, 205, 190], np.float32)
@@ -137,7 +137,7 @@ def _background(camera_id: str) -> np.ndarray:
         cv2.rectangle(bg, (x, int(h * 0.15)), (x + 150, floor - 10), (90 + 10 * i % 60, 120, 160), -1)
         for sy in range(int(h * 0.2), floor - 20, 45):
             cv2.line(bg, (x, sy), (x + 150, sy), (60, 80, 110), 3)
-    cv2.putText(bg, CAMERA_NAMES.get(camera_id, camera_id), (12, h - 14), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (255, 255, 255), 2)
+    cv2.putText(bg, title or CAMERA_NAMES.get(camera_id, camera_id), (12, h - 14), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (255, 255, 255), 2)
     return bg
 
 
@@ -173,18 +173,21 @@ def position(t: float, enter: float, leave: float, x_frac: float) -> float | Non
     return x
 
 
-def compose_footage(path: Path, camera_id: str, crops: dict[str, np.ndarray], seconds: float = LOOP_S) -> Path:
+def compose_footage(path: Path, camera_id: str, crops: dict[str, np.ndarray], seconds: float = LOOP_S,
+                    script: list[tuple[str, float, float, float]] | None = None, title: str | None = None) -> Path:
+    """Write an mp4 where the people in ``script`` [(crop key, enter_s, leave_s, x fraction)] walk in and out."""
     w, h = SIZE
     path.parent.mkdir(parents=True, exist_ok=True)
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), FPS, (w, h))
     if not writer.isOpened():
         raise RuntimeError(f"cannot write the demo video {path} (OpenCV has no mp4 writer here)")
-    bg = _background(camera_id)
+    bg = _background(camera_id, title)
+    script = script if script is not None else SCRIPT[camera_id]
     try:
         for i in range(int(seconds * FPS)):
             t = i / FPS
             frame = bg.copy()
-            for key, enter, leave, x_frac in SCRIPT[camera_id]:
+            for key, enter, leave, x_frac in script:
                 x = position(t, enter, leave, x_frac)
                 if x is not None:
                     bob = 4 * math.sin(2 * math.pi * (t * 0.5 + x_frac))
