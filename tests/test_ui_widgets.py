@@ -239,3 +239,76 @@ def test_indonesian_translation_is_used(qtbot):
     finally:
         install_translation(app, "en")
     assert PresenceModel().state_label("absent") == "ABSENT"
+
+
+def test_unknown_faces_are_kept_listed_and_offered_for_enrollment(qtbot, tmp_path):
+    import numpy as np
+
+    from core.config import StorageConfig
+    from ui.unknown_faces import UnknownFaceKeeper, UnknownFacesPanel, list_unknown
+
+    storage = StorageConfig(unknown_retention_days=7, unknown_max=2)
+    keeper = UnknownFaceKeeper(tmp_path / "unknown", storage, min_face_px=20)
+    frame = np.full((360, 640, 3), 100, np.uint8)
+    for track in (1, 2, 3):
+        face = FaceResult((400.0, 200.0, 600.0, 400.0), (), 0.9, None, 0.1, track)
+        known = FaceResult((100.0, 100.0, 300.0, 300.0), (), 0.9, "a", 0.8, 9)
+        r = FrameResult("cam1", track, 1_700_000_000.0 + track, 0.0, (face, known), (720, 1280))
+        wanted = keeper.wanted(r)
+        assert [f.track_id for f in wanted] == [track]  # the known face is never kept
+        keeper.save(r, frame, wanted)
+        assert keeper.wanted(r) == []  # one crop per track
+    assert len(list_unknown(tmp_path / "unknown", storage)) == 2  # retention: at most unknown_max
+    panel = UnknownFacesPanel(tmp_path / "unknown", storage)
+    qtbot.addWidget(panel)
+    panel.show()
+    qtbot.waitUntil(lambda: panel.list.count() == 2, timeout=5000)
+    asked = []
+    panel.enroll_requested.connect(asked.append)
+    panel.list.item(0).setSelected(True)
+    panel.enroll_btn.click()
+    assert asked and asked[0][0].is_file()
+
+
+def test_gallery_manager_rename_deactivate_delete(qtbot, monkeypatch):
+    from PySide6.QtWidgets import QMessageBox
+
+    from core.config import AppConfig
+    from ui.engine_service import EngineService
+    from ui.gallery_manager import GalleryManager
+
+    g = FakeGallery({"a": "Ayu", "b": "Budi"})
+    gm = GalleryManager(g, EngineService(AppConfig(), Path("."), factory=lambda c, d: None), AppConfig())
+    qtbot.addWidget(gm)
+    qtbot.waitUntil(lambda: gm.names() == ["Ayu", "Budi"], timeout=5000)
+    changed = []
+    gm.changed.connect(lambda: changed.append(1))
+    gm.select("a")
+    gm.rename_selected("Ayu Lestari")
+    qtbot.waitUntil(lambda: "Ayu Lestari" in gm.names(), timeout=5000)
+    gm.select("b")
+    gm.toggle_active_selected()
+    qtbot.waitUntil(lambda: any(p["spg_id"] == "b" and not p["active"] for p in gm.people), timeout=5000)
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.No)
+    gm.select("b")
+    assert gm.delete_selected() is False and "b" in {p["spg_id"] for p in g.people()}
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Yes)
+    gm.select("b")
+    assert gm.delete_selected() is True
+    qtbot.waitUntil(lambda: gm.names() == ["Ayu Lestari"], timeout=5000)
+    assert len(changed) == 3
+
+
+def test_presence_timeline_draws_bands_per_state_change(qtbot):
+    from ui.charts import PresenceTimeline
+
+    now = [1_700_000_000.0]
+    tl = PresenceTimeline(clock=lambda: now[0])
+    qtbot.addWidget(tl)
+    tl.update_rows([PresenceRow("a", "Ayu", "present", since=now[0] - 60)])
+    now[0] += 30
+    tl.update_rows([PresenceRow("a", "Ayu", "present", since=now[0] - 90)])  # unchanged: same band
+    assert tl.band_count("a") == 1
+    now[0] += 30
+    tl.update_rows([PresenceRow("a", "Ayu", "absent", since=now[0])])
+    assert [b[2] for b in tl.bands["a"]] == ["present", "absent"] and tl.bands["a"][0][1] == now[0]
