@@ -23,6 +23,13 @@ log = logging.getLogger(__name__)
 EXIT_OK, EXIT_FAILED, EXIT_ALREADY_RUNNING = 0, 1, 3
 
 
+def _t(text: str) -> str:
+    """Translate a launch message (the console's translator is installed once the settings are read)."""
+    from PySide6.QtCore import QCoreApplication
+
+    return QCoreApplication.translate("launch", text)
+
+
 def _headless() -> bool:
     return os.environ.get("QT_QPA_PLATFORM", "") in ("offscreen", "minimal")
 
@@ -83,21 +90,20 @@ def main(args: argparse.Namespace) -> int:
     try:
         DataLayout(data_dir).ensure()
     except OSError as exc:
-        show_message("error", "SPG Presence Console", f"The data folder {data_dir} cannot be used: {exc}. "
-                     "Choose another with --data-dir or SPG_DATA_DIR.")
+        show_message("error", "SPG Presence Console", _t("The data folder {dir} cannot be used: {err}. Choose another with --data-dir or SPG_DATA_DIR.").format(dir=data_dir, err=exc))
         return EXIT_FAILED
     lock = acquire_instance_lock(data_dir)
     if lock is None:
         show_message("warning", "SPG Presence Console",
-                     f"The console is already running for the data folder {data_dir}. Use the open window "
-                     "(check the taskbar); only one console may use a data folder at a time.")
+                     _t("The console is already running for the data folder {dir}. Use the open window (check the taskbar); "
+                        "only one console may use a data folder at a time.").format(dir=data_dir))
         return EXIT_ALREADY_RUNNING
     try:
         return _run(app, args, data_dir)
     except Exception as exc:  # noqa: BLE001 - a dialog, never a silent exit
         log.exception("the console failed to start")
         show_message("error", "SPG Presence Console",
-                     f"The console could not start:\n{exc}\n\nDetails are in {DataLayout(data_dir).logs / 'console.log'}.")
+                     _t("The console could not start:\n{err}\n\nDetails are in {log}.").format(err=exc, log=DataLayout(data_dir).logs / "console.log"))
         traceback.print_exc()
         return EXIT_FAILED
     finally:
@@ -116,7 +122,7 @@ def _run(app, args: argparse.Namespace, data_dir: Path) -> int:
         cfg = load_console_config(args, data_dir)
     except ConfigError as exc:
         setup_logging("INFO", DataLayout(data_dir).logs)
-        show_message("error", "SPG Presence Console", f"The settings are not valid:\n{exc}")
+        show_message("error", "SPG Presence Console", _t("The settings are not valid:\n{err}").format(err=exc))
         return EXIT_FAILED
     setup_logging(cfg.logging.level, DataLayout(data_dir).logs)
     install_translation(app, cfg.outlet.language)
@@ -130,7 +136,7 @@ def _run(app, args: argparse.Namespace, data_dir: Path) -> int:
             win = MainWindow(run_cfg, run_dir, demo=is_demo)
         except Exception as exc:  # noqa: BLE001
             log.exception("main window failed")
-            show_message("error", "SPG Presence Console", f"The console could not start:\n{exc}")
+            show_message("error", "SPG Presence Console", _t("The console could not start:\n{err}").format(err=exc))
             state["rc"] = EXIT_FAILED
             app.quit()
             return
@@ -159,7 +165,7 @@ def _start_demo(app, args, cfg: AppConfig, data_dir: Path, open_window, state: d
     from core import demo as demo_mod
     from ui.tasks import shared_background
 
-    progress = QProgressDialog("Preparing the demo outlet (first run only)…", "", 0, 0)
+    progress = QProgressDialog(_t("Preparing the demo outlet (first run only)…"), "", 0, 0)
     progress.setWindowTitle("SPG Presence Console")
     progress.setCancelButton(None)
     progress.setWindowModality(Qt.WindowModality.ApplicationModal)
@@ -177,7 +183,7 @@ def _start_demo(app, args, cfg: AppConfig, data_dir: Path, open_window, state: d
     def fail(exc: BaseException) -> None:
         progress.close()
         log.error("demo outlet failed: %s", exc)
-        show_message("error", "SPG Presence Console", f"The demo outlet could not be prepared:\n{exc}")
+        show_message("error", "SPG Presence Console", _t("The demo outlet could not be prepared:\n{err}").format(err=exc))
         state["rc"] = EXIT_FAILED
         app.quit()
 
