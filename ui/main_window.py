@@ -11,6 +11,7 @@ import logging
 import time
 from pathlib import Path
 from typing import Any, Callable
+from zoneinfo import ZoneInfo
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
@@ -71,6 +72,7 @@ class MainWindow(QMainWindow):
         self.grid = CameraGrid()
         self.presence = PresenceTable()
         self.presence_model: PresenceModel = self.presence.model
+        self.presence_model.tz = ZoneInfo(cfg.outlet.timezone)
         self.gallery_manager = GalleryManager(self.gallery, self.engine, cfg, webcam_sources=self._webcam_sources)
         self.unknown = UnknownFacesPanel(self.layout_.unknown_faces, cfg.storage)
         self.charts = ChartsPanel()

@@ -110,6 +110,8 @@ class PresenceModel(QAbstractTableModel):
         self._rows: list[PresenceRow] = []
         self._index: dict[str, int] = {}
         self._pixmaps: dict[str, QPixmap] = {}
+        self.tz = None
+        """Outlet time zone (zoneinfo) for the 'since' column; None = this PC's."""
         self._headers = [
             self.tr("Photo"), self.tr("Name"), self.tr("State"), self.tr("Since"),
             self.tr("Last camera"), self.tr("Present today"), self.tr("Shift"),
@@ -183,7 +185,7 @@ class PresenceModel(QAbstractTableModel):
             if col == "state":
                 return self.state_label(r.state)
             if col == "since":
-                return datetime.fromtimestamp(r.since).strftime("%H:%M:%S") if r.since else "—"
+                return datetime.fromtimestamp(r.since, self.tz).strftime("%H:%M:%S") if r.since else "—"
             if col == "last_camera":
                 return r.last_camera or "—"
             if col == "present_today":
