@@ -312,3 +312,55 @@ def test_presence_timeline_draws_bands_per_state_change(qtbot):
     now[0] += 30
     tl.update_rows([PresenceRow("a", "Ayu", "absent", since=now[0])])
     assert [b[2] for b in tl.bands["a"]] == ["present", "absent"] and tl.bands["a"][0][1] == now[0]
+
+
+class _BoxEngine:
+    """Stand-in engine: one centred face box in every frame."""
+
+    def detect(self, img):
+        import numpy as np
+
+        from core.engine.base import DetectedFace
+
+        h, w = img.shape[:2]
+        lm = np.array([[w * .45, h * .45], [w * .55, h * .45], [w * .5, h * .5], [w * .46, h * .56], [w * .54, h * .56]], np.float32)
+        return [DetectedFace(np.array([w * .3, h * .3, w * .7, h * .7], np.float32), lm, 0.9)]
+
+
+def test_webcam_dialog_previews_captures_and_saves(qtbot, tmp_path, monkeypatch):
+    import cv2
+    import numpy as np
+
+    from core.config import AppConfig
+    from ui import enroll_dialogs
+    from ui.engine_service import EngineService
+
+    video = tmp_path / "webcam.mp4"
+    wr = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"mp4v"), 10, (320, 240))
+    rng = np.random.default_rng(1)
+    for _ in range(10):
+        wr.write(rng.integers(0, 255, (240, 320, 3), dtype=np.uint8))
+    wr.release()
+    calls = []
+    monkeypatch.setattr(enroll_dialogs, "run_enrollment",
+                        lambda eng, gal, sid, name, photos: calls.append((sid, name, [p.is_file() for p in photos])) or len(photos))
+    engine = EngineService(AppConfig(), tmp_path, factory=lambda c, d: _BoxEngine())
+    dlg = enroll_dialogs.WebcamEnrollDialog(engine, FakeGallery({"ayu": "Ayu"}), AppConfig())
+    qtbot.addWidget(dlg)
+    dlg.show()
+    dlg.select_source(str(video))
+    dlg.start_preview()
+    qtbot.waitUntil(lambda: dlg.frames_seen >= 3, timeout=20000)
+    assert dlg.capture_btn.isEnabled() and dlg.hint.text()
+    assert dlg.capture() and dlg.capture()
+    assert dlg.shots.count() == 2
+    dlg.save()
+    assert "name" in dlg.message.text()  # no name typed yet: told, nothing saved
+    dlg.fields.name_edit.setText("Ayu")
+    dlg.save()
+    qtbot.waitUntil(lambda: not dlg.busy, timeout=10000)
+    assert calls == [("ayu_2", "Ayu", [True, True])]  # id made unique against the gallery
+    assert "enrolled with 2" in dlg.message.text()
+    dlg.close()
+    assert dlg._thread is None
+    engine.shutdown()

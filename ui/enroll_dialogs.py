@@ -48,8 +48,10 @@ def unique_id(base: str, taken: set[str]) -> str:
 
 
 def gallery_ids(gallery: Any) -> set[str]:
+    from ui.gallery_manager import person_fields
+
     try:
-        return {str(getattr(p, "spg_id", getattr(p, "id", p))) for p in gallery.people()}
+        return {person_fields(p)["spg_id"] for p in gallery.people()}
     except Exception:  # noqa: BLE001
         return set()
 
