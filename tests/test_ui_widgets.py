@@ -364,3 +364,32 @@ def test_webcam_dialog_previews_captures_and_saves(qtbot, tmp_path, monkeypatch)
     dlg.close()
     assert dlg._thread is None
     engine.shutdown()
+
+
+def test_report_dialog_runs_in_background_with_progress_and_opens_folder(qtbot, tmp_path, monkeypatch):
+    import threading
+
+    from core.config import AppConfig
+    from ui import report_dialog
+
+    opened = []
+    monkeypatch.setattr(report_dialog, "open_folder", opened.append)
+    seen = {}
+
+    def exporter(cfg, data_dir, start, end, spg_ids, fmt, out, progress):
+        seen.update(thread=threading.current_thread().name, spg_ids=spg_ids, fmt=fmt)
+        progress(1, 2)
+        out.write_text("spg,date\n")
+        progress(2, 2)
+        return out
+
+    dlg = report_dialog.ReportDialog(AppConfig(), tmp_path, [("a", "Ayu"), ("b", "Budi")], exporter=exporter)
+    qtbot.addWidget(dlg)
+    dlg.folder.setText(str(tmp_path / "out"))
+    dlg.spgs.item(1).setCheckState(Qt.CheckState.Unchecked)
+    dlg.fmt.setCurrentIndex(dlg.fmt.findData("csv"))
+    dlg.export()
+    qtbot.waitUntil(lambda: not dlg.busy, timeout=5000)
+    assert seen["thread"].startswith("spg-report") and seen["spg_ids"] == ["a"] and seen["fmt"] == "csv"
+    assert dlg.result_path.read_text() == "spg,date\n" and opened == [tmp_path / "out"]
+    assert dlg.progress.value() == dlg.progress.maximum()
