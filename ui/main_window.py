@@ -249,7 +249,13 @@ class MainWindow(QMainWindow):
     def open_about(self) -> QWidget:
         from ui.about_dialog import AboutDialog
 
-        dlg = AboutDialog(self.cfg, self.engine_info, self)
+        info = dict(self.engine_info)
+        eng_info = getattr(self.engine.loaded, "info", None)  # the dialogs' engine, if already loaded
+        if eng_info is not None:
+            for key, attr in (("engine", "name"), ("pack", "pack_path"), ("licence", "licence"), ("provider", "provider")):
+                if not info.get(key) and getattr(eng_info, attr, ""):
+                    info[key] = getattr(eng_info, attr)
+        dlg = AboutDialog(self.cfg, info, self)
         self.dialog = dlg
         dlg.show()
         return dlg
