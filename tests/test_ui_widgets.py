@@ -393,3 +393,11 @@ def test_report_dialog_runs_in_background_with_progress_and_opens_folder(qtbot, 
     assert seen["thread"].startswith("spg-report") and seen["spg_ids"] == ["a"] and seen["fmt"] == "csv"
     assert dlg.result_path.read_text() == "spg,date\n" and opened == [tmp_path / "out"]
     assert dlg.progress.value() == dlg.progress.maximum()
+
+
+def test_about_shows_engine_pack_licence_and_provider(window):
+    window.engine_info.update(engine="insightface", pack="buffalo_s", licence="non-commercial research", provider="CPUExecutionProvider")
+    dlg = window.open_about()
+    text = dlg.text.text()
+    for part in ("insightface", "buffalo_s", "non-commercial research", "CPUExecutionProvider", "Version"):
+        assert part in text
