@@ -43,18 +43,30 @@ class PresenceTimeline(QWidget):
 
     def update_rows(self, rows: list[PresenceRow]) -> None:
         now = self._clock()
+        changed = False
         for r in rows:
-            self.names[r.spg_id] = r.name
+            if self.names.get(r.spg_id) != r.name:
+                self.names[r.spg_id] = r.name
+                changed = True
             bands = self.bands.setdefault(r.spg_id, [])
             if bands and bands[-1][1] is None and bands[-1][2] == r.state:
+                continue
+            if not bands and r.state == NOT_SEEN:
                 continue
             if bands and bands[-1][1] is None:
                 bands[-1][1] = now
             if r.state != NOT_SEEN:
                 bands.append([r.since or now, None, r.state])
+            changed = True
+        if changed and self.isVisible():
+            self.redraw()
+
+    def showEvent(self, event) -> None:  # noqa: N802 - drawn when shown, not while hidden
+        super().showEvent(event)
         self.redraw()
 
     def redraw(self) -> None:
+        """Draw all bands up to now (the window calls this every few seconds while visible)."""
         now = self._clock()
         day0 = _midnight(now)
         ids = sorted(self.bands, key=lambda s: self.names.get(s, s).lower())

@@ -136,7 +136,7 @@ class MainWindow(QMainWindow):
         self.unknown.enroll_requested.connect(lambda paths: self.gallery_manager.open_photo_dialog(photos=paths))
         self.grid.set_cameras([(c.id, c.name or c.id) for c in cfg.cameras if c.enabled])
         self._refresh_names()
-        self._timeline_timer = QTimer(self, interval=5000, timeout=self.charts.timeline.redraw)
+        self._timeline_timer = QTimer(self, interval=5000, timeout=self._redraw_timeline)
         self._timeline_timer.start()
         if start:
             self.controller.start()
@@ -192,6 +192,10 @@ class MainWindow(QMainWindow):
 
     def _webcam_sources(self) -> list:
         return []
+
+    def _redraw_timeline(self) -> None:
+        if self.charts.timeline.isVisible():
+            self.charts.timeline.redraw()
 
     # --- controller signals --------------------------------------------------------------------
     def _on_presence(self, rows) -> None:
