@@ -1,0 +1,126 @@
+"""Per-model recognition thresholds: stored in ``resources/thresholds.yaml``, calibrated on real faces.
+
+``thresholds_for(model_id)`` gives the stored (threshold, margin); the config's ``engine.threshold`` /
+``engine.margin`` override them (see :func:`resolve_threshold`). ``calibrate`` measures genuine and
+impostor similarities over a ``faces/<person>/`` folder and picks the threshold that keeps the impostor
+false-match rate under a target while accepting as many genuine pairs as possible.
+
+Run ``python -m core.engine.calibration --pack DIR`` (or ``--engine dlib``) to print new numbers.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from core.paths import RESOURCES_DIR
+
+log = logging.getLogger(__name__)
+
+THRESHOLDS_FILE = RESOURCES_DIR / "thresholds.yaml"
+_FALLBACK = (0.40, 0.05)
+
+
+@functools.lru_cache(maxsize=1)
+def _table() -> dict:
+    import yaml
+
+    try:
+        data = yaml.safe_load(THRESHOLDS_FILE.read_text(encoding="utf-8")) or {}
+    except (OSError, ValueError) as exc:  # yaml errors are ValueErrors
+        log.warning("cannot read %s (%s); using built-in thresholds", THRESHOLDS_FILE, exc)
+        data = {}
+    return data if isinstance(data, dict) else {}
+
+
+def thresholds_for(model_id: str) -> tuple[float, float]:
+    """(threshold, margin) stored for this embedding model, else the default entry."""
+    table = _table()
+    entry = (table.get("models") or {}).get(model_id)
+    if entry is None:
+        entry = table.get("default") or {}
+        log.info("no calibrated threshold for %s; using the default (%s)", model_id, entry or _FALLBACK)
+    return float(entry.get("threshold", _FALLBACK[0])), float(entry.get("margin", _FALLBACK[1]))
+
+
+def resolve_threshold(model_id: str, threshold: float | None, margin: float | None) -> tuple[float, float]:
+    """Config override (if not None) over the calibrated value."""
+    t, m = thresholds_for(model_id)
+    return (t if threshold is None else float(threshold)), (m if margin is None else float(margin))
+
+
+@dataclass(frozen=True)
+class Calibration:
+    threshold: float
+    genuine_accept: float
+    """Share of same-person pairs at or above the threshold."""
+    impostor_accept: float
+    """Share of different-person pairs at or above the threshold."""
+    n_genuine: int
+    n_impostor: int
+
+
+def calibrate(labels: list[str], embeddings: np.ndarray, max_far: float = 0.001) -> Calibration:
+    """The lowest threshold whose impostor accept rate (all different-person pairs) is <= ``max_far``."""
+    emb = np.asarray(embeddings, dtype=np.float32)
+    sims = emb @ emb.T
+    lab = np.asarray(labels)
+    same = lab[:, None] == lab[None, :]
+    iu = np.triu_indices(len(lab), k=1)
+    s, g = sims[iu], same[iu]
+    genuine, impostor = np.sort(s[g]), np.sort(s[~g])
+    if len(impostor) == 0 or len(genuine) == 0:
+        raise ValueError("calibration needs at least two people with two photos each")
+    k = int(np.floor(max_far * len(impostor)))
+    # threshold just above the (k+1)-th highest impostor similarity
+    thr = float(impostor[len(impostor) - 1 - k]) + 1e-4
+    thr = round(thr + 0.005, 2)  # round up to 2 decimals, a little safety
+    return Calibration(
+        threshold=thr,
+        genuine_accept=float(np.mean(genuine >= thr)),
+        impostor_accept=float(np.mean(impostor >= thr)),
+        n_genuine=len(genuine),
+        n_impostor=len(impostor),
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    from core.config import EngineConfig
+    from core.engine.factory import create_engine
+    from core.enrollment import embed_dominant_face
+    from core.paths import shared_data_dir
+
+    ap = argparse.ArgumentParser(description="Calibrate the recognition threshold of a face model")
+    ap.add_argument("--faces", type=Path, default=shared_data_dir() / "faces")
+    ap.add_argument("--pack", help="InsightFace pack folder")
+    ap.add_argument("--engine", choices=["insightface", "dlib"], default="insightface")
+    ap.add_argument("--max-far", type=float, default=0.001)
+    args = ap.parse_args(argv)
+    import tempfile
+
+    cfg = EngineConfig(kind="dlib" if args.engine == "dlib" else "insightface", pack=args.pack or "buffalo_l")
+    engine = create_engine(cfg, Path(tempfile.mkdtemp()))
+    labels, rows = [], []
+    for person in sorted(p for p in args.faces.iterdir() if p.is_dir()):
+        for photo in sorted(person.iterdir()):
+            try:
+                emb = embed_dominant_face(engine, photo)[0]
+            except Exception as exc:  # noqa: BLE001 - report and go on
+                print(f"skip {photo.name}: {exc}")
+                continue
+            labels.append(person.name)
+            rows.append(emb)
+    cal = calibrate(labels, np.stack(rows), args.max_far)
+    print(f"{engine.info.model_id}: threshold={cal.threshold:.2f} genuine_accept={cal.genuine_accept:.3f} "
+          f"impostor_accept={cal.impostor_accept:.4f} ({cal.n_genuine} genuine / {cal.n_impostor} impostor pairs)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

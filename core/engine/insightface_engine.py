@@ -1,0 +1,147 @@
+"""InsightFace engine: a pack's detector + recogniser ONNX loaded through ``insightface.model_zoo``.
+
+Only detection and recognition run (a buffalo pack's landmark and gender/age models are never loaded).
+Execution providers: ``engine.providers`` (``auto`` = TensorRT, CUDA, DirectML, CPU), filtered by what
+this onnxruntime build offers, falling back down the list when one fails to start; ``info.provider`` is
+the one actually running. onnxruntime and insightface are imported when the engine is built, not when
+this module is imported.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from core.config import EngineConfig
+from core.engine.base import DetectedFace, EngineError, EngineInfo, FaceEngine, ModelPackError, l2_normalise
+from core.engine.calibration import resolve_threshold
+from core.engine.packs import PACK_LICENCE, PackFiles, validate_pack
+
+log = logging.getLogger(__name__)
+
+PREFERRED_PROVIDERS = ("TensorrtExecutionProvider", "CUDAExecutionProvider", "DmlExecutionProvider", "CPUExecutionProvider")
+_ALIASES = {
+    "tensorrt": "TensorrtExecutionProvider", "trt": "TensorrtExecutionProvider",
+    "cuda": "CUDAExecutionProvider", "gpu": "CUDAExecutionProvider",
+    "directml": "DmlExecutionProvider", "dml": "DmlExecutionProvider",
+    "cpu": "CPUExecutionProvider",
+}
+
+
+def provider_candidates(requested: Sequence[str], available: Sequence[str]) -> list[str]:
+    """The providers to try, in order: requested (``auto`` expands to the preferred list) that are available,
+    always ending with CPU."""
+    wanted: list[str] = []
+    for name in requested or ["auto"]:
+        names = PREFERRED_PROVIDERS if str(name).lower() == "auto" else (_ALIASES.get(str(name).lower(), str(name)),)
+        for n in names:
+            if n not in wanted:
+                wanted.append(n)
+    out = [p for p in wanted if p in available]
+    skipped = [p for p in wanted if p not in available and str(p) != "CPUExecutionProvider"]
+    if skipped and [r for r in requested if str(r).lower() != "auto"]:
+        log.warning("execution provider(s) %s not available in this onnxruntime build; available: %s",
+                    ", ".join(skipped), ", ".join(available))
+    if "CPUExecutionProvider" not in out:
+        out.append("CPUExecutionProvider")
+    return out
+
+
+class InsightFaceEngine(FaceEngine):
+    def __init__(self, cfg: EngineConfig, pack: PackFiles | Path):
+        files = pack if isinstance(pack, PackFiles) else validate_pack(Path(pack))
+        self.cfg = cfg
+        self.files = files
+        try:
+            import onnxruntime
+            from insightface.model_zoo import get_model
+        except ImportError as exc:  # pragma: no cover - install problem
+            raise EngineError(f"the InsightFace engine needs onnxruntime and insightface ({exc}); "
+                              "reinstall with the README's install command") from None
+        available = onnxruntime.get_available_providers()
+        candidates = provider_candidates(cfg.providers, available)
+        self._det = self._rec = None
+        last_exc: Exception | None = None
+        for i in range(len(candidates)):
+            providers = candidates[i:]
+            try:
+                det = get_model(str(files.detector), providers=providers)
+                rec = get_model(str(files.recogniser), providers=providers)
+            except Exception as exc:  # noqa: BLE001 - try the next provider
+                last_exc = exc
+                log.warning("could not start %s with %s (%s); trying the next provider", files.name, providers[0], exc)
+                continue
+            if det is None or getattr(det, "taskname", "") != "detection":
+                raise ModelPackError(f"{files.detector} is not a face detector insightface can load; the pack is broken. "
+                                     "Import or download it again.")
+            if rec is None or getattr(rec, "taskname", "") != "recognition":
+                raise ModelPackError(f"{files.recogniser} is not a face recogniser insightface can load; the pack is "
+                                     "broken. Import or download it again.")
+            self._det, self._rec = det, rec
+            break
+        if self._det is None:
+            raise ModelPackError(f"could not load model pack {files.folder}: {last_exc}. The pack may be broken: "
+                                 "import or download it again, or set engine.kind: dlib.")
+        size = int(cfg.det_size)
+        self._det.prepare(0, input_size=(size, size), det_thresh=float(cfg.det_threshold))
+        self._rec_session = self._rec.session
+        self._rec_input = self._rec.input_name
+        self._rec_output = self._rec.output_names[0]
+        self._chip = int(self._rec.input_size[0])
+        self._mean = float(self._rec.input_mean)
+        self._std = float(self._rec.input_std)
+        dim = self._rec.output_shape[1] if len(self._rec.output_shape) > 1 else None
+        if not isinstance(dim, int):
+            dim = int(self.embed_chips([np.zeros((self._chip, self._chip, 3), np.uint8)]).shape[1])
+        provider = self._rec_session.get_providers()[0]
+        model_id = f"insightface/{files.recogniser.stem}"
+        threshold, margin = resolve_threshold(model_id, cfg.threshold, cfg.margin)
+        self.info = EngineInfo(
+            name="insightface",
+            model_id=model_id,
+            embedding_dim=int(dim),
+            threshold=threshold,
+            margin=margin,
+            provider=provider,
+            pack_path=str(files.folder),
+            licence=PACK_LICENCE if files.folder.name.startswith("buffalo") else "see the pack's own licence",
+        )
+        log.info("InsightFace engine: pack %s (%s + %s), %d-d, provider %s, threshold %.2f margin %.2f",
+                 files.folder, files.detector.name, files.recogniser.name, dim, provider, threshold, margin)
+
+    def detect(self, image_bgr: np.ndarray) -> list[DetectedFace]:
+        if image_bgr is None or image_bgr.size == 0:
+            return []
+        bboxes, kpss = self._det.detect(image_bgr)
+        faces = []
+        for i in range(0 if bboxes is None else bboxes.shape[0]):
+            kps = kpss[i] if kpss is not None else _kps_from_box(bboxes[i, :4])
+            faces.append(DetectedFace(bbox=bboxes[i, :4].astype(np.float32), landmarks=np.asarray(kps, np.float32).reshape(5, 2),
+                                      score=float(bboxes[i, 4])))
+        return faces
+
+    def align(self, image_bgr: np.ndarray, face: DetectedFace) -> np.ndarray:
+        from insightface.utils import face_align
+
+        return face_align.norm_crop(image_bgr, landmark=np.asarray(face.landmarks, np.float32), image_size=self._chip)
+
+    def embed_chips(self, chips: Sequence[np.ndarray]) -> np.ndarray:
+        if len(chips) == 0:
+            return np.zeros((0, self.info.embedding_dim if hasattr(self, "info") else 0), np.float32)
+        import cv2
+
+        blob = cv2.dnn.blobFromImages(list(chips), 1.0 / self._std, (self._chip, self._chip),
+                                      (self._mean, self._mean, self._mean), swapRB=True)
+        out = self._rec_session.run([self._rec_output], {self._rec_input: blob.astype(np.float32, copy=False)})[0]
+        return l2_normalise(out.reshape(out.shape[0], -1))
+
+
+def _kps_from_box(b: np.ndarray) -> np.ndarray:
+    """Rough landmarks for a detector without keypoints (not used by the shipped packs)."""
+    x1, y1, x2, y2 = [float(v) for v in b]
+    w, h = x2 - x1, y2 - y1
+    rel = np.array([[0.34, 0.46], [0.66, 0.46], [0.5, 0.64], [0.37, 0.82], [0.63, 0.82]], np.float32)
+    return rel * [w, h] + [x1, y1]

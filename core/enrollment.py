@@ -1,0 +1,287 @@
+"""Enrollment: photos -> exactly one usable face each -> samples in the gallery; and re-indexing.
+
+Rules per photo: it must open as an image; it must hold one face, or one clearly dominant face (the others
+much smaller: background people); that face must be large and sharp enough. Each refusal is an
+:class:`EnrollmentError` with a machine-readable ``reason`` and a sentence a store supervisor understands.
+Nothing is written unless at least one photo is accepted (with ``strict=True``: unless all are), so a
+refused enrollment leaves the gallery exactly as it was. A face that already matches another enrolled
+SPG is accepted with a warning.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
+
+import cv2
+import numpy as np
+
+from core.engine.base import DetectedFace, FaceEngine
+from core.face_quality import assess, dominant_face
+from core.gallery import Gallery, NewSample, ReindexReport, Sample, check_spg_id
+
+log = logging.getLogger(__name__)
+
+Photo = Path | str | np.ndarray
+
+MESSAGES = {
+    "unreadable": "the file cannot be opened (missing, empty or no permission). Check the file and try again.",
+    "not_image": "the file is not a photo this program can read. Use a JPG or PNG picture.",
+    "no_face": "no face was found. Use a photo where the face is clear, lit and looking at the camera.",
+    "several_faces": "there is more than one face of similar size. Use a photo of this SPG alone.",
+    "too_small": "the face is too small ({px} px wide, at least {min_px} px needed). Use a closer or larger photo.",
+    "too_blurred": "the face is too blurred (sharpness {sharp:.0f}, at least {min_sharp:.0f} needed). "
+                   "Use a sharper photo with good light.",
+    "bad_id": "{detail}",
+}
+
+
+class EnrollmentError(Exception):
+    """One photo (or the whole enrollment) was refused. ``reason`` is machine-readable."""
+
+    def __init__(self, reason: str, message: str, photo: str | None = None):
+        self.reason = reason
+        self.photo = photo
+        self.message = message
+        super().__init__(f"{Path(photo).name}: {message}" if photo else message)
+
+
+def _error(reason: str, photo: str | None, **kw) -> EnrollmentError:
+    return EnrollmentError(reason, MESSAGES[reason].format(**kw), photo)
+
+
+@dataclass
+class EnrollReport:
+    spg_id: str
+    name: str
+    added: list[Sample] = field(default_factory=list)
+    rejected: list[tuple[str, EnrollmentError]] = field(default_factory=list)
+    """(photo, why) for each refused photo."""
+    warnings: list[str] = field(default_factory=list)
+    similar: list[tuple[str, str, float]] = field(default_factory=list)
+    """(other spg_id, other name, similarity) for each other SPG an accepted face already matches."""
+
+
+@dataclass
+class FaceSample:
+    """One accepted face of a photo, before it is stored."""
+
+    label: str
+    image: np.ndarray
+    face: DetectedFace
+    chip: np.ndarray
+    photo_bytes: bytes
+    suffix: str
+
+
+# --- loading ---------------------------------------------------------------------------------------
+def load_image(photo: Photo) -> tuple[np.ndarray, bytes, str, str]:
+    """(BGR image, original bytes, file suffix, label). EnrollmentError 'unreadable' / 'not_image'."""
+    if isinstance(photo, np.ndarray):
+        img = photo
+        if img.ndim == 2:
+            img = cv2.cvtColor(img, cv2.COLOR_GRAY2BGR)
+        if img.ndim != 3 or img.shape[2] not in (3, 4) or img.size == 0:
+            raise _error("not_image", "camera frame")
+        if img.shape[2] == 4:
+            img = cv2.cvtColor(img, cv2.COLOR_BGRA2BGR)
+        img = np.ascontiguousarray(img, dtype=np.uint8)
+        ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, 95])
+        return img, (buf.tobytes() if ok else b""), ".jpg", "camera frame"
+    path = Path(photo)
+    label = str(path)
+    try:
+        data = path.read_bytes()
+    except OSError:
+        raise _error("unreadable", label) from None
+    if not data:
+        raise _error("unreadable", label)
+    img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)  # applies EXIF orientation
+    if img is None or img.size == 0:
+        raise _error("not_image", label)
+    suffix = path.suffix.lower() if path.suffix.lower() in (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff") else ".jpg"
+    return img, data, suffix, label
+
+
+def read_image(photo: Photo) -> np.ndarray:
+    return load_image(photo)[0]
+
+
+# --- one photo -> one face --------------------------------------------------------------------------
+def usable_face(engine: FaceEngine, image: np.ndarray, label: str | None = None, cfg=None) -> DetectedFace:
+    """The photo's one usable face, or EnrollmentError (no_face / several_faces / too_small / too_blurred)."""
+    faces = engine.detect(image)
+    if not faces:
+        raise _error("no_face", label)
+    face = dominant_face(faces)
+    if face is None:
+        raise _error("several_faces", label)
+    q = assess(image, face, cfg)
+    if q.reason == "too_small":
+        raise _error("too_small", label, px=int(q.face_px), min_px=int(getattr(cfg, "enroll_min_face_px", 60)))
+    if q.reason == "too_blurred":
+        raise _error("too_blurred", label, sharp=q.sharpness, min_sharp=float(getattr(cfg, "min_sharpness", 15.0)))
+    return face
+
+
+def prepare_photo(engine: FaceEngine, photo: Photo, cfg=None) -> FaceSample:
+    img, data, suffix, label = load_image(photo)
+    face = usable_face(engine, img, label, cfg)
+    return FaceSample(label, img, face, engine.align(img, face), data, suffix)
+
+
+def embed_dominant_face(engine: FaceEngine, photo: Photo, cfg=None) -> tuple[np.ndarray, DetectedFace]:
+    """(embedding (D,), face) of the photo's dominant face, by the enrollment rules (benchmarks, calibration)."""
+    fs = prepare_photo(engine, photo, cfg)
+    return engine.embed_chips([fs.chip])[0], fs.face
+
+
+def _cfg_of(engine: FaceEngine, cfg):
+    return cfg if cfg is not None else getattr(engine, "cfg", None)
+
+
+# --- enrollment ------------------------------------------------------------------------------------
+def enroll_photos(
+    engine: FaceEngine,
+    gallery: Gallery,
+    spg_id: str,
+    name: str,
+    photos: Sequence[Photo],
+    *,
+    cfg=None,
+    notes: str | None = None,
+    strict: bool = False,
+    source: str = "photo",
+) -> EnrollReport:
+    """Enroll (or add samples to) an SPG from photo files or camera frames.
+
+    Every photo is checked first; then all accepted faces are embedded in one batch and written in one
+    gallery step. Raises EnrollmentError (gallery unchanged) when no photo is usable, or with
+    ``strict=True`` when any photo is refused. ``cfg`` is the EngineConfig (enrollment limits).
+    """
+    try:
+        check_spg_id(spg_id)
+    except Exception as exc:  # GalleryError
+        raise EnrollmentError("bad_id", str(exc)) from None
+    if not (name or "").strip() and gallery.get(spg_id) is None:
+        raise EnrollmentError("bad_name", "the SPG needs a name")
+    if not photos:
+        raise EnrollmentError("no_photos", "no photo was given; add at least one photo of the SPG")
+    cfg = _cfg_of(engine, cfg)
+    report = EnrollReport(spg_id=spg_id, name=(name or "").strip())
+    accepted: list[FaceSample] = []
+    for photo in photos:
+        try:
+            accepted.append(prepare_photo(engine, photo, cfg))
+        except EnrollmentError as exc:
+            report.rejected.append((exc.photo or str(photo) if not isinstance(photo, np.ndarray) else "camera frame", exc))
+    if report.rejected and (strict or not accepted):
+        raise report.rejected[0][1]
+    emb = engine.embed_chips([a.chip for a in accepted])
+    model_id = engine.info.model_id
+    _check_similar(engine, gallery, spg_id, emb, report)
+    new = [NewSample(embedding=emb[i], model_id=model_id, crop_bgr=a.chip, photo_bytes=a.photo_bytes,
+                     photo_suffix=a.suffix, bbox=[float(v) for v in a.face.bbox], source=source)
+           for i, a in enumerate(accepted)]
+    report.added = gallery.add_samples(spg_id, name, new, notes=notes)
+    person = gallery.get(spg_id)
+    report.name = person.name if person else report.name
+    for photo, exc in report.rejected:
+        report.warnings.append(f"skipped {Path(photo).name}: {exc.message}")
+    log.info("enrolled %s (%s): %d sample(s) added, %d photo(s) refused", spg_id, report.name, len(report.added),
+             len(report.rejected))
+    return report
+
+
+def _check_similar(engine: FaceEngine, gallery: Gallery, spg_id: str, emb: np.ndarray, report: EnrollReport) -> None:
+    from core.matcher import Matcher
+
+    ids, mat = gallery.matrix(engine.info.model_id)
+    if not ids or mat.shape[1] != emb.shape[1]:
+        return
+    names = gallery.names()
+    others = [i for i, pid in enumerate(ids) if pid != spg_id]
+    own = [i for i, pid in enumerate(ids) if pid == spg_id]
+    if others:
+        m = Matcher([ids[i] for i in others], mat[others], engine.info.threshold, 0.0)
+        scores = m.person_scores(emb).max(axis=0)
+        for j, pid in enumerate(m.people):
+            if scores[j] >= engine.info.threshold:
+                report.similar.append((pid, names.get(pid, pid), float(scores[j])))
+                report.warnings.append(
+                    f"this face already matches {names.get(pid, pid)} ({pid}, similarity {scores[j]:.2f}); "
+                    "check that the right person was enrolled"
+                )
+    if own:
+        best = (emb @ mat[own].T).max(axis=1)
+        if np.any(best < engine.info.threshold):
+            report.warnings.append(
+                f"some new photos do not look like {spg_id}'s earlier photos (similarity {best.min():.2f}); "
+                "check that they show the same person"
+            )
+
+
+# --- re-indexing -----------------------------------------------------------------------------------
+def _iou(a: Sequence[float], b: Sequence[float]) -> float:
+    ax1, ay1, ax2, ay2 = a
+    bx1, by1, bx2, by2 = b
+    iw, ih = max(0.0, min(ax2, bx2) - max(ax1, bx1)), max(0.0, min(ay2, by2) - max(ay1, by1))
+    inter = iw * ih
+    union = (ax2 - ax1) * (ay2 - ay1) + (bx2 - bx1) * (by2 - by1) - inter
+    return inter / union if union > 0 else 0.0
+
+
+def _sample_chip(engine: FaceEngine, gallery: Gallery, spg_id: str, s: Sample) -> np.ndarray:
+    """Find the sample's face again in its original photo (or in its crop) and align it for ``engine``."""
+    photo = gallery.photo_path(spg_id, s)
+    crop = gallery.crop_path(spg_id, s)
+    if photo is not None and photo.is_file():
+        img = read_image(photo)
+        faces = engine.detect(img)
+        if faces and len(s.bbox) == 4:
+            best = max(faces, key=lambda f: _iou(f.bbox, s.bbox))
+            if _iou(best.bbox, s.bbox) > 0.3:
+                return engine.align(img, best)
+        face = dominant_face(faces)
+        if face is not None:
+            return engine.align(img, face)
+    if crop is not None and crop.is_file():
+        img = read_image(crop)
+        pad = img.shape[0] // 2
+        img = cv2.copyMakeBorder(img, pad, pad, pad, pad, cv2.BORDER_REPLICATE)
+        face = dominant_face(engine.detect(img))
+        if face is not None:
+            return engine.align(img, face)
+    raise EnrollmentError("no_face", "the face of this sample cannot be found again in its photo")
+
+
+def reindex(engine: FaceEngine, gallery: Gallery, progress: Callable[[int, int], None] | None = None,
+            force: bool = False) -> ReindexReport:
+    """Add ``engine``'s embedding to every sample that lacks it (all of them with ``force``), with progress."""
+    model_id = engine.info.model_id
+    report = ReindexReport(model_id=model_id)
+    people = gallery.people()
+    todo = [(p.spg_id, s) for p in people for s in p.samples if force or model_id not in s.embeddings]
+    total = len(todo)
+    if progress:
+        progress(0, total)
+    by_person: dict[str, list[tuple[str, np.ndarray]]] = {}
+    for n, (spg_id, s) in enumerate(todo, 1):
+        try:
+            by_person.setdefault(spg_id, []).append((s.id, _sample_chip(engine, gallery, spg_id, s)))
+        except EnrollmentError as exc:
+            report.failed.append(f"{spg_id}/{s.id}: {exc.message}")
+            log.warning("reindex: %s/%s: %s", spg_id, s.id, exc.message)
+        if progress:
+            progress(n, total)
+    for spg_id, items in by_person.items():
+        emb = engine.embed_chips([c for _, c in items])
+        gallery.set_embeddings(spg_id, {sid: emb[i] for i, (sid, _) in enumerate(items)}, model_id)
+        report.done += len(items)
+    log.info("reindex for %s: %d sample(s) embedded, %d failed", model_id, report.done, len(report.failed))
+    return report
+
+
+reindex_gallery = reindex

@@ -1,0 +1,98 @@
+"""Is a detected face good enough to enroll (or to match)? Size, sharpness, dominance, pose.
+
+Shared by enrollment (hard rejections with a reason code) and the webcam enrollment dialog (live hints).
+Reason codes: ``ok``, ``too_small``, ``too_blurred``, ``turn`` (face turned away, hint only),
+``several_faces`` (no clearly dominant face).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import cv2
+import numpy as np
+
+from core.engine.base import DetectedFace
+
+DOMINANT_AREA_RATIO = 2.0
+"""The largest face is 'clearly dominant' when its box area is at least this many times the next one."""
+SHARPNESS_SIZE = 112
+"""The face is resized to this width before measuring sharpness, so the number does not depend on size."""
+TURN_LIMIT = 0.35
+"""Nose offset from the eyes' midpoint, in eye distances, beyond which the face is turned away."""
+
+
+@dataclass(frozen=True)
+class Quality:
+    reason: str
+    """'ok', 'too_small', 'too_blurred' or 'turn'."""
+    face_px: float
+    sharpness: float
+    turn: float
+
+    @property
+    def ok(self) -> bool:
+        return self.reason == "ok"
+
+
+def sharpness(image_bgr: np.ndarray, face: DetectedFace) -> float:
+    """Variance of the Laplacian of the face box, resized to a fixed width (higher = sharper)."""
+    h, w = image_bgr.shape[:2]
+    x1, y1, x2, y2 = [int(round(float(v))) for v in face.bbox]
+    x1, y1, x2, y2 = max(0, x1), max(0, y1), min(w, x2), min(h, y2)
+    if x2 - x1 < 4 or y2 - y1 < 4:
+        return 0.0
+    crop = image_bgr[y1:y2, x1:x2]
+    gray = cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY) if crop.ndim == 3 else crop
+    scale = SHARPNESS_SIZE / gray.shape[1]
+    gray = cv2.resize(gray, (SHARPNESS_SIZE, max(4, int(round(gray.shape[0] * scale)))), interpolation=cv2.INTER_AREA)
+    return float(cv2.Laplacian(gray, cv2.CV_64F).var())
+
+
+def turn_amount(face: DetectedFace) -> float:
+    """|nose offset from the eye midpoint| / eye distance (0 = frontal)."""
+    lm = np.asarray(face.landmarks, np.float32)
+    if lm.shape != (5, 2):
+        return 0.0
+    eye_dx = float(np.linalg.norm(lm[1] - lm[0]))
+    if eye_dx < 1:
+        return 1.0
+    mid = (lm[0] + lm[1]) / 2
+    axis = (lm[1] - lm[0]) / eye_dx
+    return abs(float(np.dot(lm[2] - mid, axis))) / eye_dx
+
+
+def assess(image_bgr: np.ndarray, face: DetectedFace, cfg=None, *, min_face_px: float | None = None,
+           min_sharpness: float | None = None) -> Quality:
+    """Size first, then sharpness, then pose. ``cfg`` is an EngineConfig (enrollment limits) or None."""
+    min_px = min_face_px if min_face_px is not None else float(getattr(cfg, "enroll_min_face_px", 60))
+    min_sharp = min_sharpness if min_sharpness is not None else float(getattr(cfg, "min_sharpness", 15.0))
+    size = min(face.width, face.height)
+    sharp = sharpness(image_bgr, face)
+    turn = turn_amount(face)
+    if size < min_px:
+        reason = "too_small"
+    elif sharp < min_sharp:
+        reason = "too_blurred"
+    elif turn > TURN_LIMIT:
+        reason = "turn"
+    else:
+        reason = "ok"
+    return Quality(reason, size, sharp, turn)
+
+
+def quality_hint(frame_bgr: np.ndarray, face: DetectedFace, cfg=None) -> str:
+    """Live hint for the webcam dialog: 'ok', 'too_small', 'blurred' or 'turn'."""
+    r = assess(frame_bgr, face, cfg).reason
+    return "blurred" if r == "too_blurred" else r
+
+
+def dominant_face(faces: Sequence[DetectedFace], ratio: float = DOMINANT_AREA_RATIO) -> DetectedFace | None:
+    """The one face, or the clearly largest one; None when several faces are of similar size (or none)."""
+    if not faces:
+        return None
+    ranked = sorted(faces, key=lambda f: f.area, reverse=True)
+    if len(ranked) == 1 or ranked[0].area >= ratio * ranked[1].area:
+        return ranked[0]
+    return None
