@@ -70,6 +70,12 @@ class EngineConfig(_Section):
     """Faces narrower than this are detected and drawn but not matched."""
     min_sharpness: float = Field(15.0, ge=0.0)
     """Variance of the Laplacian of the face crop below which a face is too blurred to match."""
+    enroll_min_face_px: int = Field(60, ge=16)
+    """Enrollment: faces narrower than this in a photo are refused as too small."""
+    dlib_detector: Literal["hog", "cnn"] = "hog"
+    """Offline engine's detector: hog (fast on CPU) or cnn (more accurate, slow without CUDA)."""
+    dlib_upsample: int = Field(1, ge=0, le=3)
+    """Offline engine: upsample the image this many times before detecting (finds smaller faces, slower)."""
 
 
 class CameraDefaults(_Section):
