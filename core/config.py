@@ -139,6 +139,8 @@ class PresenceConfig(_Section):
     notify_return: bool = False
     default_shift: dict[Weekday, ShiftWindow] = Field(default_factory=dict)
     """Weekly schedule for every SPG without their own; empty = always on duty."""
+    shifts: dict[str, dict[Weekday, ShiftWindow]] = Field(default_factory=dict)
+    """Per-SPG weekly schedules (spg_id -> schedule), overriding ``default_shift`` for that SPG."""
 
     @model_validator(mode="after")
     def _grace_below_absent(self) -> "PresenceConfig":

@@ -1,0 +1,115 @@
+"""Persistent alert outbox: alerts are rows in the events database first, and delivered from there.
+
+* Order: pending alerts go out oldest first; while the oldest waits for a retry, the later ones wait too
+  (a Telegram chat reads top to bottom).
+* Network errors, timeouts and 5xx: retried with exponential backoff (``base_backoff_s`` doubling up to
+  ``max_backoff_s``). 429: retried after the server's ``retry_after``.
+* Other 4xx (bad token, bad chat id, bad request): the alert is marked ``failed`` with a sentence saying
+  what to fix (:attr:`AlertOutbox.last_error`); it is not retried.
+* No duplicates: an alert is marked ``sent`` in the same moment the Bot API confirms it; after a restart
+  only ``pending`` rows are sent. (The window between Telegram's answer and that commit is a few
+  milliseconds; a crash exactly there would resend once - at-least-once is chosen over losing an alert.)
+
+A delivery thread (:meth:`start`) runs :meth:`deliver_due` whenever woken (:meth:`notify`) or every
+``poll_s``. Tests call :meth:`deliver_due` directly with a fake clock.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+from core.clock import Clock, as_clock
+from core.secrets import redact
+from core.telegram import TelegramClient, TelegramRejected, TelegramRetryable
+
+log = logging.getLogger(__name__)
+
+
+class AlertOutbox:
+    def __init__(self, client: TelegramClient, store: Any, clock: Clock | None = None, *,
+                 base_backoff_s: float = 2.0, max_backoff_s: float = 300.0, poll_s: float = 1.0,
+                 start: bool = True):
+        self.client = client
+        self.store = store
+        self.clock = as_clock(clock)
+        self.base_backoff_s = base_backoff_s
+        self.max_backoff_s = max_backoff_s
+        self.poll_s = poll_s
+        self.last_error: str | None = None
+        """The last delivery problem, as a sentence (secrets redacted); None after a success."""
+        self.sent_count = 0
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        if start:
+            self.start()
+
+    # --- delivery ------------------------------------------------------------------------------
+    def deliver_due(self) -> int:
+        """Send every pending alert whose time has come, in order. Returns how many were sent."""
+        with self._lock:
+            sent = 0
+            for row in self.store.pending_alerts():
+                now = self.clock.time()
+                if row.next_attempt > now:
+                    break  # keep the order: later alerts wait behind this one
+                try:
+                    if row.photo:
+                        result = self.client.send_photo(row.photo, row.text)
+                    else:
+                        result = self.client.send_message(row.text)
+                except TelegramRetryable as exc:
+                    delay = exc.retry_after if exc.retry_after is not None else self._backoff(row.attempts)
+                    self.last_error = redact(str(exc))
+                    self.store.mark_alert_retry(row.id, now + delay, self.last_error)
+                    log.warning("alert %d not delivered (%s); next try in %.0f s", row.id, self.last_error, delay)
+                    break
+                except TelegramRejected as exc:
+                    self.last_error = redact(str(exc))
+                    self.store.mark_alert_failed(row.id, self.last_error)
+                    log.error("alert %d rejected by Telegram, not retried: %s", row.id, self.last_error)
+                    continue
+                except Exception as exc:  # noqa: BLE001 - an unexpected error must not kill the thread
+                    delay = self._backoff(row.attempts)
+                    self.last_error = redact(f"{exc.__class__.__name__}: {exc}")
+                    self.store.mark_alert_retry(row.id, now + delay, self.last_error)
+                    log.exception("alert %d delivery failed", row.id)
+                    break
+                msg_id = result.get("message_id") if isinstance(result, dict) else None
+                self.store.mark_alert_sent(row.id, self.clock.time(), msg_id)
+                self.last_error = None
+                self.sent_count += 1
+                sent += 1
+            return sent
+
+    def _backoff(self, attempts: int) -> float:
+        return min(self.max_backoff_s, self.base_backoff_s * (2 ** max(0, attempts)))
+
+    # --- thread --------------------------------------------------------------------------------
+    def notify(self) -> None:
+        """A new alert was queued: deliver now."""
+        self._wake.set()
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="alert-outbox", daemon=True)
+            self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.deliver_due()
+            except Exception:  # noqa: BLE001
+                log.exception("alert outbox pass failed")
+            self._wake.wait(self.poll_s)
+            self._wake.clear()
+
+    def close(self, timeout_s: float = 5.0) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout_s)
+            self._thread = None

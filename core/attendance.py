@@ -1,0 +1,286 @@
+"""AttendanceService: what the router (pipeline loop / GUI controller) calls. Pure: no Qt, no processes.
+
+    svc = AttendanceService(cfg, EventStore(path), outbox_or_None, SystemClock(), gallery.names)
+    for result in batch: svc.on_frame_result(result, frame)   # every face with an spg_id is a hit
+    svc.tick()                                                # about once a second: grace/absent + alerts
+    svc.snapshot()                                            # rows for the presence table
+    svc.close()
+
+It glues the pure :class:`core.presence.PresenceEngine` to storage (:class:`core.events_db.EventStore`)
+and alerts (:class:`core.alert_outbox.AlertOutbox`): every transition is committed together with the
+SPG's state, its presence interval and its alert in one transaction, so after a restart presence
+resumes from the database and no alert is lost or queued twice. Time spent while the application was
+not running is downtime, not absence (the last heartbeat tells where it stopped).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import date, datetime, time as dtime, timedelta
+from typing import Any, Callable
+from zoneinfo import ZoneInfo
+
+import numpy as np
+
+from core.alert_templates import AlertTemplates, fmt_duration, fmt_time
+from core.clock import as_clock
+from core.events_db import ALERT_PENDING, ALERT_SKIPPED, StateRow
+from core.presence import PresenceEngine, State, Transition
+from core.secrets import register_secret
+from core.shifts import ShiftBook
+
+log = logging.getLogger(__name__)
+
+PRUNE_EVERY_S = 3600.0
+MAX_CAPTURE_LAG_S = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class SpgPresence:
+    spg_id: str
+    name: str
+    state: str
+    """'not_seen', 'present', 'grace' or 'absent'."""
+    since: float | None
+    last_seen: float | None
+    last_camera: str
+    present_today_s: float
+    shift_status: str
+    """'on duty', 'off duty' or 'no shift'."""
+    in_grace: bool = False
+
+
+def _secret(v: Any) -> str:
+    get = getattr(v, "get_secret_value", None)
+    return str(get()) if get else (str(v) if v else "")
+
+
+def day_bounds(day: date, tz: ZoneInfo) -> tuple[float, float]:
+    start = datetime.combine(day, dtime(0, 0), tz)
+    end = datetime.combine(day + timedelta(days=1), dtime(0, 0), tz)
+    return start.timestamp(), end.timestamp()
+
+
+class AttendanceService:
+    def __init__(self, cfg: Any, store: Any, outbox: Any | None, clock: Any,
+                 gallery_names: Callable[[], dict[str, str]]):
+        self.cfg = cfg
+        self.store = store
+        self.outbox = outbox
+        self.clock = as_clock(clock)
+        self.gallery_names = gallery_names
+        self.tz = ZoneInfo(cfg.outlet.timezone)
+        self.shifts = ShiftBook.from_config(cfg)
+        self.engine = PresenceEngine(cfg.presence, self.clock, on_duty=self.shifts.on_duty)
+        self.templates = AlertTemplates(cfg.outlet.language)
+        register_secret(_secret(cfg.telegram.token))
+        register_secret(_secret(cfg.telegram.chat_id))
+        self._interval: dict[str, int | None] = {}
+        self._last_logged: dict[tuple[str, str], float] = {}
+        self._crops: dict[str, np.ndarray] = {}
+        self._names: dict[str, str] = {}
+        self._last_prune_mono: float | None = None
+        self._closed = False
+        self.refresh_people()
+        self._resume()
+
+    # --- start-up ------------------------------------------------------------------------------
+    def _resume(self) -> None:
+        hb_text = self.store.get_meta("heartbeat")
+        heartbeat = float(hb_text) if hb_text else None
+        for row in self.store.load_states():
+            idle = 0.0
+            if row.last_seen is not None and heartbeat is not None:
+                idle = max(0.0, heartbeat - row.last_seen)
+            self.engine.restore(row.spg_id, row.state, row.since, row.last_seen, row.last_camera, idle)
+            self._interval[row.spg_id] = row.interval_id
+        if self._interval:
+            log.info("presence resumed for %d SPGs from %s", len(self._interval), getattr(self.store, "path", "store"))
+
+    def refresh_people(self) -> None:
+        """The gallery changed: re-read the names."""
+        try:
+            self._names = dict(self.gallery_names() or {})
+        except Exception:  # noqa: BLE001 - names are cosmetic; presence goes on
+            log.exception("gallery names not available")
+
+    # --- inputs --------------------------------------------------------------------------------
+    def on_frame_result(self, result: Any, snapshot: np.ndarray | None = None) -> list[Transition]:
+        now_wall, now_mono = self.clock.time(), self.clock.monotonic()
+        out: list[Transition] = []
+        interval_s = float(self.cfg.presence.hit_log_interval_s)
+        for face in result.faces:
+            spg = face.spg_id
+            if not spg or not getattr(face, "matchable", True):
+                continue
+            wall = float(result.timestamp) if result.timestamp else now_wall
+            lag = min(MAX_CAPTURE_LAG_S, max(0.0, now_wall - wall))
+            for t in self.engine.hit(spg, result.camera_id, wall=wall, mono=now_mono - lag):
+                self._apply(t)
+                out.append(t)
+            key = (spg, result.camera_id)
+            last = self._last_logged.get(key)
+            if last is None or wall - last >= interval_s or wall < last:
+                self._last_logged[key] = wall
+                self.store.log_hit(wall, spg, result.camera_id, float(face.similarity))
+            iid = self._interval.get(spg)
+            if iid is not None and self.engine.state_of(spg).state.is_present:
+                self.store.touch_interval(iid, wall)
+            if snapshot is not None:
+                crop = _crop(snapshot, face.bbox, result.frame_shape)
+                if crop is not None:
+                    self._crops[spg] = crop
+        self.store.heartbeat(now_wall)
+        self.store.flush_due()
+        return out
+
+    def tick(self) -> list[Transition]:
+        out = self.engine.tick()
+        for t in out:
+            self._apply(t)
+        now = self.clock.time()
+        self.store.heartbeat(now)
+        self.store.flush_due()
+        self._maybe_prune()
+        self._maybe_daily_summary(now)
+        return out
+
+    # --- transitions -> storage + alerts -------------------------------------------------------
+    def _apply(self, t: Transition) -> None:
+        st = self.engine.state_of(t.spg_id)
+        t.name = self._names.get(t.spg_id, t.spg_id)
+        interval = None
+        if t.to_state is State.PRESENT and not t.from_state.is_present:
+            interval = ("open", t.timestamp)
+        elif t.to_state is State.ABSENT and self._interval.get(t.spg_id) is not None:
+            interval = ("close", (self._interval[t.spg_id], t.last_seen or t.timestamp))
+        alert = None
+        if t.to_state is State.ABSENT and t.alert:
+            alert = ("absent", self._absent_text(t), self._photo(t.spg_id), self._alert_status())
+        elif (t.from_state is State.ABSENT and t.to_state is State.PRESENT and self.cfg.presence.notify_return
+              and self.shifts.on_duty(t.spg_id, t.timestamp)):
+            alert = ("returned", self._return_text(t, st), None, self._alert_status())
+        row = StateRow(t.spg_id, st.state.value, st.since, st.last_seen, st.last_camera, self._interval.get(t.spg_id))
+        tid, iid, aid = self.store.record_transition(t, row, interval, alert)
+        t.id = tid
+        self._interval[t.spg_id] = iid
+        level = logging.WARNING if t.alert else logging.INFO
+        log.log(level, "%s: %s -> %s%s", t.spg_id, t.from_state.value, t.to_state.value, " (alert)" if t.alert else "")
+        if aid is not None and self.outbox is not None:
+            self.outbox.notify()
+
+    def _alert_status(self) -> str:
+        return ALERT_PENDING if self.outbox is not None else ALERT_SKIPPED
+
+    def _absent_text(self, t: Transition) -> str:
+        ls = t.last_seen
+        return self.templates.render(
+            "absent", name=t.name, outlet=self.cfg.outlet.name,
+            last_seen=fmt_time(ls, self.tz, with_date=False) if ls else self.templates.raw("never"),
+            camera=t.camera_id or "-", away=fmt_duration((t.timestamp - ls) if ls else 0.0))
+
+    def _return_text(self, t: Transition, st: Any) -> str:
+        prev = self.store.transitions_between(0.0, t.timestamp + 1e-6, [t.spg_id])
+        away_since = next((p.last_seen for p in reversed(prev) if p.to_state == State.ABSENT.value), None)
+        away = (t.timestamp - away_since) if away_since else 0.0
+        return self.templates.render("returned", name=t.name, outlet=self.cfg.outlet.name, camera=t.camera_id or "-",
+                                     time=fmt_time(t.timestamp, self.tz), away=fmt_duration(away))
+
+    def _photo(self, spg_id: str) -> bytes | None:
+        if not self.cfg.telegram.send_photo:
+            return None
+        crop = self._crops.get(spg_id)
+        if crop is None:
+            return None
+        try:
+            import cv2
+
+            ok, buf = cv2.imencode(".jpg", crop, [int(cv2.IMWRITE_JPEG_QUALITY), 85])
+            return bytes(buf) if ok else None
+        except Exception:  # noqa: BLE001 - the text alone still goes out
+            log.exception("snapshot encoding failed")
+            return None
+
+    # --- housekeeping --------------------------------------------------------------------------
+    def _maybe_prune(self) -> None:
+        mono = self.clock.monotonic()
+        if self._last_prune_mono is not None and mono - self._last_prune_mono < PRUNE_EVERY_S:
+            return
+        self._last_prune_mono = mono
+        days = int(self.cfg.storage.hit_retention_days)
+        n = self.store.prune_hits(self.clock.time() - days * 86400.0)
+        if n:
+            log.info("pruned %d hits older than %d days", n, days)
+
+    def _maybe_daily_summary(self, now: float) -> None:
+        at = self.cfg.telegram.daily_summary_time
+        if at is None or self.outbox is None:
+            return
+        local = datetime.fromtimestamp(now, self.tz)
+        if local.time() < at:
+            return
+        today = local.date().isoformat()
+        if self.store.get_meta("daily_summary_date") == today:
+            return
+        from core.reports import summary_text
+
+        text = summary_text(self.store, self.cfg, local.date(), self._names, now=now)
+        self.store.add_alert(now, None, "summary", text)
+        self.store.set_meta("daily_summary_date", today)
+        self.outbox.notify()
+
+    # --- outputs -------------------------------------------------------------------------------
+    def present_today(self, now: float | None = None) -> dict[str, float]:
+        now = self.clock.time() if now is None else now
+        start, end = day_bounds(datetime.fromtimestamp(now, self.tz).date(), self.tz)
+        totals: dict[str, float] = {}
+        for iv in self.store.intervals_between(start, end):
+            s, e = max(iv.start, start), min(iv.last_seen, end)
+            if e > s:
+                totals[iv.spg_id] = totals.get(iv.spg_id, 0.0) + (e - s)
+        return totals
+
+    def snapshot(self) -> list[SpgPresence]:
+        self.refresh_people()
+        now = self.clock.time()
+        today = self.present_today(now)
+        states = self.engine.states()
+        out = []
+        for spg_id, name in sorted(self._names.items(), key=lambda kv: str(kv[1]).lower()):
+            st = states.get(spg_id)
+            state = st.state if st else State.NOT_SEEN
+            out.append(SpgPresence(
+                spg_id=spg_id, name=str(name), state=state.value,
+                since=st.since if st else None, last_seen=st.last_seen if st else None,
+                last_camera=st.last_camera if st else "", present_today_s=today.get(spg_id, 0.0),
+                shift_status=self.shifts.status(spg_id, now), in_grace=state is State.GRACE))
+        return out
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            self.store.heartbeat(self.clock.time())
+            self.store.flush()
+        finally:
+            if self.outbox is not None:
+                self.outbox.close()
+            self.store.close()
+
+
+def _crop(frame: np.ndarray, bbox: tuple[float, float, float, float], original: tuple[int, int] | None,
+          margin: float = 0.4) -> np.ndarray | None:
+    """The face box (original coordinates) with a margin, from ``frame`` (possibly downscaled)."""
+    h, w = frame.shape[:2]
+    sx = sy = 1.0
+    if original and original[0] and original[1]:
+        sy, sx = h / float(original[0]), w / float(original[1])
+    x1, y1, x2, y2 = bbox
+    mx, my = (x2 - x1) * margin, (y2 - y1) * margin
+    a, b = int(max(0, (x1 - mx) * sx)), int(max(0, (y1 - my) * sy))
+    c, d = int(min(w, (x2 + mx) * sx)), int(min(h, (y2 + my) * sy))
+    if c - a < 4 or d - b < 4:
+        return None
+    return np.ascontiguousarray(frame[b:d, a:c]).copy()

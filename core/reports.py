@@ -1,0 +1,268 @@
+"""Attendance reports: per SPG per day, from the events database, in the outlet's time zone.
+
+Columns: first seen, last seen, total time present (sum of presence intervals), number of absences
+(transitions to ABSENT on duty) with their total and longest duration (from the last sighting to the
+return, clipped to the day and to the shift), alerts sent, and against the shift: late by, left early
+by, absent for the whole shift. Written as CSV or as Excel (.xlsx via openpyxl: bold frozen header,
+column widths, time and duration formats).
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass, fields
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any, Callable, Sequence
+from zoneinfo import ZoneInfo
+
+from core.attendance import day_bounds
+from core.shifts import ShiftBook
+
+HEADERS = [
+    ("day", "Date"), ("spg_id", "SPG ID"), ("name", "Name"), ("first_seen", "First seen"),
+    ("last_seen", "Last seen"), ("present_s", "Time present"), ("absences", "Absences"),
+    ("absent_total_s", "Absent total"), ("absent_longest_s", "Longest absence"), ("alerts_sent", "Alerts sent"),
+    ("shift", "Shift"), ("late_s", "Late by"), ("left_early_s", "Left early by"), ("absent_shift", "Absent (shift)"),
+]
+_TIME_COLS = {"first_seen", "last_seen"}
+_DUR_COLS = {"present_s", "absent_total_s", "absent_longest_s", "late_s", "left_early_s"}
+
+
+@dataclass(slots=True)
+class DayRow:
+    day: date
+    spg_id: str
+    name: str
+    first_seen: float | None = None
+    last_seen: float | None = None
+    present_s: float = 0.0
+    absences: int = 0
+    absent_total_s: float = 0.0
+    absent_longest_s: float = 0.0
+    alerts_sent: int = 0
+    shift: str = ""
+    late_s: float | None = None
+    left_early_s: float | None = None
+    absent_shift: bool | None = None
+
+
+def _days(start: date, end: date) -> list[date]:
+    return [start + timedelta(days=i) for i in range((end - start).days + 1)]
+
+
+def build_report(store: Any, cfg: Any, start: date, end: date, spg_ids: Sequence[str] | None = None,
+                 names: dict[str, str] | None = None, now: float | None = None,
+                 progress: Callable[[int, int], None] | None = None) -> list[DayRow]:
+    """One :class:`DayRow` per SPG per day from ``start`` to ``end`` (inclusive)."""
+    if end < start:
+        raise ValueError(f"the report ends ({end}) before it starts ({start})")
+    import time as _time
+
+    now = _time.time() if now is None else now
+    tz = ZoneInfo(cfg.outlet.timezone)
+    book = ShiftBook.from_config(cfg)
+    names = dict(names or {})
+    t0, _ = day_bounds(start, tz)
+    _, t1 = day_bounds(end, tz)
+    if spg_ids:
+        ids = list(dict.fromkeys(spg_ids))
+    else:
+        ids = sorted(set(names) | {s.spg_id for s in store.load_states()} |
+                     {iv.spg_id for iv in store.intervals_between(t0, t1)})
+    # Look a day past the range for returns after an absence that began inside it.
+    intervals = store.intervals_between(t0 - 86400.0, t1 + 86400.0, ids)
+    transitions = [t for t in store.transitions_between(t0, t1, ids)
+                   if t.to_state == "absent" and t.from_state in ("present", "grace")]
+    alerts = [a for a in store.alerts_between(t0, t1) if a.kind == "absent" and a.status == "sent"]
+    days = _days(start, end)
+    rows: list[DayRow] = []
+    total = len(ids) * len(days)
+    for spg in ids:
+        ivs = sorted((iv for iv in intervals if iv.spg_id == spg), key=lambda iv: iv.start)
+        for day in days:
+            d0, d1 = day_bounds(day, tz)
+            d1c = min(d1, now)
+            row = DayRow(day, spg, str(names.get(spg, spg)))
+            sched = book.of(spg)
+            span = sched.span_for_day(day)
+            for iv in ivs:
+                s, e = max(iv.start, d0), min(iv.last_seen, d1)
+                if iv.start >= d1 or iv.last_seen < d0:
+                    continue
+                row.present_s += max(0.0, e - s)
+                row.first_seen = s if row.first_seen is None else min(row.first_seen, s)
+                row.last_seen = e if row.last_seen is None else max(row.last_seen, e)
+            for t in transitions:
+                if t.spg_id != spg or not (d0 <= t.ts < d1) or not book.on_duty(spg, t.ts):
+                    continue
+                a0 = t.last_seen if t.last_seen is not None else t.ts
+                back = next((iv.start for iv in ivs if iv.start >= a0 and iv.start > t.ts - 1e-6), None)
+                a1 = min(back if back is not None else d1c, d1c)
+                t_span = sched.span_at(t.ts)
+                if t_span is not None:
+                    a1 = min(a1, t_span.end)
+                dur = max(0.0, a1 - max(a0, d0))
+                row.absences += 1
+                row.absent_total_s += dur
+                row.absent_longest_s = max(row.absent_longest_s, dur)
+            row.alerts_sent = sum(1 for a in alerts if a.spg_id == spg and d0 <= a.created < d1)
+            if span is not None:
+                w = sched.weekly[("mon", "tue", "wed", "thu", "fri", "sat", "sun")[day.weekday()]]
+                row.shift = f"{w[0].strftime('%H:%M')}-{w[1].strftime('%H:%M')}"
+                inside = [(max(iv.start, span.start), min(iv.last_seen, span.end)) for iv in ivs
+                          if iv.start < span.end and iv.last_seen >= span.start]
+                if inside:
+                    row.late_s = max(0.0, inside[0][0] - span.start)
+                    row.absent_shift = False
+                    if span.end <= now:
+                        row.left_early_s = max(0.0, span.end - max(e for _, e in inside))
+                elif span.end <= now:
+                    row.absent_shift = True
+                elif span.start <= now:
+                    row.late_s = now - span.start
+            rows.append(row)
+            if progress:
+                progress(len(rows), total)
+    return rows
+
+
+# --- writers -----------------------------------------------------------------------------------
+def _hms(seconds: float | None) -> str:
+    if seconds is None:
+        return ""
+    s = int(round(seconds))
+    h, rem = divmod(s, 3600)
+    m, sec = divmod(rem, 60)
+    return f"{h}:{m:02d}:{sec:02d}"
+
+
+def _local(ts: float | None, tz: ZoneInfo) -> datetime | None:
+    return None if ts is None else datetime.fromtimestamp(ts, tz).replace(tzinfo=None)
+
+
+def write_csv(rows: Sequence[DayRow], path: Path, tz: ZoneInfo) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="", encoding="utf-8-sig") as f:  # BOM: Excel opens UTF-8 names right
+        w = csv.writer(f)
+        w.writerow([h for _, h in HEADERS])
+        for r in rows:
+            out = []
+            for key, _ in HEADERS:
+                v = getattr(r, key)
+                if key in _TIME_COLS:
+                    lt = _local(v, tz)
+                    out.append(lt.strftime("%H:%M:%S") if lt else "")
+                elif key in _DUR_COLS:
+                    out.append(_hms(v))
+                elif key == "absent_shift":
+                    out.append("" if v is None else ("yes" if v else "no"))
+                elif key == "day":
+                    out.append(v.isoformat())
+                else:
+                    out.append(v)
+            w.writerow(out)
+    return path
+
+
+def write_xlsx(rows: Sequence[DayRow], path: Path, tz: ZoneInfo, title: str = "Attendance") -> Path:
+    from openpyxl import Workbook
+    from openpyxl.styles import Alignment, Font, PatternFill
+    from openpyxl.utils import get_column_letter
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    wb = Workbook()
+    ws = wb.active
+    ws.title = title[:31]
+    ws.append([h for _, h in HEADERS])
+    for cell in ws[1]:
+        cell.font = Font(bold=True, color="FFFFFF")
+        cell.fill = PatternFill("solid", fgColor="2F5597")
+        cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
+    ws.freeze_panes = "A2"
+    for r in rows:
+        out: list[Any] = []
+        for key, _ in HEADERS:
+            v = getattr(r, key)
+            if key in _TIME_COLS:
+                out.append(_local(v, tz))
+            elif key in _DUR_COLS:
+                out.append(None if v is None else timedelta(seconds=round(v)))
+            elif key == "absent_shift":
+                out.append(None if v is None else ("yes" if v else "no"))
+            else:
+                out.append(v)
+        ws.append(out)
+    widths = {"day": 12, "spg_id": 14, "name": 24, "shift": 13}
+    for i, (key, header) in enumerate(HEADERS, start=1):
+        letter = get_column_letter(i)
+        ws.column_dimensions[letter].width = max(widths.get(key, 14), len(header) + 2)
+        fmt = "hh:mm:ss" if key in _TIME_COLS else "[h]:mm:ss" if key in _DUR_COLS else "yyyy-mm-dd" if key == "day" else None
+        if fmt:
+            for row in ws.iter_rows(min_row=2, min_col=i, max_col=i):
+                row[0].number_format = fmt
+    ws.auto_filter.ref = ws.dimensions
+    wb.save(path)
+    return path
+
+
+def export_report(store: Any, cfg: Any, start: date, end: date, spg_ids: Sequence[str] | None, fmt: str,
+                  out_path: Path, progress: Callable[[int, int], None] | None = None,
+                  names: dict[str, str] | None = None, now: float | None = None) -> Path:
+    """Build the report and write it as ``fmt`` ('csv' or 'xlsx') to ``out_path``."""
+    if fmt not in ("csv", "xlsx"):
+        raise ValueError(f"unknown report format {fmt!r}; use csv or xlsx")
+    if names is None:
+        names = gallery_names_for(cfg)
+    rows = build_report(store, cfg, start, end, spg_ids, names, now, progress)
+    tz = ZoneInfo(cfg.outlet.timezone)
+    if fmt == "csv":
+        return write_csv(rows, out_path, tz)
+    return write_xlsx(rows, out_path, tz, title=f"{cfg.outlet.name} {start.isoformat()}")
+
+
+def gallery_names_for(cfg: Any) -> dict[str, str]:
+    """SPG names from the gallery of the config's data dir, when the gallery module can tell them."""
+    try:
+        from core.gallery import Gallery
+        from core.paths import DataLayout
+
+        g = Gallery(DataLayout(cfg.resolved_data_dir()).gallery)
+        for attr in ("names", "spg_names"):
+            fn = getattr(g, attr, None)
+            if callable(fn):
+                return dict(fn())
+        people = getattr(g, "people", None) or getattr(g, "list", None)
+        if callable(people):
+            return {p.spg_id: p.name for p in people()}
+    except Exception:  # noqa: BLE001 - names are optional; ids are always there
+        pass
+    return {}
+
+
+def summary_text(store: Any, cfg: Any, day: date, names: dict[str, str], now: float | None = None) -> str:
+    """The daily Telegram summary (HTML, outlet language)."""
+    from core.alert_templates import AlertTemplates, fmt_duration
+
+    tpl = AlertTemplates(cfg.outlet.language)
+    rows = build_report(store, cfg, day, day, None, names, now)
+    lines = [tpl.render("daily_summary_header", outlet=cfg.outlet.name, date=day.isoformat())]
+    if not rows:
+        lines.append(tpl.render("daily_summary_none"))
+    for r in rows:
+        shift = ""
+        if r.absent_shift:
+            shift = tpl.render("shift_absent")
+        else:
+            if r.late_s:
+                shift += tpl.render("shift_late", late=fmt_duration(r.late_s))
+            if r.left_early_s:
+                shift += tpl.render("shift_early", early=fmt_duration(r.left_early_s))
+        lines.append(tpl.render("daily_summary_line", name=r.name, present=fmt_duration(r.present_s),
+                                absences=r.absences, longest=fmt_duration(r.absent_longest_s), shift_html=shift))
+    return "\n".join(lines)
+
+
+ROW_FIELDS = [f.name for f in fields(DayRow)]
