@@ -1,0 +1,125 @@
+"""One camera source read through OpenCV: video file, USB webcam index, RTSP URL or HTTP MJPEG URL.
+
+* File: optionally looping; paced at the file's own fps so a file behaves like a live camera.
+* Webcam: an int index (or a string of digits).
+* RTSP: FFmpeg backend; transport (tcp/udp) through ``OPENCV_FFMPEG_CAPTURE_OPTIONS``; open and read
+  timeouts through ``CAP_PROP_OPEN_TIMEOUT_MSEC`` / ``CAP_PROP_READ_TIMEOUT_MSEC``.
+* HTTP(S) MJPEG: FFmpeg backend with the same timeouts.
+
+A failure raises :class:`SourceError` whose message never contains a password (``core.secrets.mask_url``);
+reconnecting (with backoff, forever) is the camera worker's job.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from core.config import CameraDefaults
+from core.secrets import mask_url
+
+log = logging.getLogger(__name__)
+
+
+class SourceError(Exception):
+    """The source cannot be opened or stopped delivering frames. The message is safe to show."""
+
+
+class EndOfFile(SourceError):
+    """A non-looping video file reached its end."""
+
+
+def source_kind(source: str | int) -> str:
+    if isinstance(source, int) or (isinstance(source, str) and source.strip().isdigit()):
+        return "webcam"
+    s = str(source).strip().lower()
+    if s.startswith(("rtsp://", "rtsps://")):
+        return "rtsp"
+    if s.startswith(("http://", "https://")):
+        return "mjpeg"
+    return "file"
+
+
+class CameraSource:
+    """Open/read/close one source. ``read()`` returns a BGR frame or raises :class:`SourceError`."""
+
+    def __init__(self, source: str | int, defaults: CameraDefaults | None = None, *, loop: bool = True,
+                 pace: bool = True):
+        self.source = source
+        self.defaults = defaults or CameraDefaults()
+        self.loop = loop
+        self.pace = pace
+        self.kind = source_kind(source)
+        self.label = mask_url(source)
+        self.cap: cv2.VideoCapture | None = None
+        self.fps = 0.0
+        self._t0 = 0.0
+        self._n = 0
+
+    def open(self) -> None:
+        self.close()
+        d = self.defaults
+        if self.kind == "webcam":
+            cap = cv2.VideoCapture(int(self.source))
+        elif self.kind == "file":
+            path = Path(str(self.source)).expanduser()
+            if not path.is_file():
+                raise SourceError(f"video file not found: {path}")
+            cap = cv2.VideoCapture(str(path))
+        else:
+            if self.kind == "rtsp":
+                os.environ["OPENCV_FFMPEG_CAPTURE_OPTIONS"] = f"rtsp_transport;{d.rtsp_transport}"
+            params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, int(d.open_timeout_s * 1000),
+                      cv2.CAP_PROP_READ_TIMEOUT_MSEC, int(d.read_timeout_s * 1000)]
+            cap = cv2.VideoCapture(str(self.source), cv2.CAP_FFMPEG, params)
+        if not cap.isOpened():
+            cap.release()
+            raise SourceError(f"cannot open {self.kind} source {self.label}")
+        self.cap = cap
+        fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
+        self.fps = fps if 0.5 <= fps <= 240 else 25.0
+        self._t0 = time.monotonic()
+        self._n = 0
+
+    def read(self) -> np.ndarray:
+        if self.cap is None:
+            raise SourceError(f"{self.label} is not open")
+        ok, frame = self.cap.read()
+        if not ok or frame is None:
+            if self.kind == "file":
+                if not self.loop:
+                    raise EndOfFile(f"end of video file {self.label}")
+                self.cap.set(cv2.CAP_PROP_POS_FRAMES, 0)
+                ok, frame = self.cap.read()
+                if not ok or frame is None:  # some containers cannot seek: reopen
+                    self.open()
+                    ok, frame = self.cap.read()
+                if not ok or frame is None:
+                    raise SourceError(f"cannot read video file {self.label}")
+            else:
+                raise SourceError(f"{self.kind} source {self.label} stopped delivering frames (read failed or timed out)")
+        if frame.ndim == 2:
+            frame = cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR)
+        elif frame.shape[2] == 4:
+            frame = cv2.cvtColor(frame, cv2.COLOR_BGRA2BGR)
+        if self.kind == "file" and self.pace:
+            self._n += 1
+            due = self._t0 + self._n / self.fps
+            delay = due - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            elif delay < -1.0:  # fell far behind (slow machine): re-anchor instead of bursting
+                self._t0 = time.monotonic() - self._n / self.fps
+        return frame
+
+    def close(self) -> None:
+        if self.cap is not None:
+            try:
+                self.cap.release()
+            finally:
+                self.cap = None

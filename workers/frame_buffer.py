@@ -1,0 +1,209 @@
+"""SharedMemory frame ring per camera (``sfb_<camera_id>_<run token>``): frames never travel through a queue.
+
+Layout of one block (sized once from ``max_frame_height x max_frame_width x 3`` and ``shm_slots``)::
+
+    header: per slot  uint64 generation | uint32 height | uint32 width      (16 bytes a slot, padded to 64)
+    data:   per slot  max_h * max_w * 3 bytes (a frame of h x w uses the first h*w*3 bytes)
+
+The camera worker writes slots round-robin (>= 2 slots, so the slot the inference server is reading is not
+the one being written). Each slot has a seqlock-style generation counter: odd while being written, even when
+complete. A reader copies the pixels and accepts them only if the generation is the expected even value both
+before and after the copy, so a torn read (writer lapped the reader) is detected and dropped, never used.
+
+Ownership: the main process creates (and always unlinks) the blocks; children only attach. Every block this
+process creates is unlinked at exit (``atexit``) even if ``close`` was never called; a stale block of the same
+name (from a crashed run) is unlinked before creating a new one. When SharedMemory cannot be created (OS limit,
+or ``SPG_DISABLE_SHM=1`` for tests), :func:`create_buffer` logs one warning and returns ``None``: the camera
+then sends its frames through the input queue (``FrameMeta.frame``) and everything keeps running.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import secrets
+import threading
+from multiprocessing import shared_memory
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+PREFIX = "sfb_"
+ENV_DISABLE = "SPG_DISABLE_SHM"
+"""Set to ``1`` to make SharedMemory creation fail (tests of the queue fallback)."""
+_SLOT_HEADER = 16
+_warned = False
+_created: dict[str, shared_memory.SharedMemory] = {}
+_lock = threading.Lock()
+
+
+def run_token() -> str:
+    """A short random token so two pipelines (or two test runs) never share a block name."""
+    return secrets.token_hex(3)
+
+
+def buffer_name(camera_id: str, token: str) -> str:
+    return f"{PREFIX}{camera_id}_{token}"
+
+
+def _header_size(slots: int) -> int:
+    return ((slots * _SLOT_HEADER + 63) // 64) * 64
+
+
+class FrameBuffer:
+    """A ring of ``slots`` frames of at most ``max_h x max_w x 3`` bytes in one SharedMemory block."""
+
+    def __init__(self, shm: shared_memory.SharedMemory, max_h: int, max_w: int, slots: int, owner: bool):
+        self.shm = shm
+        self.name = shm.name
+        self.max_h, self.max_w, self.slots = int(max_h), int(max_w), int(slots)
+        self.owner = owner
+        self.slot_bytes = self.max_h * self.max_w * 3
+        hdr = _header_size(self.slots)
+        self._gen = np.ndarray((self.slots,), dtype=np.uint64, buffer=shm.buf, offset=0, strides=(_SLOT_HEADER,))
+        self._hw = np.ndarray((self.slots, 2), dtype=np.uint32, buffer=shm.buf, offset=8, strides=(_SLOT_HEADER, 4))
+        self._data = np.ndarray((self.slots, self.slot_bytes), dtype=np.uint8, buffer=shm.buf, offset=hdr)
+        self._next = 0
+        self._last_slot = -1
+
+    # -- creation / attachment ---------------------------------------------------------------------
+    @staticmethod
+    def size_for(max_h: int, max_w: int, slots: int) -> int:
+        return _header_size(slots) + slots * max_h * max_w * 3
+
+    @classmethod
+    def create(cls, name: str, max_h: int, max_w: int, slots: int) -> "FrameBuffer":
+        """Create the block (unlinking a stale one of the same name first). Raises OSError on failure."""
+        if os.environ.get(ENV_DISABLE, "") not in ("", "0"):
+            raise OSError(f"SharedMemory disabled by {ENV_DISABLE}")
+        size = cls.size_for(max_h, max_w, slots)
+        try:
+            shm = shared_memory.SharedMemory(name=name, create=True, size=size)
+        except FileExistsError:
+            log.warning("removing a stale frame buffer %s left by an earlier run", name)
+            unlink_name(name)
+            shm = shared_memory.SharedMemory(name=name, create=True, size=size)
+        with _lock:
+            _created[shm.name] = shm
+        buf = cls(shm, max_h, max_w, slots, owner=True)
+        buf._gen[:] = 0
+        buf._hw[:] = 0
+        return buf
+
+    @classmethod
+    def attach(cls, name: str, max_h: int, max_w: int, slots: int) -> "FrameBuffer":
+        shm = shared_memory.SharedMemory(name=name, create=False)
+        return cls(shm, max_h, max_w, slots, owner=False)
+
+    # -- writer --------------------------------------------------------------------------------------
+    def write(self, frame: np.ndarray) -> tuple[int, int]:
+        """Copy a frame (h <= max_h, w <= max_w, 3 channels, uint8) into the next slot: (slot, generation)."""
+        h, w = frame.shape[:2]
+        if h > self.max_h or w > self.max_w or frame.ndim != 3 or frame.shape[2] != 3:
+            raise ValueError(f"frame {frame.shape} does not fit the buffer ({self.max_h}x{self.max_w}x3)")
+        slot = self._next
+        self._next = (slot + 1) % self.slots
+        g = int(self._gen[slot])
+        if g % 2:  # a writer died mid-write: skip to odd-from-even
+            g += 1
+        self._gen[slot] = g + 1  # odd: writing
+        n = h * w * 3
+        self._data[slot, :n].reshape(h, w, 3)[...] = frame
+        self._hw[slot] = (h, w)
+        self._gen[slot] = g + 2  # even: complete
+        self._last_slot = slot
+        return slot, g + 2
+
+    # -- readers -------------------------------------------------------------------------------------
+    def generation(self, slot: int) -> int:
+        return int(self._gen[slot])
+
+    def shape(self, slot: int) -> tuple[int, int, int]:
+        h, w = (int(x) for x in self._hw[slot])
+        return h, w, 3
+
+    def latest_shape(self) -> tuple[int, int, int] | None:
+        """Shape of the most recently completed slot (None before the first frame)."""
+        gens = self._gen.astype(np.int64)
+        even = [(g, i) for i, g in enumerate(gens) if g and g % 2 == 0]
+        if not even:
+            return None
+        return self.shape(max(even)[1])
+
+    def read(self, slot: int, generation: int, out: np.ndarray | None = None) -> np.ndarray | None:
+        """A copy of the frame in ``slot`` if it is still ``generation`` (else None: overwritten or torn).
+
+        With ``out`` (an (h, w, 3) uint8 array of the slot's shape) the pixels are copied into it and ``out``
+        is returned; a shape mismatch returns None.
+        """
+        if not 0 <= slot < self.slots or generation <= 0 or generation % 2:
+            return None
+        if int(self._gen[slot]) != generation:
+            return None
+        h, w = (int(x) for x in self._hw[slot])
+        src = self._data[slot, : h * w * 3].reshape(h, w, 3)
+        if out is None:
+            out = src.copy()
+        else:
+            if out.shape != (h, w, 3):
+                return None
+            out[...] = src
+        if int(self._gen[slot]) != generation:
+            return None  # torn: the writer lapped us during the copy
+        return out
+
+    def close(self) -> None:
+        """Detach; the owner also unlinks the block."""
+        name = self.name
+        # drop numpy views before closing the mmap
+        self._gen = self._hw = self._data = None  # type: ignore[assignment]
+        try:
+            self.shm.close()
+        except BufferError:
+            pass
+        if self.owner:
+            unlink_name(name)
+
+
+def create_buffer(name: str, max_h: int, max_w: int, slots: int) -> FrameBuffer | None:
+    """Create a camera's block, or None (one warning per process) when SharedMemory is unavailable."""
+    global _warned
+    try:
+        return FrameBuffer.create(name, max_h, max_w, slots)
+    except (OSError, ValueError) as exc:
+        if not _warned:
+            _warned = True
+            log.warning("SharedMemory not available (%s): frames go through the queue instead (slower, still "
+                        "running). Free /dev/shm space or raise the OS limit to restore the fast path.", exc)
+        return None
+
+
+def unlink_name(name: str) -> None:
+    """Unlink a block by name (no error if it is already gone)."""
+    with _lock:
+        shm = _created.pop(name, None)
+    try:
+        if shm is None:
+            shm = shared_memory.SharedMemory(name=name, create=False)
+        try:
+            shm.close()
+        except BufferError:
+            pass
+        shm.unlink()
+    except FileNotFoundError:
+        pass
+    except OSError as exc:  # pragma: no cover - nothing more we can do
+        log.debug("unlink %s failed: %s", name, exc)
+
+
+def unlink_all_created() -> None:
+    """Unlink every block this process created and has not unlinked yet (atexit, signals)."""
+    with _lock:
+        names = list(_created)
+    for name in names:
+        unlink_name(name)
+
+
+atexit.register(unlink_all_created)
