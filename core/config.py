@@ -118,6 +118,11 @@ class InferenceConfig(_Section):
     vote_min: int = Field(2, ge=1)
     """An identity is reported once at least this many of the last ``vote_window`` identifications agree."""
     input_queue_size: int = Field(64, ge=1)
+    hang_timeout_s: float = Field(20.0, gt=0.0)
+    """The supervisor restarts a child whose heartbeat is older than this (camera workers get their
+    open + read timeouts on top, since a blocking open/read is not a hang)."""
+    restart_backoff_max_s: float = Field(30.0, gt=0.0)
+    """Restarts of a crashed child back off 0.5 s, 1 s, 2 s, ... up to this."""
 
 
 class ShiftWindow(_Section):

@@ -46,6 +46,8 @@ class FrameMeta:
     """Slot write counter; the reader checks it is unchanged after copying (torn-read guard)."""
     frame: np.ndarray | None = None
     """Pixels, only in queue-fallback mode."""
+    buffer: str = ""
+    """Name of the camera's SharedMemory block (``workers.frame_buffer``); empty in queue-fallback mode."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +128,23 @@ class UnknownFace:
     timestamp: float
     crop_path: str
     similarity: float
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerError:
+    """A child process reports a failure it cannot fix itself (e.g. the engine cannot load). Secrets masked."""
+
+    source: str
+    """'inference' or 'camera:<id>'."""
+    message: str
+    timestamp: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class CameraRemoved:
+    """Main -> inference server: forget a camera (detach its frame buffer, drop its tracks)."""
+
+    camera_id: str
 
 
 @dataclass(frozen=True, slots=True)
