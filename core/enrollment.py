@@ -115,7 +115,7 @@ def usable_face(engine: FaceEngine, image: np.ndarray, label: str | None = None,
     faces = engine.detect(image)
     if not faces:
         raise _error("no_face", label)
-    face = dominant_face(faces)
+    face = dominant_face(faces, image.shape)
     if face is None:
         raise _error("several_faces", label)
     q = assess(image, face, cfg)
@@ -244,7 +244,7 @@ def _sample_chip(engine: FaceEngine, gallery: Gallery, spg_id: str, s: Sample) -
             best = max(faces, key=lambda f: _iou(f.bbox, s.bbox))
             if _iou(best.bbox, s.bbox) > 0.3:
                 return engine.align(img, best)
-        face = dominant_face(faces)
+        face = dominant_face(faces, img.shape)
         if face is not None:
             return engine.align(img, face)
     if crop is not None and crop.is_file():

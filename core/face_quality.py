@@ -88,11 +88,41 @@ def quality_hint(frame_bgr: np.ndarray, face: DetectedFace, cfg=None) -> str:
     return "blurred" if r == "too_blurred" else r
 
 
-def dominant_face(faces: Sequence[DetectedFace], ratio: float = DOMINANT_AREA_RATIO) -> DetectedFace | None:
-    """The one face, or the clearly largest one; None when several faces are of similar size (or none)."""
+BORDER_FRACTION = 0.03
+"""A face box within this fraction of the image size from an edge is 'cut by the edge'."""
+
+
+def cut_by_edge(face: DetectedFace, image_shape: Sequence[int]) -> bool:
+    """True when the face box touches the photo's border (a background face cut off by the frame)."""
+    h, w = int(image_shape[0]), int(image_shape[1])
+    mx, my = BORDER_FRACTION * w, BORDER_FRACTION * h
+    x1, y1, x2, y2 = [float(v) for v in face.bbox]
+    return x1 <= mx or y1 <= my or x2 >= w - mx or y2 >= h - my
+
+
+def prominence(face: DetectedFace, image_shape: Sequence[int]) -> float:
+    """Box area, weighted down the further the face is from the photo's centre and when cut by its edge."""
+    h, w = float(image_shape[0]), float(image_shape[1])
+    cx, cy = float(face.bbox[0] + face.bbox[2]) / 2, float(face.bbox[1] + face.bbox[3]) / 2
+    off = np.hypot(cx - w / 2, cy - h / 2) / max(1.0, np.hypot(w / 2, h / 2))
+    weight = max(0.05, 1.0 - off)
+    if cut_by_edge(face, image_shape):
+        weight *= 0.5
+    return face.area * weight
+
+
+def dominant_face(faces: Sequence[DetectedFace], image_shape: Sequence[int] | None = None,
+                  ratio: float = DOMINANT_AREA_RATIO) -> DetectedFace | None:
+    """The one face, or the clearly dominant one; None when several faces are equally prominent (or none).
+
+    Without ``image_shape``: dominant = at least ``ratio`` times the box area of every other face. With it,
+    the area is weighted by how central the face is and halved for a face cut by the photo's edge
+    (background people at the border of a tightly cropped photo), see :func:`prominence`.
+    """
     if not faces:
         return None
-    ranked = sorted(faces, key=lambda f: f.area, reverse=True)
-    if len(ranked) == 1 or ranked[0].area >= ratio * ranked[1].area:
-        return ranked[0]
-    return None
+    if len(faces) == 1:
+        return faces[0]
+    score = (lambda f: f.area) if image_shape is None else (lambda f: prominence(f, image_shape))
+    ranked = sorted(faces, key=score, reverse=True)
+    return ranked[0] if score(ranked[0]) >= ratio * score(ranked[1]) else None

@@ -64,7 +64,7 @@ class Calibration:
     n_impostor: int
 
 
-def calibrate(labels: list[str], embeddings: np.ndarray, max_far: float = 0.001) -> Calibration:
+def calibrate(labels: list[str], embeddings: np.ndarray, max_far: float = 0.002) -> Calibration:
     """The lowest threshold whose impostor accept rate (all different-person pairs) is <= ``max_far``."""
     emb = np.asarray(embeddings, dtype=np.float32)
     sims = emb @ emb.T
@@ -78,7 +78,7 @@ def calibrate(labels: list[str], embeddings: np.ndarray, max_far: float = 0.001)
     k = int(np.floor(max_far * len(impostor)))
     # threshold just above the (k+1)-th highest impostor similarity
     thr = float(impostor[len(impostor) - 1 - k]) + 1e-4
-    thr = round(thr + 0.005, 2)  # round up to 2 decimals, a little safety
+    thr = float(np.ceil(thr * 200) / 200)  # round up to a multiple of 0.005
     return Calibration(
         threshold=thr,
         genuine_accept=float(np.mean(genuine >= thr)),
@@ -100,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--faces", type=Path, default=shared_data_dir() / "faces")
     ap.add_argument("--pack", help="InsightFace pack folder")
     ap.add_argument("--engine", choices=["insightface", "dlib"], default="insightface")
-    ap.add_argument("--max-far", type=float, default=0.001)
+    ap.add_argument("--max-far", type=float, default=0.002)
     args = ap.parse_args(argv)
     import tempfile
 

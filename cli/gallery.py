@@ -1,0 +1,84 @@
+"""app.py gallery list | remove ID | reindex : the enrolled SPGs."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from cli.common import config_from_args, fail, run_guarded
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+    ls = sub.add_parser("list", help="list enrolled SPGs")
+    ls.add_argument("--json", action="store_true", help="one JSON object per SPG")
+    rm = sub.add_parser("remove", help="delete an SPG with all their photos, crops and embeddings")
+    rm.add_argument("spg_id", metavar="ID")
+    ri = sub.add_parser("reindex", help="re-embed every photo with the current face model")
+    ri.add_argument("--force", action="store_true", help="also samples that already have this model's embedding")
+
+
+def _gallery(args):
+    from core.gallery import Gallery
+    from core.paths import DataLayout
+
+    cfg = config_from_args(args)
+    layout = DataLayout(cfg.resolved_data_dir()).ensure()
+    return cfg, layout, Gallery(layout.gallery)
+
+
+def _list(args) -> int:
+    _, _, gallery = _gallery(args)
+    people = gallery.people()
+    for p in people:
+        models = sorted({m for s in p.samples for m in s.embeddings})
+        if args.json:
+            print(json.dumps({"spg_id": p.spg_id, "name": p.name, "active": p.active, "samples": p.sample_count,
+                              "models": models, "notes": p.notes}))
+        else:
+            state = "active" if p.active else "inactive"
+            print(f"{p.spg_id}\t{p.name}\t{state}\t{p.sample_count} photo(s)\t{', '.join(models)}")
+    if not args.json:
+        print(f"{len(people)} SPG(s)", file=sys.stderr)
+    for problem in gallery.problems:
+        print(f"warning: {problem}", file=sys.stderr)
+    return 0
+
+
+def _remove(args) -> int:
+    from core.gallery import GalleryError
+
+    _, _, gallery = _gallery(args)
+    person = gallery.get(args.spg_id)
+    try:
+        gallery.remove(args.spg_id)
+    except GalleryError as exc:
+        return fail(str(exc))
+    print(f"removed {args.spg_id}{f' ({person.name})' if person else ''} with all photos, crops and embeddings")
+    return 0
+
+
+def _reindex(args) -> int:
+    from core.engine.factory import create_engine
+    from core.enrollment import reindex
+
+    cfg, layout, gallery = _gallery(args)
+    engine = create_engine(cfg.engine, layout.root)
+
+    def progress(done: int, total: int) -> None:
+        print(f"\rre-indexing {done}/{total}", end="" if done < total else "\n", file=sys.stderr, flush=True)
+
+    report = reindex(engine, gallery, progress=progress, force=args.force)
+    for f in report.failed:
+        print(f"warning: {f}", file=sys.stderr)
+    print(f"re-indexed {report.done} photo(s) for {report.model_id}; {len(report.failed)} could not be re-indexed")
+    return 1 if report.failed else 0
+
+
+def _body(args: argparse.Namespace) -> int:
+    return {"list": _list, "remove": _remove, "reindex": _reindex}[args.action](args)
+
+
+def main(args: argparse.Namespace) -> int:
+    return run_guarded(_body, args)
