@@ -1,0 +1,290 @@
+"""AttendanceService: frame results -> presence -> events DB -> alerts; restarts; killed processes."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pytest
+from pydantic import SecretStr
+
+from core.alert_outbox import AlertOutbox
+from core.attendance import AttendanceService
+from core.clock import FakeClock
+from core.config import AppConfig
+from core.events_db import EventStore
+from core.messages import FaceResult, FrameResult
+from core.telegram import TelegramClient
+from tests.fake_telegram import FakeTelegram
+
+REPO = Path(__file__).resolve().parent.parent
+NAMES = {"ana": "Ana <Putri>", "budi": "Budi"}
+
+
+def make_cfg(**presence):
+    p = {"grace_seconds": 5, "absent_seconds": 30, "confirm_hits": 2, "confirm_window_s": 3, "hit_log_interval_s": 5}
+    p.update(presence)
+    return AppConfig.model_validate({"outlet": {"name": "Toko Maju", "timezone": "Asia/Jakarta"}, "presence": p,
+                                     "telegram": {"enabled": True}})
+
+
+def frame(clock, cam, *spgs):
+    faces = tuple(FaceResult((100.0 + 60 * i, 100.0, 160.0 + 60 * i, 170.0), (), 0.9, s, 0.8, i) for i, s in enumerate(spgs))
+    return FrameResult(cam, 0, clock.time(), clock.monotonic(), faces, (480, 640))
+
+
+def feed(svc, clock, seconds, cam="cam1", spgs=("ana",), fps=1.0, snapshot=None):
+    out = []
+    steps = int(round(seconds * fps))
+    for _ in range(steps):
+        out += svc.on_frame_result(frame(clock, cam, *spgs), snapshot)
+        out += svc.tick()
+        clock.advance(1.0 / fps)
+    return out
+
+
+def idle(svc, clock, seconds):
+    out = []
+    for _ in range(int(seconds)):
+        clock.advance(1.0)
+        out += svc.tick()
+    return out
+
+
+@pytest.fixture
+def server():
+    with FakeTelegram() as srv:
+        yield srv
+
+
+def outbox_for(server, store, clock):
+    client = TelegramClient(server.api_base, SecretStr(server.token), SecretStr("42"), timeout_s=5)
+    return AlertOutbox(client, store, clock, start=False)
+
+
+def test_absence_alert_is_a_photo_naming_spg_outlet_time_and_camera(server, tmp_path):
+    clock = FakeClock(start=datetime(2026, 1, 1, 10, 0, tzinfo=ZoneInfo("Asia/Jakarta")).timestamp())
+    store = EventStore(tmp_path / "events.db")
+    ob = outbox_for(server, store, clock)
+    svc = AttendanceService(make_cfg(), store, ob, clock, lambda: NAMES)
+    img = np.full((480, 640, 3), 127, np.uint8)
+    out = feed(svc, clock, 10, cam="cam_entrance", snapshot=img)
+    assert [(t.from_state.value, t.to_state.value) for t in out] == [("not_seen", "present")]
+    out = idle(svc, clock, 40)
+    assert [t.to_state.value for t in out] == ["grace", "absent"] and out[-1].alert
+    ob.deliver_due()
+    (msg,) = server.received
+    assert msg.method == "sendPhoto" and msg.photo[:2] == b"\xff\xd8"
+    assert "Ana &lt;Putri&gt;" in msg.text and "Toko Maju" in msg.text and "cam_entrance" in msg.text
+    assert "10:00:09" in msg.text  # last seen, outlet time
+    snap = {s.spg_id: s for s in svc.snapshot()}
+    assert snap["ana"].state == "absent" and snap["budi"].state == "not_seen"
+    assert snap["ana"].present_today_s == pytest.approx(9.0)
+    assert snap["ana"].last_camera == "cam_entrance"
+    svc.close()
+
+
+def test_empty_gallery_and_unmatched_faces(tmp_path):
+    clock = FakeClock()
+    svc = AttendanceService(make_cfg(), EventStore(tmp_path / "e.db"), None, clock, lambda: {})
+    r = FrameResult("cam1", 0, clock.time(), clock.monotonic(),
+                    (FaceResult((0, 0, 50, 50), (), 0.9, None, 0.2, 1),), (480, 640))
+    for _ in range(20):
+        assert svc.on_frame_result(r) == []
+        clock.advance(1)
+        assert svc.tick() == []
+    assert svc.snapshot() == []
+    svc.close()
+
+
+def test_hits_are_rate_limited_per_spg_per_camera(tmp_path):
+    clock = FakeClock()
+    store = EventStore(tmp_path / "e.db")
+    svc = AttendanceService(make_cfg(hit_log_interval_s=5), store, None, clock, lambda: NAMES)
+    feed(svc, clock, 20, fps=5.0)  # 100 hits on cam1
+    feed(svc, clock, 10, cam="cam2", fps=5.0)
+    svc.close()
+    store = EventStore(tmp_path / "e.db")
+    hits = store.hits_between(0, 1e12)
+    assert len([h for h in hits if h[2] == "cam1"]) == 4 and len([h for h in hits if h[2] == "cam2"]) == 2
+    store.close()
+
+
+def test_all_absent_at_once_one_alert_each_and_reentry(server, tmp_path):
+    clock = FakeClock()
+    store = EventStore(tmp_path / "e.db")
+    ob = outbox_for(server, store, clock)
+    svc = AttendanceService(make_cfg(notify_return=True), store, ob, clock, lambda: NAMES)
+    feed(svc, clock, 5, spgs=("ana", "budi"))
+    out = idle(svc, clock, 60)
+    assert sorted(t.spg_id for t in out if t.alert) == ["ana", "budi"]
+    ob.deliver_due()
+    assert len(server.received) == 2
+    feed(svc, clock, 5, spgs=("ana",), cam="cam2")  # Ana comes back
+    ob.deliver_due()
+    assert "back" in server.received[-1].text and "cam2" in server.received[-1].text
+    out = idle(svc, clock, 60)
+    assert [t.spg_id for t in out if t.alert] == ["ana"]  # a new alert after re-entry; Budi not repeated
+    svc.close()
+
+
+def test_restart_mid_shift_resumes_presence_no_alert_lost_or_twice(server, tmp_path):
+    db = tmp_path / "e.db"
+    clock = FakeClock()
+    store = EventStore(db)
+    svc = AttendanceService(make_cfg(), store, outbox_for(server, store, clock), clock, lambda: NAMES)
+    feed(svc, clock, 5, spgs=("ana", "budi"))
+    idle(svc, clock, 10)  # 11 s without hits (last hit 1 s before the idle), then the app is closed
+    svc.close()
+    clock.advance(600)  # 10 minutes of downtime: not counted as absence
+    store = EventStore(db)
+    ob = outbox_for(server, store, clock)
+    svc = AttendanceService(make_cfg(), store, ob, clock, lambda: NAMES)
+    snap = {s.spg_id: s.state for s in svc.snapshot()}
+    assert snap == {"ana": "grace", "budi": "grace"}
+    out = idle(svc, clock, 18)
+    assert [t for t in out if t.alert] == []
+    out = idle(svc, clock, 2)  # 11 + 19 s idle = absent_seconds 30
+    assert sorted(t.spg_id for t in out if t.alert) == ["ana", "budi"]
+    ob.deliver_due()
+    svc.close()
+    # and a third start: nothing re-sent, nothing new
+    store = EventStore(db)
+    ob = outbox_for(server, store, clock)
+    svc = AttendanceService(make_cfg(), store, ob, clock, lambda: NAMES)
+    assert idle(svc, clock, 120) == []
+    ob.deliver_due()
+    assert len(server.received) == 2
+    svc.close()
+
+
+def test_killed_between_transition_and_delivery_delivered_after_restart_once(server, tmp_path):
+    db = tmp_path / "e.db"
+    clock = FakeClock()
+    store = EventStore(db)
+    ob = outbox_for(server, store, clock)
+    svc = AttendanceService(make_cfg(), store, ob, clock, lambda: NAMES)
+    feed(svc, clock, 5)
+    out = idle(svc, clock, 40)
+    assert len([t for t in out if t.alert]) == 1
+    # "killed": the outbox never ran, nothing closed; the connection just goes away
+    store._conn.close()
+    store = EventStore(db)
+    ob = outbox_for(server, store, clock)
+    svc = AttendanceService(make_cfg(), store, ob, clock, lambda: NAMES)
+    assert ob.deliver_due() == 1
+    assert ob.deliver_due() == 0
+    assert idle(svc, clock, 60) == []  # still ABSENT after the restart: no second alert
+    assert len(server.received) == 1 and "Ana" in server.received[0].text
+    svc.close()
+
+
+KILLED_SCRIPT = textwrap.dedent(
+    """
+    import sys, time
+    sys.path.insert(0, {repo!r})
+    from pydantic import SecretStr
+    from core.alert_outbox import AlertOutbox
+    from core.attendance import AttendanceService
+    from core.clock import FakeClock
+    from core.config import AppConfig
+    from core.events_db import EventStore
+    from core.messages import FaceResult, FrameResult
+    from core.telegram import TelegramClient
+    cfg = AppConfig.model_validate({{"presence": {{"grace_seconds": 5, "absent_seconds": 30}}, "telegram": {{"enabled": True}}}})
+    clock = FakeClock()
+    store = EventStore({db!r})
+    client = TelegramClient("http://127.0.0.1:9", SecretStr("123456:abcdefghijklmnopqrstuvwxyz0123"), SecretStr("42"), timeout_s=1)
+    ob = AlertOutbox(client, store, clock, start=False)   # Telegram unreachable: nothing delivered
+    svc = AttendanceService(cfg, store, ob, clock, lambda: {{"ana": "Ana"}})
+    for _ in range(5):
+        svc.on_frame_result(FrameResult("cam1", 0, clock.time(), clock.monotonic(),
+            (FaceResult((0, 0, 50, 50), (), 0.9, "ana", 0.8, 1),), (480, 640)))
+        clock.advance(1)
+    for _ in range(40):
+        clock.advance(1)
+        svc.tick()
+    ob.deliver_due()
+    print("QUEUED", flush=True)
+    time.sleep(120)
+    """
+)
+
+
+def test_real_process_killed_after_the_transition_delivers_after_restart_once(server, tmp_path):
+    db = tmp_path / "e.db"
+    proc = subprocess.Popen([sys.executable, "-c", KILLED_SCRIPT.format(repo=str(REPO), db=str(db))],
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        line = proc.stdout.readline()
+        assert line.strip() == "QUEUED"
+    finally:
+        proc.kill()  # SIGKILL / TerminateProcess: no cleanup at all
+        proc.wait(10)
+    clock = FakeClock(start=1_767_225_700.0)
+    store = EventStore(db)
+    pending = store.pending_alerts()
+    assert len(pending) == 1 and pending[0].attempts == 1  # tried once while Telegram was unreachable
+    ob = outbox_for(server, store, clock)
+    clock.advance(60)
+    svc = AttendanceService(make_cfg(), store, ob, clock, lambda: {"ana": "Ana"})
+    assert ob.deliver_due() == 1
+    assert idle(svc, clock, 60) == []
+    assert ob.deliver_due() == 0
+    assert [r.text.count("Ana") for r in server.received] == [1]
+    svc.close()
+
+
+def test_outside_shift_no_alert_and_shift_status(server, tmp_path):
+    tz = ZoneInfo("Asia/Jakarta")
+    clock = FakeClock(start=datetime(2026, 1, 1, 7, 0, tzinfo=tz).timestamp())  # Thursday 07:00, before the shift
+    cfg = make_cfg(default_shift={"thu": {"start": "09:00", "end": "17:00"}})
+    store = EventStore(tmp_path / "e.db")
+    ob = outbox_for(server, store, clock)
+    svc = AttendanceService(cfg, store, ob, clock, lambda: NAMES)
+    feed(svc, clock, 5)
+    out = idle(svc, clock, 60)
+    assert [t.alert for t in out if t.to_state.value == "absent"] == [False]
+    assert {s.shift_status for s in svc.snapshot()} == {"off duty"}
+    clock.advance(2 * 3600)  # 09:01: on duty
+    svc.tick()
+    feed(svc, clock, 5)
+    out = idle(svc, clock, 60)
+    assert [t.alert for t in out if t.to_state.value == "absent"] == [True]
+    assert {s.shift_status for s in svc.snapshot()} == {"on duty"}
+    ob.deliver_due()
+    assert len(server.received) == 1
+    svc.close()
+
+
+def test_daily_summary_once_at_the_configured_time(server, tmp_path):
+    tz = ZoneInfo("Asia/Jakarta")
+    clock = FakeClock(start=datetime(2026, 1, 1, 20, 59, 0, tzinfo=tz).timestamp())
+    cfg = make_cfg()
+    cfg.telegram.daily_summary_time = datetime(2026, 1, 1, 21, 0).time()
+    cfg.outlet.language = "id"
+    store = EventStore(tmp_path / "e.db")
+    ob = outbox_for(server, store, clock)
+    svc = AttendanceService(cfg, store, ob, clock, lambda: NAMES)
+    feed(svc, clock, 10)
+    ob.deliver_due()
+    assert server.received == []
+    idle(svc, clock, 120)
+    ob.deliver_due()
+    assert len([r for r in server.received if "kehadiran" in r.text]) == 1
+    summary = [r for r in server.received if "kehadiran" in r.text][0].text
+    assert "Ana &lt;Putri&gt;: hadir 9s" in summary
+    svc.close()
+
+
+def test_time_time_callable_is_accepted_as_clock(tmp_path):
+    import time
+
+    svc = AttendanceService(make_cfg(), EventStore(tmp_path / "e.db"), None, time.time, lambda: NAMES)
+    assert len(svc.snapshot()) == 2
+    svc.close()
