@@ -14,8 +14,9 @@ Checks, in order (a check that needs an earlier one that failed fails with "skip
 - ``detection``: exactly one face is found in the bundled image
 - ``matching``: that face is enrolled into a temporary gallery and a mirrored copy of the image matches it
 - ``shared memory``: a frame ring is created, written, read back and unlinked
-- ``camera worker``: a tiny video is written (cv2.VideoWriter), one camera worker process is started on it
-  with the spawn start method, delivers a frame through SharedMemory, and is stopped
+- ``camera worker``: a tiny video is written (cv2.VideoWriter, FFmpeg's mp4v), one real camera worker process
+  (``workers.camera_worker.run_camera_worker``) is started on it with the spawn start method, delivers a frame
+  through SharedMemory, and is stopped (exit code 0)
 
 Works headless (nothing here needs a display).
 """
@@ -238,43 +239,73 @@ def check_camera_worker(ctx: Context) -> str:
 
 
 def _camera_probe(video: Path, timeout_s: float) -> str:
-    """Start one spawned child that opens the file camera and writes a frame into SharedMemory; stop it."""
+    """Start one real camera worker process (spawn) on the file camera; one frame through SharedMemory; stop it."""
     import queue as queue_mod
 
     import numpy as np
 
+    from core.config import CameraConfig, CameraDefaults
+    from core.messages import CameraState, CameraStatus, FrameMeta
     from workers import frame_buffer as fb
+    from workers.camera_worker import CameraWorkerArgs, run_camera_worker
     from workers.mp import mp_context
 
     ctx = mp_context()
-    name = fb.buffer_name("selftest_cam", fb.run_token())
-    h, w, slots = 120, 160, 2
-    buf = fb.FrameBuffer.create(name, h, w, slots)
-    results = ctx.Queue()
+    defaults = CameraDefaults(process_fps=10.0, max_frame_width=160, max_frame_height=120, shm_slots=2,
+                              open_timeout_s=10.0, read_timeout_s=10.0)
+    cam = CameraConfig(id="selftest", name="self-test file camera", source=str(video), loop=True)
+    name = fb.buffer_name(cam.id, fb.run_token())
+    buf = fb.FrameBuffer.create(name, defaults.max_frame_height, defaults.max_frame_width, defaults.shm_slots)
+    input_q, status_q, feedback_q = ctx.Queue(maxsize=8), ctx.Queue(), ctx.Queue(maxsize=4)
     stop = ctx.Event()
-    proc = ctx.Process(target=_camera_probe_child, args=(str(video), name, h, w, slots, results, stop),
-                       name="selftest-camera", daemon=True)
+    heartbeat = ctx.Value("d", 0.0, lock=False)
+    args = CameraWorkerArgs(cam, defaults, name, "WARNING")
+    proc = ctx.Process(target=run_camera_worker, name="spg-camera-selftest", daemon=True,
+                       args=(args, input_q, status_q, feedback_q, stop, heartbeat))
+    states: list[str] = []
+
+    def drain_status() -> None:
+        try:
+            while True:
+                st = status_q.get_nowait()
+                if isinstance(st, CameraStatus):
+                    states.append(f"{st.state.value if hasattr(st.state, 'value') else st.state}"
+                                  + (f" ({st.reason})" if st.reason and st.state in (CameraState.FAILED, CameraState.RECONNECTING) else ""))
+        except (queue_mod.Empty, OSError, EOFError):
+            pass
+
     t0 = time.perf_counter()
     try:
         proc.start()
-        try:
-            msg = results.get(timeout=timeout_s)
-        except queue_mod.Empty:
-            raise CheckFailed(f"the camera worker process sent nothing within {timeout_s:.0f} s") from None
-        if msg.get("error"):
-            raise CheckFailed(f"camera worker: {msg['error']}")
-        frame = buf.read(msg["slot"], msg["generation"])
-        if frame is None or frame.shape != (h, w, 3) or not np.any(frame):
+        meta = None
+        deadline = time.monotonic() + timeout_s
+        while meta is None and time.monotonic() < deadline:
+            try:
+                item = input_q.get(timeout=0.5)
+            except queue_mod.Empty:
+                if not proc.is_alive():
+                    break
+                continue
+            if isinstance(item, FrameMeta):
+                meta = item
+        drain_status()
+        if meta is None:
+            why = f"exited with code {proc.exitcode}" if not proc.is_alive() else f"sent no frame within {timeout_s:.0f} s"
+            raise CheckFailed(f"the camera worker process {why}; statuses: {', '.join(states) or 'none'}")
+        frame = buf.read(meta.slot, meta.generation) if meta.buffer else meta.frame
+        if frame is None or frame.ndim != 3 or not np.any(frame):
             raise CheckFailed("the camera worker's frame did not arrive intact through SharedMemory")
-        started = time.perf_counter() - t0
+        first_frame_s = time.perf_counter() - t0
         stop.set()
         proc.join(timeout=15)
         if proc.is_alive():
             raise CheckFailed("the camera worker process did not stop within 15 s")
         if proc.exitcode != 0:
             raise CheckFailed(f"the camera worker process exited with code {proc.exitcode}")
-        return (f"pid {proc.pid} (spawn) read {video.suffix} via {msg['backend']}, frame through SharedMemory "
-                f"in {started:.1f} s, stopped cleanly")
+        drain_status()
+        via = "SharedMemory" if meta.buffer else "the queue (SharedMemory fallback)"
+        return (f"spawned pid {proc.pid}, file camera {frame.shape[1]}x{frame.shape[0]}, first frame through {via} "
+                f"in {first_frame_s:.1f} s, stopped (exit 0); states: {' > '.join(dict.fromkeys(states)) or '-'}")
     finally:
         stop.set()
         if proc.is_alive():
@@ -283,36 +314,9 @@ def _camera_probe(video: Path, timeout_s: float) -> str:
                 proc.terminate()
                 proc.join(timeout=5)
         buf.close()
-        results.close()
-
-
-def _camera_probe_child(video: str, name: str, h: int, w: int, slots: int, results, stop) -> None:
-    """Child process body (spawned): file camera -> SharedMemory -> one message; then wait for stop."""
-    try:
-        import cv2
-
-        from workers import frame_buffer as fb
-
-        cap = cv2.VideoCapture(video, cv2.CAP_FFMPEG)
-        if not cap.isOpened():
-            results.put({"error": f"OpenCV (FFmpeg) cannot open {Path(video).name}"})
-            return
-        ok, frame = cap.read()
-        backend = cap.getBackendName()
-        cap.release()
-        if not ok or frame is None:
-            results.put({"error": f"no frame could be read from {Path(video).name}"})
-            return
-        frame = cv2.resize(frame, (w, h)) if frame.shape[:2] != (h, w) else frame
-        buf = fb.FrameBuffer.attach(name, h, w, slots)
-        try:
-            slot, generation = buf.write(frame)
-            results.put({"slot": slot, "generation": generation, "backend": backend})
-            stop.wait(30)
-        finally:
-            buf.close()
-    except Exception as exc:  # noqa: BLE001 - reported to the parent as the failure reason
-        results.put({"error": f"{exc.__class__.__name__}: {exc}"})
+        for q in (input_q, status_q, feedback_q):
+            q.cancel_join_thread()
+            q.close()
 
 
 CHECKS: list[tuple[str, Callable[[Context], str]]] = [
