@@ -27,6 +27,9 @@ def _root() -> Path:
 ROOT = _root()
 REPO_CONFIG_DIR = ROOT / "configs"
 RESOURCES_DIR = ROOT / "resources"
+BUNDLED_MODELS_DIR: Path | None = ROOT / "models" if is_frozen() else None
+"""Model packs baked into a packaged build (``SPG_BUNDLE_PACK`` at build time); read-only, used when the
+data folder has no pack of that name. None in the source tree."""
 
 
 def default_data_dir() -> Path:

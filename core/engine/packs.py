@@ -120,7 +120,14 @@ def pack_folder(pack: str, data_dir: Path) -> Path:
     p = Path(pack).expanduser()
     if p.is_dir() or p.is_absolute() or len(p.parts) > 1:
         return p
-    return DataLayout(data_dir).models / pack
+    installed = DataLayout(data_dir).models / pack
+    if not installed.is_dir():
+        from core.paths import BUNDLED_MODELS_DIR
+
+        # baked into the packaged build (build.spec, SPG_BUNDLE_PACK)
+        if BUNDLED_MODELS_DIR is not None and (BUNDLED_MODELS_DIR / pack).is_dir():
+            return BUNDLED_MODELS_DIR / pack
+    return installed
 
 
 def find_pack(pack: str, data_dir: Path) -> PackFiles:
@@ -133,11 +140,15 @@ def find_pack(pack: str, data_dir: Path) -> PackFiles:
 
 def installed_packs(data_dir: Path) -> list[PackFiles]:
     """Valid packs under ``<data_dir>/models`` (broken ones are logged and left out)."""
+    from core.paths import BUNDLED_MODELS_DIR
+
     root = DataLayout(data_dir).models
     out: list[PackFiles] = []
-    if not root.is_dir():
-        return out
-    for folder in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
+    folders = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")) if root.is_dir() else []
+    if BUNDLED_MODELS_DIR is not None and BUNDLED_MODELS_DIR.is_dir():  # packs baked into the build come last
+        names = {f.name for f in folders}
+        folders += sorted(p for p in BUNDLED_MODELS_DIR.iterdir() if p.is_dir() and p.name not in names)
+    for folder in folders:
         try:
             out.append(validate_pack(folder))
         except ModelPackError as exc:
