@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 
 PRUNE_EVERY_S = 3600.0
 MAX_CAPTURE_LAG_S = 5.0
+CROP_EVERY_S = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +80,7 @@ class AttendanceService:
         self._interval: dict[str, int | None] = {}
         self._last_logged: dict[tuple[str, str], float] = {}
         self._crops: dict[str, np.ndarray] = {}
+        self._crop_at: dict[str, float] = {}
         self._names: dict[str, str] = {}
         self._last_prune_mono: float | None = None
         self._closed = False
@@ -106,7 +108,14 @@ class AttendanceService:
             log.exception("gallery names not available")
 
     # --- inputs --------------------------------------------------------------------------------
-    def on_frame_result(self, result: Any, snapshot: np.ndarray | None = None) -> list[Transition]:
+    def on_frame_result(self, result: Any, snapshot: np.ndarray | Callable[[], np.ndarray | None] | None = None
+                        ) -> list[Transition]:
+        """Every matched face (``spg_id`` set, matchable) is a hit on ``result.camera_id`` at ``result.timestamp``.
+
+        ``snapshot``: the BGR frame (stored size; boxes are scaled from ``result.frame_shape``) or a callable
+        returning it, called only when a matched face needs a fresh crop (at most once a second per SPG):
+        pass ``lambda: pipeline.read_frame(r.camera_id, r.slot, r.generation)`` to avoid copying every frame.
+        """
         now_wall, now_mono = self.clock.time(), self.clock.monotonic()
         out: list[Transition] = []
         interval_s = float(self.cfg.presence.hit_log_interval_s)
@@ -127,10 +136,15 @@ class AttendanceService:
             iid = self._interval.get(spg)
             if iid is not None and self.engine.state_of(spg).state.is_present:
                 self.store.touch_interval(iid, wall)
-            if snapshot is not None:
+            if snapshot is not None and now_mono - self._crop_at.get(spg, -1e18) >= CROP_EVERY_S:
+                if callable(snapshot):
+                    snapshot = snapshot()  # read the frame once, only now that a face needs it
+                    if snapshot is None:
+                        continue
                 crop = _crop(snapshot, face.bbox, result.frame_shape)
                 if crop is not None:
                     self._crops[spg] = crop
+                    self._crop_at[spg] = now_mono
         self.store.heartbeat(now_wall)
         self.store.flush_due()
         return out

@@ -288,3 +288,26 @@ def test_time_time_callable_is_accepted_as_clock(tmp_path):
     svc = AttendanceService(make_cfg(), EventStore(tmp_path / "e.db"), None, time.time, lambda: NAMES)
     assert len(svc.snapshot()) == 2
     svc.close()
+
+
+def test_snapshot_callable_is_read_only_when_a_crop_is_needed(server, tmp_path):
+    clock = FakeClock()
+    store = EventStore(tmp_path / "e.db")
+    ob = outbox_for(server, store, clock)
+    svc = AttendanceService(make_cfg(), store, ob, clock, lambda: NAMES)
+    calls = []
+
+    def read():
+        calls.append(1)
+        return np.zeros((240, 320, 3), np.uint8)  # stored at half size: boxes are scaled
+
+    nobody = FrameResult("cam1", 0, clock.time(), clock.monotonic(), (), (480, 640))
+    for _ in range(10):
+        svc.on_frame_result(nobody, read)
+    assert calls == []
+    feed(svc, clock, 5, fps=5.0, snapshot=read)  # 25 frames with Ana, 5 s
+    assert len(calls) == 5  # once a second
+    idle(svc, clock, 40)
+    ob.deliver_due()
+    assert server.received[0].method == "sendPhoto"
+    svc.close()
