@@ -34,6 +34,7 @@ import numpy as np
 
 from core.config import AppConfig
 from core.engine.base import DetectedFace, FaceEngine
+from core.face_quality import sharpness
 from core.matcher import Matcher
 from core.messages import (CameraRemoved, FaceResult, FrameMeta, FrameResult, InferenceStats, Stop, WorkerError)
 from core.secrets import redact
@@ -58,19 +59,6 @@ class EngineSpec:
         module, _, name = self.factory.partition(":")
         fn = getattr(importlib.import_module(module), name)
         return fn(cfg.engine, Path(data_dir), **self.kwargs)
-
-
-def sharpness(image: np.ndarray, bbox: np.ndarray) -> float:
-    """Variance of the Laplacian of the face crop, resized to 64 px wide (comparable across sizes)."""
-    h, w = image.shape[:2]
-    x1, y1, x2, y2 = (int(round(v)) for v in bbox)
-    x1, y1, x2, y2 = max(0, x1), max(0, y1), min(w, x2), min(h, y2)
-    if x2 - x1 < 2 or y2 - y1 < 2:
-        return 0.0
-    crop = cv2.cvtColor(image[y1:y2, x1:x2], cv2.COLOR_BGR2GRAY)
-    nh = max(2, round(64 * (y2 - y1) / (x2 - x1)))
-    crop = cv2.resize(crop, (64, nh), interpolation=cv2.INTER_AREA)
-    return float(cv2.Laplacian(crop, cv2.CV_64F).var())
 
 
 class GalleryWatch:
@@ -143,7 +131,7 @@ class InferenceCore:
         ec = self.cfg.engine
         if min(face.width, face.height) < ec.min_face_px:
             return "too_small"
-        if ec.min_sharpness > 0 and sharpness(image, face.bbox) < ec.min_sharpness:
+        if ec.min_sharpness > 0 and sharpness(image, face) < ec.min_sharpness:
             return "blurred"
         return "ok"
 

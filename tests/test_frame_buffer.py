@@ -1,0 +1,112 @@
+"""SharedMemory frame ring: round trip, torn/overwritten reads refused, unlink, stale blocks, fallback."""
+
+from __future__ import annotations
+
+import logging
+from multiprocessing import shared_memory
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from workers import frame_buffer as fb
+from workers.frame_buffer import FrameBuffer, buffer_name, create_buffer, run_token
+
+SHM_DIR = Path("/dev/shm")
+
+
+def _frame(h: int, w: int, value: int) -> np.ndarray:
+    f = np.full((h, w, 3), value, np.uint8)
+    f[0, 0] = (1, 2, 3)
+    return f
+
+
+@pytest.fixture
+def buf():
+    b = FrameBuffer.create(buffer_name("test_cam", run_token()), 72, 128, 3)
+    yield b
+    b.close()
+
+
+def test_name_keeps_seed_prefix_and_is_unique_per_run():
+    a, b = buffer_name("cam_01", run_token()), buffer_name("cam_01", run_token())
+    assert a.startswith("sfb_cam_01_") and b.startswith("sfb_cam_01_") and a != b
+
+
+def test_write_then_read_returns_the_same_pixels_and_shape(buf):
+    frame = _frame(60, 100, 77)
+    slot, gen = buf.write(frame)
+    out = buf.read(slot, gen)
+    assert out is not None and out.shape == (60, 100, 3)
+    assert np.array_equal(out, frame)
+    into = np.empty((60, 100, 3), np.uint8)
+    assert buf.read(slot, gen, out=into) is into and np.array_equal(into, frame)
+    assert buf.latest_shape() == (60, 100, 3)
+
+
+def test_slots_rotate_so_the_previous_frame_stays_readable(buf):
+    s1, g1 = buf.write(_frame(72, 128, 10))
+    s2, g2 = buf.write(_frame(72, 128, 20))
+    assert s1 != s2
+    assert buf.read(s1, g1)[5, 5, 0] == 10
+    assert buf.read(s2, g2)[5, 5, 0] == 20
+
+
+def test_overwritten_slot_is_refused_not_returned_with_new_pixels(buf):
+    s1, g1 = buf.write(_frame(72, 128, 10))
+    for v in (20, 30, 40):  # 3 slots: the 4th write lands on slot s1 again
+        buf.write(_frame(72, 128, v))
+    assert buf.read(s1, g1) is None
+
+
+def test_slot_being_written_is_refused(buf):
+    s, g = buf.write(_frame(72, 128, 10))
+    buf._gen[s] = g + 1  # writer in progress (odd generation)
+    assert buf.read(s, g) is None
+    assert buf.read(s, g + 1) is None
+
+
+def test_frame_larger_than_the_buffer_is_rejected(buf):
+    with pytest.raises(ValueError):
+        buf.write(_frame(73, 128, 1))
+
+
+def test_reader_in_another_attachment_sees_the_frame(buf):
+    other = FrameBuffer.attach(buf.name, 72, 128, 3)
+    try:
+        s, g = buf.write(_frame(50, 50, 99))
+        assert other.read(s, g)[10, 10, 0] == 99
+    finally:
+        other.close()
+    assert (SHM_DIR / buf.name).exists(), "a reader detaching must not unlink the owner's block"
+
+
+@pytest.mark.skipif(not SHM_DIR.is_dir(), reason="no /dev/shm on this OS")
+def test_close_unlinks_the_block():
+    b = FrameBuffer.create(buffer_name("gone", run_token()), 72, 128, 2)
+    assert (SHM_DIR / b.name).exists()
+    b.close()
+    assert not (SHM_DIR / b.name).exists()
+
+
+def test_stale_block_of_the_same_name_is_replaced():
+    name = buffer_name("stale", run_token())
+    stale = shared_memory.SharedMemory(name=name, create=True, size=100)  # left by a "crashed" run
+    stale.close()
+    b = FrameBuffer.create(name, 72, 128, 2)
+    try:
+        assert b.shm.size >= FrameBuffer.size_for(72, 128, 2)
+        s, g = b.write(_frame(72, 128, 5))
+        assert b.read(s, g) is not None
+    finally:
+        b.close()
+
+
+def test_unavailable_shared_memory_falls_back_with_one_warning(monkeypatch, caplog):
+    monkeypatch.setenv(fb.ENV_DISABLE, "1")
+    monkeypatch.setattr(fb, "_warned", False)
+    with caplog.at_level(logging.WARNING, logger="workers.frame_buffer"):
+        assert create_buffer(buffer_name("a", run_token()), 72, 128, 2) is None
+        assert create_buffer(buffer_name("b", run_token()), 72, 128, 2) is None
+    warnings = [r for r in caplog.records if "SharedMemory not available" in r.getMessage()]
+    assert len(warnings) == 1
