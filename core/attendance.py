@@ -298,3 +298,23 @@ def _crop(frame: np.ndarray, bbox: tuple[float, float, float, float], original: 
     if c - a < 4 or d - b < 4:
         return None
     return np.ascontiguousarray(frame[b:d, a:c]).copy()
+
+
+def open_attendance(cfg: Any, data_dir: Any, gallery_names: Callable[[], dict[str, str]], clock: Any = None) -> AttendanceService:
+    """The service as the console and ``app.py run --headless`` use it: ``<data_dir>/events.db`` and, when
+    ``telegram.enabled`` with a token and chat id, a Telegram outbox with its delivery thread."""
+    from pathlib import Path
+
+    from core.events_db import EventStore
+    from core.paths import DataLayout
+
+    store = EventStore(DataLayout(Path(data_dir)).events_db)
+    outbox = None
+    if cfg.telegram.enabled:
+        try:
+            from core.telegram import TelegramOutbox
+
+            outbox = TelegramOutbox(cfg.telegram, store)
+        except Exception as exc:  # noqa: BLE001 - presence still works; the alert rows stay 'skipped'
+            log.warning("Telegram alerts are off: %s", exc)
+    return AttendanceService(cfg, store, outbox, clock, gallery_names)
