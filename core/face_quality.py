@@ -15,8 +15,8 @@ import numpy as np
 
 from core.engine.base import DetectedFace
 
-DOMINANT_AREA_RATIO = 2.0
-"""The largest face is 'clearly dominant' when its box area is at least this many times the next one."""
+DOMINANT_AREA_RATIO = 2.5
+"""The most prominent face is "clearly dominant" when its prominence is at least this many times the next one's."""
 SHARPNESS_SIZE = 112
 """The face is resized to this width before measuring sharpness, so the number does not depend on size."""
 TURN_LIMIT = 0.35
@@ -101,11 +101,11 @@ def cut_by_edge(face: DetectedFace, image_shape: Sequence[int]) -> bool:
 
 
 def prominence(face: DetectedFace, image_shape: Sequence[int]) -> float:
-    """Box area, weighted down the further the face is from the photo's centre and when cut by its edge."""
+    """Box area x (1 - distance from the photo centre / half diagonal)^2, halved when cut by the photo's edge."""
     h, w = float(image_shape[0]), float(image_shape[1])
     cx, cy = float(face.bbox[0] + face.bbox[2]) / 2, float(face.bbox[1] + face.bbox[3]) / 2
     off = np.hypot(cx - w / 2, cy - h / 2) / max(1.0, np.hypot(w / 2, h / 2))
-    weight = max(0.05, 1.0 - off)
+    weight = max(0.05, 1.0 - off) ** 2
     if cut_by_edge(face, image_shape):
         weight *= 0.5
     return face.area * weight
