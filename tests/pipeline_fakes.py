@@ -16,14 +16,19 @@ from core.engine.base import DetectedFace, EngineInfo, FaceEngine, l2_normalise
 
 
 class GreenSquareEngine(FaceEngine):
-    def __init__(self, cfg=None, data_dir: Path | None = None, delay_s: float = 0.0):
+    def __init__(self, cfg=None, data_dir: Path | None = None, delay_s: float = 0.0, hang_after: int = 0):
         self.delay_s = delay_s
+        self.hang_after = hang_after
+        self.calls = 0
         self.info = EngineInfo("stand-in", "stand-in-v1", 8, 0.9, 0.0, "cpu")
 
     def detect(self, image_bgr: np.ndarray) -> list[DetectedFace]:
-        if self.delay_s:
-            import time
+        import time
 
+        self.calls += 1
+        if self.hang_after and self.calls > self.hang_after:
+            time.sleep(3600)  # a hung engine: the supervisor must notice the silent heartbeat
+        if self.delay_s:
             time.sleep(self.delay_s)
         mask = cv2.inRange(image_bgr, (0, 200, 0), (60, 255, 60))
         n, _, stats, _ = cv2.connectedComponentsWithStats(mask)

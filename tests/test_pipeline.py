@@ -1,0 +1,126 @@
+"""Pipeline plumbing with a fast stand-in engine (green squares): scaling, supervision, fallback, cleanup.
+
+Real-model recognition is in tests/test_pipeline_real.py.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+
+import pytest
+
+from tests.pipeline_fakes import green_square_video
+from tests.pipeline_helpers import STAND_IN, config, pump, results_of, shm_segments
+from workers.pipeline import Pipeline
+
+BIG_BOX = (800, 400, 1400, 1000)  # in the 2560x1440 original
+
+
+@pytest.fixture(scope="module")
+def videos(tmp_path_factory):
+    d = tmp_path_factory.mktemp("videos")
+    return {
+        "big": green_square_video(d / "big.mp4", (2560, 1440), frames=30, fps=10, box=BIG_BOX),
+        "small": green_square_video(d / "small.mp4", (640, 360), frames=30, fps=15, box=(100, 100, 220, 220)),
+    }
+
+
+@pytest.fixture(scope="module")
+def running(videos, tmp_path_factory):
+    cfg = config([{"id": "big", "source": str(videos["big"])}, {"id": "small", "source": str(videos["small"])}])
+    p = Pipeline(cfg, tmp_path_factory.mktemp("data"), engine_spec=STAND_IN)
+    p.start()
+    pump(p, lambda b, seen: {r.camera_id for r in results_of(seen)} >= {"big", "small"}, timeout=60)
+    yield p
+    names = p.buffer_names()
+    p.stop()
+    assert not (shm_segments() & set(names)), "SharedMemory left behind after stop()"
+
+
+def test_oversized_frame_comes_back_with_boxes_in_original_coordinates(running):
+    seen = pump(running, lambda b, seen: len(results_of(seen, "big")) >= 2)
+    r = results_of(seen, "big")[-1]
+    assert r.frame_shape == (1440, 2560)
+    (face,) = r.faces
+    assert face.bbox == pytest.approx(BIG_BOX, abs=6)  # detected at 1280x720, scaled x2 back
+    stored = running.read_frame("big", r.slot, r.generation)
+    if stored is not None:  # None only if the slot was overwritten meanwhile
+        assert stored.shape == (720, 1280, 3)
+
+
+def test_metrics_report_per_camera_rates_and_inference_latency(running):
+    pump(running, lambda b, seen: len(results_of(seen)) >= 10 and any(b.stats for b in seen))
+    m = running.metrics()
+    assert set(m.cameras) == {"big", "small"}
+    assert m.cameras["small"].state == "live" and m.cameras["small"].processed_fps > 0
+    assert m.latency_p95_ms > 0 and m.engine == "stand-in"
+
+
+def test_killed_camera_worker_is_restarted_and_its_results_resume(running):
+    pid = running.child_pids()["small"]
+    os.kill(pid, signal.SIGKILL)
+    seen = pump(running, lambda b, seen: any("camera small" in e for e in b.errors), timeout=20)
+    assert any("killed by signal" in e for b in seen for e in b.errors)
+    seen = pump(running, lambda b, seen: running.child_pids()["small"] not in (None, pid)
+                and len(results_of(seen, "small")) >= 3, timeout=60)
+    assert running.metrics().cameras["small"].restarts >= 1
+
+
+def test_killed_inference_server_is_restarted_and_results_resume(running):
+    pid = running.child_pids()["inference"]
+    os.kill(pid, signal.SIGKILL)
+    pump(running, lambda b, seen: any("inference" in e for e in b.errors), timeout=20)
+    seen = pump(running, lambda b, seen: running.child_pids()["inference"] not in (None, pid)
+                and {r.camera_id for r in results_of(seen[-40:])} >= {"big", "small"}, timeout=90)
+    assert running.metrics().inference_restarts >= 1
+    assert shm_segments() >= set(running.buffer_names()), "restarts must keep the frame buffers"
+
+
+def test_camera_added_and_removed_at_runtime(running, videos):
+    from core.config import CameraConfig
+
+    running.add_camera(CameraConfig(id="extra", source=str(videos["small"])))
+    pump(running, lambda b, seen: len(results_of(seen, "extra")) >= 2, timeout=60)
+    name = next(n for n in running.buffer_names() if n.startswith("sfb_extra_"))
+    running.remove_camera("extra")
+    assert name not in shm_segments()
+    assert "extra" not in running.metrics().cameras
+
+
+def test_queue_fallback_when_shared_memory_cannot_be_created(videos, tmp_path, monkeypatch, caplog):
+    monkeypatch.setenv("SPG_DISABLE_SHM", "1")  # inherited by the spawned children too
+    import workers.frame_buffer as fb
+
+    monkeypatch.setattr(fb, "_warned", False)
+    cfg = config([{"id": "fb_cam", "source": str(videos["big"])}])
+    p = Pipeline(cfg, tmp_path, engine_spec=STAND_IN)
+    before = shm_segments("sfb_fb_cam_")
+    p.start()
+    try:
+        seen = pump(p, lambda b, seen: len(results_of(seen, "fb_cam")) >= 3, timeout=60)
+        r = results_of(seen, "fb_cam")[-1]
+        assert r.faces[0].bbox == pytest.approx(BIG_BOX, abs=6)
+        assert p.metrics().shm_fallback
+        assert p.read_frame("fb_cam", r.slot, r.generation) is None
+        assert shm_segments("sfb_fb_cam_") == before
+        assert "SharedMemory not available" in caplog.text
+    finally:
+        p.stop()
+
+
+def test_hung_inference_server_is_detected_and_restarted(videos, tmp_path):
+    from workers.inference_server import EngineSpec
+
+    hanging = EngineSpec("tests.pipeline_fakes:make_engine", {"hang_after": 3})
+    cfg = config([{"id": "h", "source": str(videos["small"])}], inference={"hang_timeout_s": 2})
+    p = Pipeline(cfg, tmp_path, engine_spec=hanging)
+    p.start()
+    try:
+        seen = pump(p, lambda b, seen: any("hung" in e for e in b.errors), timeout=60)
+        assert len(results_of(seen, "h")) >= 1
+        pump(p, lambda b, seen: len(results_of(seen, "h")) >= 1, timeout=60)  # the new server serves again
+    finally:
+        names = p.buffer_names()
+        p.stop()
+    assert not (shm_segments() & set(names))
