@@ -1,0 +1,91 @@
+"""The InsightFace engine on the real test pack (SCRFD-500M + MobileFaceNet) and real photos."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from core.config import EngineConfig
+from core.engine.base import DetectedFace
+from core.engine.insightface_engine import InsightFaceEngine, provider_candidates
+from core.enrollment import read_image
+
+# expected face counts in ../shared/data/group (inclusive range = the tolerance)
+GROUP_COUNTS = {
+    "two_people.jpg": (2, 2),
+    "kit_with_rose.jpg": (2, 2),
+    "obama_and_biden.jpg": (2, 4),  # Obama, Biden, a girl, a woman cut by the edge
+    "friends_6_faces.png": (5, 7),
+    "worlds_largest_selfie.jpg": (80, 1000),  # several hundred, many tiny
+}
+
+
+@pytest.fixture(scope="session")
+def engine(test_pack) -> InsightFaceEngine:
+    return InsightFaceEngine(EngineConfig(kind="insightface", pack=str(test_pack)), test_pack)
+
+
+def test_reports_model_provider_and_calibrated_threshold(engine, test_pack):
+    info = engine.info
+    assert info.name == "insightface"
+    assert info.model_id == "insightface/mobilefacenet_foamliu"
+    assert info.embedding_dim == 128
+    assert info.provider == "CPUExecutionProvider"  # the only one in this onnxruntime build
+    assert info.threshold == pytest.approx(0.38) and info.margin == pytest.approx(0.05)  # resources/thresholds.yaml
+    over = InsightFaceEngine(EngineConfig(kind="insightface", pack=str(test_pack), threshold=0.55, margin=0.1), test_pack)
+    assert (over.info.threshold, over.info.margin) == (0.55, 0.1)
+
+
+def test_provider_preference_and_fallback():
+    auto = provider_candidates(["auto"], ["CUDAExecutionProvider", "CPUExecutionProvider"])
+    assert auto == ["CUDAExecutionProvider", "CPUExecutionProvider"]
+    all_there = ["TensorrtExecutionProvider", "CUDAExecutionProvider", "DmlExecutionProvider", "CPUExecutionProvider"]
+    assert provider_candidates(["auto"], all_there) == all_there
+    # asking for a GPU that this build lacks still ends on the CPU
+    assert provider_candidates(["cuda"], ["CPUExecutionProvider"]) == ["CPUExecutionProvider"]
+    assert provider_candidates(["directml", "cpu"], ["DmlExecutionProvider", "CPUExecutionProvider"])[0] == "DmlExecutionProvider"
+
+
+@pytest.mark.parametrize("name", sorted(GROUP_COUNTS))
+def test_group_photos_give_the_right_face_count(engine, shared_data, name):
+    faces = engine.detect(read_image(shared_data / "group" / name))
+    lo, hi = GROUP_COUNTS[name]
+    assert lo <= len(faces) <= hi, f"{name}: {len(faces)} faces"
+    for f in faces:
+        assert isinstance(f, DetectedFace) and f.bbox.shape == (4,) and f.landmarks.shape == (5, 2)
+        assert f.width > 0 and f.height > 0 and 0 < f.score <= 1
+
+
+def test_photos_without_a_face_give_no_face(engine, shared_data):
+    for photo in sorted((shared_data / "noface").iterdir()):
+        assert engine.detect(read_image(photo)) == [], photo.name
+
+
+def test_landmarks_follow_the_convention(engine, faces_dir):
+    img = read_image(faces_dir / "Tony_Blair" / "Tony_Blair_0001.jpg")
+    face = max(engine.detect(img), key=lambda f: f.area)
+    le, re, nose, lm, rm = face.landmarks
+    x1, y1, x2, y2 = face.bbox
+    assert le[0] < re[0] and lm[0] < rm[0]          # left is image-left
+    assert max(le[1], re[1]) < nose[1] < min(lm[1], rm[1])  # eyes above nose above mouth
+    assert all(x1 <= p[0] <= x2 and y1 <= p[1] <= y2 for p in face.landmarks)
+
+
+def test_embeddings_are_batched_normalised_and_identity_bearing(engine, faces_dir):
+    photos = [faces_dir / "Tony_Blair" / "Tony_Blair_0001.jpg", faces_dir / "Tony_Blair" / "Tony_Blair_0002.jpg",
+              faces_dir / "Colin_Powell" / "Colin_Powell_0001.jpg"]
+    chips = []
+    for p in photos:
+        img = read_image(p)
+        chip = engine.align(img, max(engine.detect(img), key=lambda f: f.area))
+        assert chip.shape == (112, 112, 3) and chip.dtype == np.uint8
+        chips.append(chip)
+    emb = engine.embed_chips(chips)
+    assert emb.shape == (3, 128) and emb.dtype == np.float32
+    assert np.allclose(np.linalg.norm(emb, axis=1), 1.0, atol=1e-4)
+    # one batched call gives the same vectors as one chip at a time
+    single = np.concatenate([engine.embed_chips([c]) for c in chips])
+    assert np.allclose(emb, single, atol=1e-4)
+    same, other = float(emb[0] @ emb[1]), float(emb[0] @ emb[2])
+    assert same > engine.info.threshold > other
+    assert engine.embed_chips([]).shape == (0, 128)

@@ -1,0 +1,99 @@
+"""Model packs: missing / broken packs give a clear error; import from zip and folder; engine: auto."""
+
+from __future__ import annotations
+
+import logging
+import zipfile
+
+import pytest
+
+from core.config import EngineConfig
+from core.engine import packs
+from core.engine.base import ModelPackError
+from core.engine.factory import create_engine
+
+
+def test_missing_pack_says_how_to_get_one(data_dir):
+    with pytest.raises(ModelPackError) as err:
+        create_engine(EngineConfig(kind="insightface", pack="buffalo_l"), data_dir)
+    msg = str(err.value)
+    assert "buffalo_l" in msg and "not installed" in msg
+    assert "models download" in msg and "models import" in msg and "dlib" in msg
+
+
+def test_missing_pack_folder_path(data_dir, tmp_path):
+    with pytest.raises(ModelPackError, match="does not exist|not installed"):
+        create_engine(EngineConfig(kind="insightface", pack=str(tmp_path / "nowhere")), data_dir)
+
+
+def test_broken_packs_are_named_clearly(tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(ModelPackError, match="no .onnx"):
+        packs.validate_pack(empty)
+    lfs = tmp_path / "lfs"
+    lfs.mkdir()
+    (lfs / "det_10g.onnx").write_text("version https://git-lfs.github.com/spec/v1\n")
+    (lfs / "w600k_r50.onnx").write_text("version https://git-lfs.github.com/spec/v1\n")
+    with pytest.raises(ModelPackError, match="broken or half-copied"):
+        packs.validate_pack(lfs)
+    garbage = tmp_path / "garbage"
+    garbage.mkdir()
+    (garbage / "model_a.onnx").write_bytes(b"\x00" * 4096)
+    with pytest.raises(ModelPackError, match="not a readable ONNX"):
+        packs.validate_pack(garbage)
+
+
+def test_buffalo_extras_are_ignored(tmp_path, test_pack):
+    import shutil
+
+    pack = tmp_path / "buffalo_like"
+    pack.mkdir()
+    shutil.copy(test_pack / "scrfd_500m_bnkps.onnx", pack / "det_500m.onnx")
+    shutil.copy(test_pack / "mobilefacenet_foamliu.onnx", pack / "w600k_mbf.onnx")
+    for extra in ("1k3d68.onnx", "2d106det.onnx", "genderage.onnx"):
+        (pack / extra).write_bytes(b"\x01" * 2048)  # never opened
+    files = packs.validate_pack(pack)
+    assert (files.detector.name, files.recogniser.name) == ("det_500m.onnx", "w600k_mbf.onnx")
+
+
+def test_import_from_zip_then_auto_picks_it(data_dir, tmp_path, test_pack, caplog):
+    zpath = tmp_path / "my_pack.zip"
+    with zipfile.ZipFile(zpath, "w") as zf:
+        for f in test_pack.iterdir():
+            zf.write(f, f"my_pack/{f.name}")
+    files = packs.import_pack(zpath, data_dir)
+    assert files.folder == data_dir / "models" / "my_pack"
+    assert {p.name for p in files.folder.iterdir()} == {"scrfd_500m_bnkps.onnx", "mobilefacenet_foamliu.onnx"}
+    assert [p.name for p in packs.installed_packs(data_dir)] == ["my_pack"]
+    with caplog.at_level(logging.INFO, logger="core.engine.factory"):
+        engine = create_engine(EngineConfig(kind="auto", pack="buffalo_l"), data_dir)
+    assert engine.info.name == "insightface" and engine.info.pack_path.endswith("my_pack")
+    assert "using installed pack 'my_pack'" in caplog.text
+    # by name, too
+    assert create_engine(EngineConfig(kind="insightface", pack="my_pack"), data_dir).info.embedding_dim == 128
+
+
+def test_import_from_folder_and_bad_sources(data_dir, tmp_path, test_pack):
+    files = packs.import_pack(test_pack, data_dir, name="tp")
+    assert files.name == "tp" and files.recogniser.stat().st_size == (test_pack / "mobilefacenet_foamliu.onnx").stat().st_size
+    not_zip = tmp_path / "pack.zip"
+    not_zip.write_text("not a zip")
+    with pytest.raises(ModelPackError, match="neither a folder nor a zip"):
+        packs.import_pack(not_zip, data_dir)
+    with pytest.raises(ModelPackError, match="does not exist"):
+        packs.import_pack(tmp_path / "nope.zip", data_dir)
+    # a failed import leaves the installed pack alone
+    assert [p.name for p in packs.installed_packs(data_dir)] == ["tp"]
+
+
+def test_auto_without_any_pack_falls_back_to_dlib(data_dir, caplog):
+    with caplog.at_level(logging.WARNING, logger="core.engine.factory"):
+        engine = create_engine(EngineConfig(kind="auto", pack="buffalo_l"), data_dir)
+    assert engine.info.name == "dlib" and engine.info.embedding_dim == 128
+    assert "dlib offline engine" in caplog.text and "models download" in caplog.text
+
+
+def test_download_unknown_pack_is_refused_without_network(data_dir):
+    with pytest.raises(ModelPackError, match="unknown pack"):
+        packs.download_pack("not_a_pack", data_dir)
