@@ -272,13 +272,26 @@ def run_inference_server(cfg: AppConfig, data_dir: str, engine_spec: EngineSpec,
         time.sleep(0.5)
         return
     log.info("inference server: %s (%s) loaded once", engine.info.name, engine.info.provider)
-    core = InferenceCore(cfg, engine, GalleryWatch(Path(data_dir), engine))
+
+    def beat() -> None:
+        heartbeat.value = time.time()
+
+    try:
+        serve(cfg, Path(data_dir), engine, input_q, output_q, control_q, beat)
+    except KeyboardInterrupt:
+        pass
+
+
+def serve(cfg: AppConfig, data_dir: Path, engine: FaceEngine, input_q: Any, output_q: Any, control_q: Any,
+          beat: Any = lambda: None, should_stop: Any = lambda: False) -> None:
+    """The server loop (also run in a thread by ``workers.inline_pipeline``): until a :class:`Stop` arrives."""
+    core = InferenceCore(cfg, engine, GalleryWatch(data_dir, engine))
     frames = FrameSource(cfg)
     stats = StatsWindow()
     last_stats = time.monotonic()
     try:
-        while True:
-            heartbeat.value = time.time()
+        while not should_stop():
+            beat()
             try:
                 msg = control_q.get_nowait()
                 if isinstance(msg, Stop):
@@ -310,7 +323,5 @@ def run_inference_server(cfg: AppConfig, data_dir: str, engine_spec: EngineSpec,
                 except (NotImplementedError, OSError):
                     depth = -1
                 output_q.put(stats.make(core, depth, now))
-    except KeyboardInterrupt:
-        pass
     finally:
         frames.close()

@@ -1,0 +1,137 @@
+"""app.py run --headless --config FILE [--duration SECONDS] [--results FILE] [--inline]
+
+Runs the camera pipeline without a GUI: the router loop ``batch = pipeline.poll(); attendance...; tick()``.
+Writes one JSON line per processed frame (camera, frame id, time, faces with box, spg_id, similarity, track,
+quality) to ``--results`` or ``results_file`` of the config, plus one line per presence transition
+(``{"type": "transition", ...}``) when the attendance service (``core.attendance``) can be opened; presence
+events also go to the events database as in the console. Ctrl-C or SIGTERM stops cleanly (children stopped,
+SharedMemory unlinked). ``--inline`` runs everything in one process (dev mode, same stages).
+Without ``--headless`` the console GUI opens.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from cli.common import config_from_args, fail, run_guarded
+
+log = logging.getLogger("cli.run")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--headless", action="store_true", help="no GUI: run the pipeline and write what it sees")
+    parser.add_argument("--duration", type=float, default=None, metavar="SECONDS", help="stop after this long")
+    parser.add_argument("--results", type=Path, default=None, metavar="FILE",
+                        help="per-frame results as JSON lines (default: results_file in the config)")
+    parser.add_argument("--inline", action="store_true", help="everything in one process (single-camera dev mode)")
+    parser.add_argument("--no-presence", action="store_true", help="do not update presence / the events database")
+
+
+def result_line(r: Any) -> dict:
+    return {
+        "type": "frame", "camera_id": r.camera_id, "frame_id": r.frame_id, "timestamp": round(r.timestamp, 3),
+        "latency_ms": round(r.latency_ms, 1), "frame_shape": list(r.frame_shape),
+        "faces": [{"bbox": [round(v, 1) for v in f.bbox], "spg_id": f.spg_id, "similarity": round(f.similarity, 4),
+                   "track_id": f.track_id, "det_score": round(f.det_score, 3), "matchable": f.matchable,
+                   "quality": f.quality} for f in r.faces],
+    }
+
+
+def transition_line(t: Any) -> dict:
+    def val(x: Any) -> Any:
+        return getattr(x, "value", x)
+
+    return {"type": "transition", "spg_id": getattr(t, "spg_id", None), "name": getattr(t, "name", ""),
+            "from": val(getattr(t, "from_state", None)), "to": val(getattr(t, "to_state", None)),
+            "timestamp": getattr(t, "timestamp", None), "camera_id": getattr(t, "camera_id", ""),
+            "alert": bool(getattr(t, "alert", False))}
+
+
+def open_presence(cfg: Any, data_dir: Path) -> Any | None:
+    """The presence hook: core.attendance's service if it is installed and opens; else None (JSON lines only)."""
+    try:
+        from core.attendance import open_attendance
+        from core.gallery import Gallery
+        from core.paths import DataLayout
+
+        gallery = Gallery(DataLayout(data_dir).gallery)
+        return open_attendance(cfg, data_dir, gallery.names)
+    except Exception as exc:  # noqa: BLE001 - presence is optional in headless runs
+        log.warning("presence tracking not available (%s); writing per-frame results only", exc)
+        return None
+
+
+def _body(args: argparse.Namespace) -> int:
+    if not args.headless:
+        from ui.launch import main as gui_main
+
+        return gui_main(args)
+    from core.logging_setup import setup_logging
+    from core.paths import DataLayout
+
+    cfg = config_from_args(args)
+    data_dir = cfg.resolved_data_dir()
+    setup_logging(cfg.logging.level, DataLayout(data_dir).ensure().logs)
+    if not cfg.cameras:
+        return fail("no cameras configured; add a 'cameras:' list to the config (see configs/app.yaml)")
+    out_path = args.results or cfg.results_file
+    if args.inline:
+        from workers.inline_pipeline import InlinePipeline as PipelineClass
+    else:
+        from workers.pipeline import Pipeline as PipelineClass
+    data_dir.mkdir(parents=True, exist_ok=True)
+    pipeline = PipelineClass(cfg, data_dir)
+    attendance = None if args.no_presence else open_presence(cfg, data_dir)
+    out = open(out_path, "a", encoding="utf-8") if out_path else None
+    frames = faces = 0
+    transitions: list[Any] = []
+    end = time.monotonic() + args.duration if args.duration else None
+    try:
+        pipeline.start()
+        print(f"running {len(cfg.cameras)} camera(s); Ctrl-C to stop", file=sys.stderr)
+        while end is None or time.monotonic() < end:
+            batch = pipeline.poll()
+            for r in batch.results:
+                frames += 1
+                faces += len(r.faces)
+                if out:
+                    out.write(json.dumps(result_line(r)) + "\n")
+                if attendance is not None:
+                    snap = None
+                    if any(f.spg_id for f in r.faces):
+                        snap = pipeline.read_frame(r.camera_id, r.slot, r.generation)
+                    transitions.extend(attendance.on_frame_result(r, snap) or [])
+            for e in batch.errors:
+                print(f"warning: {e}", file=sys.stderr)
+            if attendance is not None:
+                transitions.extend(attendance.tick() or [])
+            for t in transitions:
+                line = transition_line(t)
+                print(f"{line['spg_id']}: {line['from']} -> {line['to']}", file=sys.stderr)
+                if out:
+                    out.write(json.dumps(line) + "\n")
+            transitions.clear()
+            if out:
+                out.flush()
+    except KeyboardInterrupt:
+        print("stopping", file=sys.stderr)
+    finally:
+        pipeline.stop()
+        if attendance is not None:
+            attendance.close()
+        if out:
+            out.close()
+    m = pipeline.metrics()
+    print(f"processed {frames} frames, {faces} faces; inference p50 {m.latency_p50_ms:.0f} ms, "
+          f"p95 {m.latency_p95_ms:.0f} ms", file=sys.stderr)
+    return 0
+
+
+def main(args: argparse.Namespace) -> int:
+    return run_guarded(_body, args)
