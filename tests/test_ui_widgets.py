@@ -151,8 +151,15 @@ def test_settings_invalid_value_shows_error_and_saves_nothing(window, qtbot, dat
     saved = yaml.safe_load((data_dir / "settings.yaml").read_text())
     assert saved["presence"]["grace_seconds"] == 10 and saved["engine"]["threshold"] == 0.4
     assert [c["id"] for c in saved["cameras"]] == ["cam2", "cam3", "cam9"]
-    qtbot.waitUntil(lambda: "cam9" in window.pipes[0].added and "cam1" in window.pipes[0].removed, timeout=5000)
-    assert set(window.grid.tiles) == {"cam2", "cam3", "cam9"}
+    # threshold and timings changed: the pipeline restarts with the new settings (the console does not)
+    qtbot.waitUntil(lambda: len(window.pipes) == 2 and set(window.pipes[1].cameras) == {"cam2", "cam3", "cam9"}, timeout=5000)
+    assert window.pipes[0].stopped and set(window.grid.tiles) == {"cam2", "cam3", "cam9"}
+    # only cameras changed: the running pipeline adds / removes them
+    dlg = window.open_settings()
+    dlg.remove_camera(0)
+    assert dlg.save() is True
+    qtbot.waitUntil(lambda: "cam2" in window.pipes[1].removed, timeout=5000)
+    assert len(window.pipes) == 2 and set(window.grid.tiles) == {"cam3", "cam9"}
 
 
 def test_settings_telegram_secret_goes_to_env_not_yaml(window, data_dir):
@@ -343,7 +350,7 @@ def test_webcam_dialog_previews_captures_and_saves(qtbot, tmp_path, monkeypatch)
     wr.release()
     calls = []
     monkeypatch.setattr(enroll_dialogs, "run_enrollment",
-                        lambda eng, gal, sid, name, photos: calls.append((sid, name, [p.is_file() for p in photos])) or len(photos))
+                        lambda eng, gal, sid, name, photos, cfg=None, source="photo": calls.append((sid, name, [getattr(p, "shape", None) is not None for p in photos], source)) or len(photos))
     engine = EngineService(AppConfig(), tmp_path, factory=lambda c, d: _BoxEngine())
     dlg = enroll_dialogs.WebcamEnrollDialog(engine, FakeGallery({"ayu": "Ayu"}), AppConfig())
     qtbot.addWidget(dlg)
@@ -359,7 +366,7 @@ def test_webcam_dialog_previews_captures_and_saves(qtbot, tmp_path, monkeypatch)
     dlg.fields.name_edit.setText("Ayu")
     dlg.save()
     qtbot.waitUntil(lambda: not dlg.busy, timeout=10000)
-    assert calls == [("ayu_2", "Ayu", [True, True])]  # id made unique against the gallery
+    assert calls == [("ayu_2", "Ayu", [True, True], "camera")]  # id made unique against the gallery
     assert "enrolled with 2" in dlg.message.text()
     dlg.close()
     assert dlg._thread is None

@@ -101,19 +101,9 @@ def default_pipeline_factory(cfg: AppConfig, data_dir: Path) -> Any:
 
 
 def default_attendance_factory(cfg: AppConfig, data_dir: Path, names: Callable[[], dict[str, str]]) -> Any:
-    from core.attendance import AttendanceService
-    from core.events_db import EventStore
-    from core.paths import DataLayout
+    from core.attendance import open_attendance
 
-    store = EventStore(DataLayout(data_dir).events_db)
-    outbox = None
-    try:
-        from core.telegram import TelegramOutbox  # type: ignore[attr-defined]
-
-        outbox = TelegramOutbox(cfg.telegram, store)
-    except Exception as exc:  # noqa: BLE001 - alerts still show in the console
-        log.info("Telegram outbox not available: %s", exc)
-    return AttendanceService(cfg, store, outbox, time.time, names)
+    return open_attendance(cfg, data_dir, names)
 
 
 class PipelineController(QThread):
@@ -211,7 +201,7 @@ class PipelineController(QThread):
                 results = list(getattr(batch, "results", []) or [])
                 latest: dict[str, FrameResult] = {}
                 for r in results:
-                    self.attendance.on_frame_result(r)
+                    self.attendance.on_frame_result(r, snapshot=lambda r=r: read_array(self.pipeline, r))
                     counts[r.camera_id] += 1
                     lat_sum[r.camera_id] += float(r.latency_ms)
                     latest[r.camera_id] = r
@@ -231,6 +221,8 @@ class PipelineController(QThread):
                         self.skipped_frames += 1
                 for st in getattr(batch, "statuses", []) or []:
                     self._on_status(st)
+                for err in getattr(batch, "errors", []) or []:
+                    self._event("camera", redact(str(err)))
                 stats = getattr(batch, "stats", None)
                 for s in stats if isinstance(stats, (list, tuple)) else ([stats] if stats else []):
                     if isinstance(s, InferenceStats) or s is not None:
@@ -280,13 +272,16 @@ class PipelineController(QThread):
                 close()
             except Exception:  # noqa: BLE001
                 log.exception("attendance close failed")
+        self.attendance = None
 
     def _engine_info(self) -> dict:
-        info: dict = {}
+        info: dict = {"pack": self.cfg.engine.pack}
         try:
             m = self.pipeline.metrics() if hasattr(self.pipeline, "metrics") else None
             if isinstance(m, dict):
                 info.update(m)
+            elif m is not None:
+                info.update({k: getattr(m, k) for k in ("engine", "provider") if getattr(m, k, "")})
         except Exception:  # noqa: BLE001
             pass
         return info
@@ -324,6 +319,20 @@ class PipelineController(QThread):
                 self._event("info", self.tr("Could not apply a change: {err}").format(err=redact(str(exc))))
 
     def _apply_config(self, cfg: AppConfig) -> None:
+        """Cameras added start and removed ones stop; any other change restarts the pipeline and the
+        attendance service here, in the controller thread (the console itself keeps running)."""
+        same_rest = cfg.model_dump(exclude={"cameras"}) == self.cfg.model_dump(exclude={"cameras"}) and \
+            cfg.telegram.token == self.cfg.telegram.token and cfg.telegram.chat_id == self.cfg.telegram.chat_id
+        if not same_rest:
+            self._event("info", self.tr("Restarting the cameras with the new settings…"))
+            self._stop_pipeline()
+            self.cfg = cfg
+            self.pipeline = self._pipeline_factory(cfg, self.data_dir)
+            self.pipeline.start()
+            self.attendance = self._attendance_factory(cfg, self.data_dir, self._names)
+            self._states.clear()
+            self._push_presence()
+            return
         old = {c.id: c for c in self.cfg.cameras}
         new = {c.id: c for c in cfg.cameras}
         for cid in old:
@@ -331,17 +340,8 @@ class PipelineController(QThread):
                 self.pipeline.remove_camera(cid)
                 self._states.pop(cid, None)
         for cid, cam in new.items():
-            if cid not in old or old[cid] != cam:
-                if cam.enabled:
-                    self.pipeline.add_camera(cam)
-        for name in ("apply_config", "update_config"):
-            for target in (self.pipeline, self.attendance):
-                fn = getattr(target, name, None)
-                if callable(fn):
-                    try:
-                        fn(cfg)
-                    except Exception:  # noqa: BLE001
-                        log.exception("%s.%s failed", type(target).__name__, name)
+            if (cid not in old or old[cid] != cam) and cam.enabled:
+                self.pipeline.add_camera(cam)
         self.cfg = cfg
 
     def _on_status(self, st: CameraStatus) -> None:

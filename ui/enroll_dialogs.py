@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import re
-import tempfile
 import time
 from pathlib import Path
 from typing import Any, Sequence
@@ -71,6 +70,8 @@ def error_text(widget: QWidget, exc: BaseException) -> str:
         "multiple_faces": tr("There is more than one face in the photo. Use a photo of this SPG alone."),
         "several_faces": tr("There is more than one face in the photo. Use a photo of this SPG alone."),
         "too_small": tr("The face is too small. Move closer to the camera or use a bigger photo."),
+        "bad_name": tr("Type the SPG's name first."),
+        "no_photos": tr("Add at least one photo."),
         "blurred": tr("The photo is too blurred. Hold still, use good light and try again."),
         "too_blurred": tr("The photo is too blurred. Hold still, use good light and try again."),
         "looks_like_other": tr("This face looks like another SPG already enrolled{other}. Check you chose the right person."),
@@ -81,7 +82,7 @@ def error_text(widget: QWidget, exc: BaseException) -> str:
     }
     key = next((k for k in texts if k in reason), None)
     if key is None:
-        base = str(exc) or exc.__class__.__name__
+        base = str(getattr(exc, "message", "") or exc) or exc.__class__.__name__
         if type(exc).__name__ in ("EngineError", "ModelPackError"):
             base = tr("The face engine could not start: {err}").format(err=base)
     else:
@@ -91,11 +92,12 @@ def error_text(widget: QWidget, exc: BaseException) -> str:
     return base
 
 
-def run_enrollment(engine: Any, gallery: Any, spg_id: str, name: str, photos: Sequence[Any]) -> Any:
-    """Call core.enrollment.enroll_photos (engine thread)."""
+def run_enrollment(engine: Any, gallery: Any, spg_id: str, name: str, photos: Sequence[Any], cfg: AppConfig | None = None,
+                   source: str = "photo") -> Any:
+    """Call core.enrollment.enroll_photos (engine thread). Photos: files or camera frames (BGR arrays)."""
     from core.enrollment import enroll_photos
 
-    return enroll_photos(engine, gallery, spg_id, name, list(photos))
+    return enroll_photos(engine, gallery, spg_id, name, list(photos), cfg=cfg.engine if cfg else None, source=source)
 
 
 def describe_result(widget: QWidget, result: Any, name: str) -> tuple[str, list[str]]:
@@ -121,6 +123,9 @@ def describe_result(widget: QWidget, result: Any, name: str) -> tuple[str, list[
         added = result
     if added is None and isinstance(result, (list, tuple)):
         added = len(result)
+    for other_id, other_name, sim in getattr(result, "similar", None) or []:
+        problems.append(widget.tr("Warning: this face looks like another SPG already enrolled ({other}, similarity {sim:.2f}). "
+                                  "Check you chose the right person.").format(other=other_name or other_id, sim=sim))
     summary = widget.tr("{name} enrolled with {n} photo(s).").format(name=name, n=added if added is not None else "?")
     return summary, problems
 
@@ -215,7 +220,8 @@ class PhotoEnrollDialog(QDialog):
         self.busy = True
         self.buttons.setEnabled(False)
         self.show_message(self.tr("Enrolling… (the face engine may take a few seconds to start)"))
-        self.engine.run(lambda eng: run_enrollment(eng, self.gallery, spg_id, name, [Path(p) for p in photos]),
+        cfg = getattr(self.engine, "cfg", None)
+        self.engine.run(lambda eng: run_enrollment(eng, self.gallery, spg_id, name, [Path(p) for p in photos], cfg),
                         lambda res: self._done(spg_id, name, res), self._failed)
 
     def _done(self, spg_id: str, name: str, result: Any) -> None:
@@ -235,35 +241,10 @@ class PhotoEnrollDialog(QDialog):
 
 # --- webcam enrollment ---------------------------------------------------------------------------
 def quality_hint(engine: Any, frame: np.ndarray, face: Any, cfg: AppConfig) -> str:
-    """'ok', 'too_small', 'blurred' or 'turn' (face turned away), for the live hint."""
-    try:
-        from core import face_quality  # type: ignore[attr-defined]
+    """'ok', 'too_small', 'blurred' or 'turn' (face turned away), for the live hint (core.face_quality)."""
+    from core.face_quality import quality_hint as hint
 
-        fn = getattr(face_quality, "quality_hint", None) or getattr(face_quality, "assess", None)
-        if callable(fn):
-            res = fn(frame, face, cfg.engine) if fn.__code__.co_argcount >= 3 else fn(frame, face)
-            code = getattr(res, "reason", res)
-            code = str(getattr(code, "value", code) or "ok")
-            if code:
-                return code
-    except Exception:  # noqa: BLE001 - fall back to the simple checks below
-        pass
-    x1, y1, x2, y2 = [float(v) for v in face.bbox]
-    if (x2 - x1) < max(2 * cfg.engine.min_face_px, 80):
-        return "too_small"
-    crop = frame[max(0, int(y1)):max(0, int(y2)), max(0, int(x1)):max(0, int(x2))]
-    if crop.size:
-        gray = cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY)
-        if cv2.Laplacian(gray, cv2.CV_64F).var() < cfg.engine.min_sharpness:
-            return "blurred"
-    lm = np.asarray(face.landmarks, dtype=np.float32)
-    if lm.shape == (5, 2):
-        eye_dx = lm[1, 0] - lm[0, 0]
-        if eye_dx > 1:
-            offset = (lm[2, 0] - (lm[0, 0] + lm[1, 0]) / 2) / eye_dx
-            if abs(offset) > 0.35:
-                return "turn"
-    return "ok"
+    return hint(frame, face, cfg.engine)
 
 
 def parse_source(text: str | int) -> str | int:
@@ -393,7 +374,6 @@ class WebcamEnrollDialog(QDialog):
         self.frames_seen = 0
         self.busy = False
         self.last_result: Any = None
-        self._tmp = tempfile.TemporaryDirectory(prefix="spg_enroll_")
 
     def select_source(self, source: str | int) -> None:
         idx = self.source_box.findData(source)
@@ -460,15 +440,11 @@ class WebcamEnrollDialog(QDialog):
         if not self.captured:
             self._show_message(self.tr("Capture at least one shot first."), True)
             return
-        paths = []
-        for i, frame in enumerate(self.captured):
-            p = Path(self._tmp.name) / f"{spg_id}_{int(time.time())}_{i}.jpg"
-            cv2.imwrite(str(p), frame, [cv2.IMWRITE_JPEG_QUALITY, 95])
-            paths.append(p)
+        frames = list(self.captured)  # camera frames go to enrollment as they are (no file round trip)
         self.busy = True
         self.buttons.setEnabled(False)
         self._show_message(self.tr("Enrolling…"))
-        self.engine.run(lambda eng: run_enrollment(eng, self.gallery, spg_id, name, paths),
+        self.engine.run(lambda eng: run_enrollment(eng, self.gallery, spg_id, name, frames, self.cfg, source="camera"),
                         lambda res: self._done(spg_id, name, res), self._failed)
 
     def _done(self, spg_id: str, name: str, result: Any) -> None:

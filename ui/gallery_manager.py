@@ -230,17 +230,18 @@ class GalleryManager(QWidget):
         self.status.setText(self.tr("Re-indexing the gallery with the current face model…"))
 
         def job(engine: Any) -> Any:
-            from core import enrollment
+            from core.enrollment import reindex
 
-            fn = getattr(enrollment, "reindex", None) or getattr(enrollment, "reindex_gallery", None)
-            if fn is None:
-                raise RuntimeError("re-indexing is not available in this build")
-            return fn(engine, self.gallery, progress=self._progress_cb)
+            return reindex(engine, self.gallery, progress=self._progress_cb, force=True)
 
-        def done(_r: Any) -> None:
+        def done(report: Any) -> None:
             self.progress.setVisible(False)
             self.reindex_btn.setEnabled(True)
-            self._after_change(self.tr("Re-index finished."))
+            failed = getattr(report, "failed", []) or []
+            msg = self.tr("Re-index finished: {n} photo(s).").format(n=getattr(report, "done", "?"))
+            if failed:
+                msg += " " + self.tr("{n} could not be re-indexed: {which}").format(n=len(failed), which="; ".join(failed[:3]))
+            self._after_change(msg)
 
         def fail(exc: BaseException) -> None:
             self.reindex_btn.setEnabled(True)

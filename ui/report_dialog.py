@@ -3,7 +3,6 @@ progress and opens the folder when done."""
 
 from __future__ import annotations
 
-import inspect
 import logging
 from datetime import date
 from pathlib import Path
@@ -28,30 +27,18 @@ def open_folder(path: Path) -> None:
 
 
 def export_report(cfg: AppConfig, data_dir: Path, start: date, end: date, spg_ids: Sequence[str] | None,
-                  fmt: str, out_path: Path, progress: Callable[[int, int], None] | None = None) -> Path:
-    """Run core.reports' export (background thread). Returns the written file."""
-    from core import reports
+                  fmt: str, out_path: Path, progress: Callable[[int, int], None] | None = None,
+                  names: dict[str, str] | None = None) -> Path:
+    """core.reports.export_report on this data folder's events database (background thread)."""
+    from core.events_db import EventStore
+    from core.paths import DataLayout
+    from core.reports import export_report as export
 
-    fn = getattr(reports, "export_report", None) or getattr(reports, "export_attendance", None) or getattr(reports, "export", None)
-    if fn is None:
-        raise RuntimeError("the report module has no export function in this build")
-    params = inspect.signature(fn).parameters
-    kwargs: dict[str, Any] = {}
-    candidates = {
-        "cfg": cfg, "config": cfg, "data_dir": data_dir, "start": start, "end": end, "date_from": start,
-        "date_to": end, "spg_ids": list(spg_ids) if spg_ids else None, "fmt": fmt, "format": fmt,
-        "out_path": out_path, "path": out_path, "output": out_path, "progress": progress,
-    }
-    if "store" in params:
-        from core.events_db import EventStore
-        from core.paths import DataLayout
-
-        kwargs["store"] = EventStore(DataLayout(data_dir).events_db)
-    for name in params:
-        if name in candidates and name not in kwargs:
-            kwargs[name] = candidates[name]
-    result = fn(**kwargs)
-    return Path(result) if isinstance(result, (str, Path)) else out_path
+    store = EventStore(DataLayout(data_dir).events_db)
+    try:
+        return Path(export(store, cfg, start, end, spg_ids, fmt, out_path, progress=progress, names=names))
+    finally:
+        store.close()
 
 
 def default_report_name(start: date, end: date, fmt: str) -> str:
@@ -81,6 +68,7 @@ class ReportDialog(QDialog):
         self.fmt.addItem(self.tr("Excel (.xlsx)"), "xlsx")
         self.fmt.addItem(self.tr("CSV (.csv)"), "csv")
         self.spgs = QListWidget()
+        self.names = {spg_id: name for spg_id, name in people}
         for spg_id, name in people:
             item = QListWidgetItem(name)
             item.setData(Qt.ItemDataRole.UserRole, spg_id)
@@ -147,8 +135,9 @@ class ReportDialog(QDialog):
 
         def job() -> Path:
             out.parent.mkdir(parents=True, exist_ok=True)
+            kwargs = {"names": self.names} if self._exporter is export_report else {}
             return self._exporter(self.cfg, self.data_dir, start, end, None if all_selected else spgs, fmt, out,
-                                  lambda d, t: self._progress.emit(d, t))
+                                  lambda d, t: self._progress.emit(d, t), **kwargs)
 
         self._bg.submit(job, self._done, self._failed)
 

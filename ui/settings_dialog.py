@@ -134,6 +134,7 @@ class CameraEditDialog(QDialog):
 
 class SettingsDialog(QDialog):
     saved = Signal(object)  # the new AppConfig
+    _pack_progress = Signal(int, int)
 
     def __init__(self, cfg: AppConfig, data_dir: Path, parent: QWidget | None = None, engine_info: dict | None = None):
         super().__init__(parent)
@@ -161,6 +162,12 @@ class SettingsDialog(QDialog):
         lay.addWidget(self.buttons)
         self.resize(720, 520)
         self.new_cfg: AppConfig | None = None
+        self._pack_progress.connect(self._set_pack_progress)
+
+    def _set_pack_progress(self, done: int, total: int) -> None:
+        if total > 0:
+            self.pack_progress.setRange(0, total)
+            self.pack_progress.setValue(done)
 
     # --- tabs ----------------------------------------------------------------------------------
     def _cameras_tab(self) -> QWidget:
@@ -462,10 +469,9 @@ class SettingsDialog(QDialog):
             return
 
         def job():
-            from core.engine import packs  # type: ignore[attr-defined]
+            from core.engine.packs import import_pack
 
-            fn = getattr(packs, "import_pack")
-            return fn(Path(d), self.data_dir)
+            return import_pack(Path(d), self.data_dir)
 
         self._pack_job(self.tr("Importing…"), job)
 
@@ -473,9 +479,8 @@ class SettingsDialog(QDialog):
         name = self.pack.text().strip() or "buffalo_l"
 
         def job():
-            from core.engine import packs  # type: ignore[attr-defined]
+            from core.engine.packs import download_pack
 
-            fn = getattr(packs, "download_pack")
-            return fn(name, self.data_dir, progress=lambda d, t: None)
+            return download_pack(name, self.data_dir, progress=lambda d, t: self._pack_progress.emit(d, t))
 
         self._pack_job(self.tr("Downloading {name}…").format(name=name), job)
