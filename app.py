@@ -71,6 +71,19 @@ def main(argv: list[str] | None = None) -> int:
     return int(args._handler(args) or 0)
 
 
+def ensure_std_streams() -> None:
+    """A windowed executable (Windows double-click) has no console: sys.stdout / sys.stderr are None, and a
+    library that writes to them (tqdm progress bars, warnings) would crash the console. Point them at devnull
+    and note it in SPG_NO_CONSOLE (the self-test then shows its result in a message box)."""
+    import os
+
+    for name in ("stdout", "stderr"):
+        if getattr(sys, name) is None:
+            os.environ["SPG_NO_CONSOLE"] = "1"
+            setattr(sys, name, open(os.devnull, "w", encoding="utf-8"))
+
+
 if __name__ == "__main__":
     multiprocessing.freeze_support()  # Windows frozen executables: children re-enter here
+    ensure_std_streams()
     sys.exit(main())

@@ -392,7 +392,8 @@ def _save_log(data_dir: Path, lines: list[str]) -> None:
 
 def _show_result_dialog(ok: bool, lines: list[str]) -> None:
     """Windowed executable without a console (Windows double-click): show the result in a message box."""
-    if _stream() is not None or os.environ.get("QT_QPA_PLATFORM", "") in ("offscreen", "minimal"):
+    no_console = _stream() is None or os.environ.get("SPG_NO_CONSOLE") == "1"  # set by app.ensure_std_streams
+    if not no_console or os.environ.get("QT_QPA_PLATFORM", "") in ("offscreen", "minimal"):
         return
     try:
         from PySide6.QtWidgets import QApplication, QMessageBox
