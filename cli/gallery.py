@@ -9,13 +9,21 @@ import sys
 from cli.common import config_from_args, fail, run_guarded
 
 
+def _common(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """--config / --data-dir / --pack also after the action (``gallery list --data-dir X``)."""
+    parser.add_argument("--config", metavar="FILE", default=argparse.SUPPRESS, help="YAML config file")
+    parser.add_argument("--data-dir", metavar="DIR", default=argparse.SUPPRESS, help="data folder")
+    parser.add_argument("--pack", metavar="DIR", default=argparse.SUPPRESS, help="face model pack folder to use")
+    return parser
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
-    ls = sub.add_parser("list", help="list enrolled SPGs")
+    ls = _common(sub.add_parser("list", help="list enrolled SPGs"))
     ls.add_argument("--json", action="store_true", help="one JSON object per SPG")
-    rm = sub.add_parser("remove", help="delete an SPG with all their photos, crops and embeddings")
+    rm = _common(sub.add_parser("remove", help="delete an SPG with all their photos, crops and embeddings"))
     rm.add_argument("spg_id", metavar="ID")
-    ri = sub.add_parser("reindex", help="re-embed every photo with the current face model")
+    ri = _common(sub.add_parser("reindex", help="re-embed every photo with the current face model"))
     ri.add_argument("--force", action="store_true", help="also samples that already have this model's embedding")
 
 
