@@ -10,7 +10,6 @@ close: workers stopped, no SharedMemory left.
 from __future__ import annotations
 
 import csv
-import glob
 from pathlib import Path
 
 import cv2
@@ -132,11 +131,16 @@ def test_enroll_presence_report_and_clean_close(qtbot, data_dir, test_pack, face
     assert opened == [rd.result_path.parent]
     rd.close()
 
-    # 6. closing stops the workers and frees SharedMemory
+    # 6. closing stops the workers and frees SharedMemory (other tests may run pipelines: check ours)
+    pipeline = win.controller.pipeline
+    shm = [n.lstrip("/") for n in pipeline.buffer_names()]
+    pids = [p for p in pipeline.child_pids().values() if p]
+    assert shm and all(n.startswith("sfb_") for n in shm) and pids
     win.close()
     assert win.closed_cleanly
     assert not win.controller.isRunning()
-    assert not glob.glob("/dev/shm/sfb_*")
+    assert not [n for n in shm if Path("/dev/shm", n).exists()]
+    assert not [p for p in pids if Path(f"/proc/{p}").exists() and "zombie" not in Path(f"/proc/{p}/status").read_text().lower()]
 
 
 def test_enrollment_rejections_are_explained(qtbot, data_dir, test_pack, shared_data):
