@@ -200,8 +200,9 @@ class PipelineController(QThread):
                 batch = self.pipeline.poll()
                 results = list(getattr(batch, "results", []) or [])
                 latest: dict[str, FrameResult] = {}
+                transitions = []
                 for r in results:
-                    self.attendance.on_frame_result(r, snapshot=lambda r=r: read_array(self.pipeline, r))
+                    transitions.extend(self.attendance.on_frame_result(r, snapshot=lambda r=r: read_array(self.pipeline, r)) or [])
                     counts[r.camera_id] += 1
                     lat_sum[r.camera_id] += float(r.latency_ms)
                     latest[r.camera_id] = r
@@ -227,7 +228,7 @@ class PipelineController(QThread):
                 for s in stats if isinstance(stats, (list, tuple)) else ([stats] if stats else []):
                     if isinstance(s, InferenceStats) or s is not None:
                         self.stats.emit(s)
-                transitions = self.attendance.tick() or []
+                transitions.extend(self.attendance.tick() or [])
                 for t in transitions:
                     self._on_transition(t)
                 now = time.monotonic()

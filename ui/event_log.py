@@ -36,11 +36,13 @@ class EventLog(QWidget):
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addWidget(self.list)
         self.events: list[UiEvent] = []
+        self.tz = None
+        """Outlet time zone (zoneinfo); None = this PC's."""
 
     def add_event(self, event: UiEvent) -> None:
         self.events.insert(0, event)
         del self.events[self.MAX_ITEMS:]
-        when = datetime.fromtimestamp(event.timestamp).strftime("%H:%M:%S")
+        when = datetime.fromtimestamp(event.timestamp, self.tz).strftime("%H:%M:%S")
         kind = {
             "alert": self.tr("ALERT"), "transition": self.tr("presence"), "camera": self.tr("camera"), "info": self.tr("info"),
         }.get(event.kind, event.kind)

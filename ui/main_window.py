@@ -77,6 +77,7 @@ class MainWindow(QMainWindow):
         self.unknown = UnknownFacesPanel(self.layout_.unknown_faces, cfg.storage)
         self.charts = ChartsPanel()
         self.events = EventLog()
+        self.events.tz = self.presence_model.tz
         self.tabs = QTabWidget()
         self.tabs.addTab(self.presence, self.tr("Presence"))
         self.tabs.addTab(self.gallery_manager, self.tr("Gallery"))
