@@ -86,6 +86,9 @@ def check_data_folder(ctx: Context) -> str:
         raise CheckFailed(f"{data_dir}: a file written there does not read back")
     probe.unlink()
     ctx.data_dir = data_dir
+    # the remaining checks write their files (gallery, video) under the data folder, as the console does: a user
+    # name with spaces or non-ASCII letters in the path is exercised by every check, not just this one
+    ctx.tmp = Path(tempfile.mkdtemp(prefix=".selftest_", dir=layout.root))
     return f"{data_dir} (writable)"
 
 
@@ -353,7 +356,8 @@ def run_checks(args: argparse.Namespace) -> tuple[bool, list[str]]:
     ctx = Context(args=args)
     lines: list[str] = []
     _emit(lines, f"SPG Presence Console self-test - Python {platform.python_version()}, {platform.platform()}")
-    ctx.tmp = Path(tempfile.mkdtemp(prefix="spg_selftest_"))
+    system_tmp = Path(tempfile.mkdtemp(prefix="spg_selftest_"))
+    ctx.tmp = system_tmp  # until the data folder check moves it into the data folder
     all_ok = True
     try:
         for name, check in CHECKS:
@@ -370,7 +374,9 @@ def run_checks(args: argparse.Namespace) -> tuple[bool, list[str]]:
             ctx.results.append((name, ok, detail))
             _emit(lines, f"[{' OK ' if ok else 'FAIL'}] {name}: {detail}")
     finally:
-        shutil.rmtree(ctx.tmp, ignore_errors=True)
+        for folder in {system_tmp, ctx.tmp}:
+            if folder is not None:
+                shutil.rmtree(folder, ignore_errors=True)
     _emit(lines, "self-test passed" if all_ok else "self-test FAILED")
     if ctx.data_dir is not None:
         _save_log(ctx.data_dir, lines)

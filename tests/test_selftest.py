@@ -46,6 +46,7 @@ def test_selftest_works_in_a_data_folder_with_spaces_and_non_ascii(test_pack, tm
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert check_lines(proc.stdout) == {name: "OK" for name in CHECK_NAMES}
     assert (data_dir / "logs" / "selftest.log").is_file()
+    assert not list(data_dir.glob(".selftest_*")), "the self-test's scratch folder (inside the data folder) is left behind"
 
 
 def test_selftest_fails_with_a_clear_line_and_exit_code_on_a_broken_pack(tmp_path, data_dir):
