@@ -89,3 +89,42 @@ def test_embeddings_are_batched_normalised_and_identity_bearing(engine, faces_di
     same, other = float(emb[0] @ emb[1]), float(emb[0] @ emb[2])
     assert same > engine.info.threshold > other
     assert engine.embed_chips([]).shape == (0, 128)
+
+
+def _child_embeds(pack: str, photo: str, data_dir: str, q) -> None:
+    from pathlib import Path
+
+    from core.config import EngineConfig
+    from core.engine.factory import create_engine
+    from core.enrollment import read_image
+
+    engine = create_engine(EngineConfig(kind="auto", pack=pack), Path(data_dir))
+    img = read_image(photo)
+    faces = engine.detect(img)
+    q.put((engine.info.model_id, engine.info.provider, engine.embed(img, faces).shape))
+
+
+def test_engine_is_built_inside_a_spawned_child(test_pack, faces_dir, data_dir):
+    from workers.mp import mp_context
+
+    ctx = mp_context()
+    q = ctx.Queue()
+    p = ctx.Process(target=_child_embeds, args=(str(test_pack), str(faces_dir / "Tony_Blair" / "Tony_Blair_0001.jpg"), str(data_dir), q))
+    p.start()
+    try:
+        model_id, provider, shape = q.get(timeout=120)
+    finally:
+        p.join(timeout=30)
+    assert p.exitcode == 0
+    assert model_id == "insightface/mobilefacenet_foamliu" and provider == "CPUExecutionProvider"
+    assert shape[1] == 128 and shape[0] >= 1
+
+
+def test_importing_the_factory_loads_no_runtime():
+    import subprocess
+    import sys
+
+    code = "import sys, core.engine.factory; print(sorted(m for m in ('onnxruntime', 'insightface', 'dlib') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                         cwd=str(__import__("pathlib").Path(__file__).resolve().parent.parent))
+    assert out.stdout.strip() == "[]", out.stderr
