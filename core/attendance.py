@@ -25,7 +25,7 @@ import numpy as np
 
 from core.alert_templates import AlertTemplates, fmt_duration, fmt_time
 from core.clock import as_clock
-from core.events_db import ALERT_PENDING, ALERT_SKIPPED, StateRow
+from core.events_db import ALERT_PENDING, ALERT_SKIPPED, EventStoreError, StateRow
 from core.presence import PresenceEngine, State, Transition
 from core.secrets import register_secret
 from core.shifts import ShiftBook
@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 PRUNE_EVERY_S = 3600.0
 MAX_CAPTURE_LAG_S = 5.0
 CROP_EVERY_S = 1.0
+STORE_RETRY_S = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +85,12 @@ class AttendanceService:
         self._names: dict[str, str] = {}
         self._last_prune_mono: float | None = None
         self._closed = False
+        self._unsaved: list[tuple] = []
+        self._retry_at: float | None = None
+        self._store_logged: float | None = None
+        self._today: dict[str, float] = {}
+        self.store_error: str | None = None
+        """The events database problem right now (locked file, ...), as a sentence; None when fine."""
         self.refresh_people()
         self._resume()
 
@@ -146,18 +153,28 @@ class AttendanceService:
                     self._crops[spg] = crop
                     self._crop_at[spg] = now_mono
         self.store.heartbeat(now_wall)
-        self.store.flush_due()
+        self._flush_due()
         return out
 
+    def _flush_due(self) -> None:
+        try:
+            self.store.flush_due()
+        except EventStoreError as exc:
+            self._store_problem(exc)
+
     def tick(self) -> list[Transition]:
+        self._drain_unsaved()
         out = self.engine.tick()
         for t in out:
             self._apply(t)
         now = self.clock.time()
         self.store.heartbeat(now)
-        self.store.flush_due()
-        self._maybe_prune()
-        self._maybe_daily_summary(now)
+        self._flush_due()
+        try:
+            self._maybe_prune()
+            self._maybe_daily_summary(now)
+        except EventStoreError as exc:
+            self._store_problem(exc)
         return out
 
     # --- transitions -> storage + alerts -------------------------------------------------------
@@ -175,14 +192,49 @@ class AttendanceService:
         elif (t.from_state is State.ABSENT and t.to_state is State.PRESENT and self.cfg.presence.notify_return
               and self.shifts.on_duty(t.spg_id, t.timestamp)):
             alert = ("returned", self._return_text(t, st), None, self._alert_status())
+        if self._unsaved and interval is not None and interval[0] == "close":
+            interval = ("close", (None, interval[1][1]))  # the open interval's id is not known yet
         row = StateRow(t.spg_id, st.state.value, st.since, st.last_seen, st.last_camera, self._interval.get(t.spg_id))
-        tid, iid, aid = self.store.record_transition(t, row, interval, alert)
-        t.id = tid
-        self._interval[t.spg_id] = iid
         level = logging.WARNING if t.alert else logging.INFO
         log.log(level, "%s: %s -> %s%s", t.spg_id, t.from_state.value, t.to_state.value, " (alert)" if t.alert else "")
-        if aid is not None and self.outbox is not None:
-            self.outbox.notify()
+        self._unsaved.append((t, row, interval, alert))
+        if interval is not None:
+            self._interval[t.spg_id] = None  # known again once stored
+        self._drain_unsaved(force=len(self._unsaved) == 1)  # behind a failed one: wait for its retry time
+
+    def _drain_unsaved(self, force: bool = False) -> None:
+        """Store queued transitions in order. While the database is locked they wait in memory (and are
+        retried every few seconds), so a locked file never loses a transition or an alert."""
+        if not self._unsaved:
+            return
+        mono = self.clock.monotonic()
+        if not force and self._retry_at is not None and mono < self._retry_at:
+            return
+        while self._unsaved:
+            t, row, interval, alert = self._unsaved[0]
+            try:
+                tid, iid, aid = self.store.record_transition(t, row, interval, alert)
+            except EventStoreError as exc:
+                self._store_problem(exc)
+                self._retry_at = mono + STORE_RETRY_S
+                return
+            self._unsaved.pop(0)
+            self._retry_at = None
+            t.id = tid
+            if not any(u[0].spg_id == t.spg_id for u in self._unsaved):
+                self._interval[t.spg_id] = iid
+            if aid is not None and self.outbox is not None:
+                self.outbox.notify()
+        if self.store_error is not None:
+            log.warning("events database usable again; queued transitions stored")
+            self.store_error = None
+
+    def _store_problem(self, exc: Exception) -> None:
+        self.store_error = str(exc)
+        mono = self.clock.monotonic()
+        if self._store_logged is None or mono - self._store_logged >= 60.0:
+            self._store_logged = mono
+            log.error("%s (%d transition(s) kept in memory until it works again)", exc, len(self._unsaved))
 
     def _alert_status(self) -> str:
         return ALERT_PENDING if self.outbox is not None else ALERT_SKIPPED
@@ -258,7 +310,11 @@ class AttendanceService:
     def snapshot(self) -> list[SpgPresence]:
         self.refresh_people()
         now = self.clock.time()
-        today = self.present_today(now)
+        try:
+            today = self._today = self.present_today(now)
+        except EventStoreError as exc:
+            self._store_problem(exc)
+            today = self._today
         states = self.engine.states()
         out = []
         for spg_id, name in sorted(self._names.items(), key=lambda kv: str(kv[1]).lower()):
@@ -276,8 +332,13 @@ class AttendanceService:
             return
         self._closed = True
         try:
+            self._drain_unsaved(force=True)
+            if self._unsaved:
+                log.error("%d transition(s) could not be stored: %s", len(self._unsaved), self.store_error)
             self.store.heartbeat(self.clock.time())
             self.store.flush()
+        except EventStoreError as exc:
+            log.error("%s", exc)
         finally:
             if self.outbox is not None:
                 self.outbox.close()

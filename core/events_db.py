@@ -39,6 +39,7 @@ from typing import Any, Iterable, Protocol, Sequence
 log = logging.getLogger(__name__)
 
 FLUSH_INTERVAL_S = 1.0
+MAX_BUFFERED_HITS = 100_000
 
 MIGRATIONS: list[str] = [
     # v1
@@ -175,7 +176,7 @@ def _is_corrupt(exc: BaseException) -> bool:
 class EventStore:
     """SQLite implementation of :class:`EventBackend`. Thread-safe (one connection under a lock)."""
 
-    def __init__(self, path: Path | str, *, timeout_s: float = 5.0, recover: bool = True,
+    def __init__(self, path: Path | str, *, timeout_s: float = 2.0, recover: bool = True,
                  wall: Any = time.time, mono: Any = time.monotonic):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -319,8 +320,20 @@ class EventStore:
                 return
             hits, touch, hb = self._hits, self._touch, self._heartbeat
             self._hits, self._touch, self._heartbeat = [], {}, None
-            with self._tx() as c:
-                self._write_buffer(c, hits, touch, hb)
+            try:
+                with self._tx() as c:
+                    self._write_buffer(c, hits, touch, hb)
+            except EventStoreError:
+                self._restore_buffer(hits, touch, hb)
+                raise
+
+    def _restore_buffer(self, hits: list, touch: dict, hb: float | None) -> None:
+        """A write failed (locked file): keep the buffered rows for the next try (bounded)."""
+        self._hits = (hits + self._hits)[-MAX_BUFFERED_HITS:]
+        for iid, ls in touch.items():
+            self._touch[iid] = max(ls, self._touch.get(iid, ls))
+        if self._heartbeat is None:
+            self._heartbeat = hb
 
     def _write_buffer(self, c: sqlite3.Connection, hits: list, touch: dict, hb: float | None) -> None:
         if hits:
@@ -376,38 +389,55 @@ class EventStore:
         with self._lock:
             hits, touch, hb = self._hits, self._touch, self._heartbeat
             self._hits, self._touch, self._heartbeat = [], {}, None
-            with self._tx() as c:
-                self._write_buffer(c, hits, touch, hb)
-                cur = c.execute(
-                    "INSERT INTO transitions (ts, spg_id, from_state, to_state, camera_id, last_seen, alert) "
+            try:
+                return self._record(t, state, interval, alert, hits, touch, hb)
+            except EventStoreError:
+                self._restore_buffer(hits, touch, hb)
+                raise
+
+    def _record(self, t: Any, state: StateRow, interval: tuple[str, Any] | None,
+                alert: tuple[str, str, bytes | None, str] | None, hits: list, touch: dict,
+                hb: float | None) -> tuple[int, int | None, int | None]:
+        with self._tx() as c:
+            self._write_buffer(c, hits, touch, hb)
+            cur = c.execute(
+                "INSERT INTO transitions (ts, spg_id, from_state, to_state, camera_id, last_seen, alert) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (t.timestamp, t.spg_id, _v(t.from_state), _v(t.to_state), t.camera_id, t.last_seen, int(bool(t.alert))),
+            )
+            tid = cur.lastrowid
+            interval_id = state.interval_id
+            if interval is not None:
+                op, arg = interval
+                if op == "open":
+                    interval_id = c.execute("INSERT INTO intervals (spg_id, start, last_seen) VALUES (?, ?, ?)",
+                                            (t.spg_id, arg, arg)).lastrowid
+                elif op == "close":
+                    iid, ls = arg
+                    if iid is None:  # "the SPG's open interval" (its id was not known when queued)
+                        row = c.execute("SELECT interval_id FROM spg_state WHERE spg_id = ?", (t.spg_id,)).fetchone()
+                        iid = row[0] if row else None
+                    c.execute("UPDATE intervals SET last_seen = MAX(last_seen, ?), closed = 1 WHERE id = ?", (ls, iid))
+                    interval_id = None
+            c.execute(
+                "INSERT OR REPLACE INTO spg_state (spg_id, state, since, last_seen, last_camera, interval_id) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (state.spg_id, state.state, state.since, state.last_seen, state.last_camera, interval_id),
+            )
+            if interval is None and interval_id is None:  # keep the open interval the caller did not know
+                c.execute("UPDATE spg_state SET interval_id = (SELECT id FROM intervals WHERE spg_id = ? AND "
+                          "closed = 0 ORDER BY id DESC LIMIT 1) WHERE spg_id = ?", (t.spg_id, t.spg_id))
+                interval_id = c.execute("SELECT interval_id FROM spg_state WHERE spg_id = ?",
+                                        (t.spg_id,)).fetchone()[0]
+            aid = None
+            if alert is not None:
+                kind, text, photo, status = alert
+                aid = c.execute(
+                    "INSERT INTO alerts (created, spg_id, kind, transition_id, text, photo, status) "
                     "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (t.timestamp, t.spg_id, _v(t.from_state), _v(t.to_state), t.camera_id, t.last_seen, int(bool(t.alert))),
-                )
-                tid = cur.lastrowid
-                interval_id = state.interval_id
-                if interval is not None:
-                    op, arg = interval
-                    if op == "open":
-                        interval_id = c.execute("INSERT INTO intervals (spg_id, start, last_seen) VALUES (?, ?, ?)",
-                                                (t.spg_id, arg, arg)).lastrowid
-                    elif op == "close":
-                        iid, ls = arg
-                        c.execute("UPDATE intervals SET last_seen = MAX(last_seen, ?), closed = 1 WHERE id = ?", (ls, iid))
-                        interval_id = None
-                c.execute(
-                    "INSERT OR REPLACE INTO spg_state (spg_id, state, since, last_seen, last_camera, interval_id) "
-                    "VALUES (?, ?, ?, ?, ?, ?)",
-                    (state.spg_id, state.state, state.since, state.last_seen, state.last_camera, interval_id),
-                )
-                aid = None
-                if alert is not None:
-                    kind, text, photo, status = alert
-                    aid = c.execute(
-                        "INSERT INTO alerts (created, spg_id, kind, transition_id, text, photo, status) "
-                        "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                        (t.timestamp, t.spg_id, kind, tid, text, photo, status),
-                    ).lastrowid
-            return tid, interval_id, aid
+                    (t.timestamp, t.spg_id, kind, tid, text, photo, status),
+                ).lastrowid
+        return tid, interval_id, aid
 
     def load_states(self) -> list[StateRow]:
         with self._lock:

@@ -311,3 +311,33 @@ def test_snapshot_callable_is_read_only_when_a_crop_is_needed(server, tmp_path):
     ob.deliver_due()
     assert server.received[0].method == "sendPhoto"
     svc.close()
+
+
+def test_locked_database_keeps_transitions_in_memory_then_stores_them_in_order(server, tmp_path):
+    import sqlite3
+
+    db = tmp_path / "e.db"
+    clock = FakeClock()
+    store = EventStore(db, timeout_s=0.05)
+    ob = outbox_for(server, store, clock)
+    svc = AttendanceService(make_cfg(), store, ob, clock, lambda: NAMES)
+    feed(svc, clock, 5)
+    blocker = sqlite3.connect(str(db), isolation_level=None)
+    blocker.execute("BEGIN EXCLUSIVE")  # another program holds the file
+    out = idle(svc, clock, 40)  # Ana leaves: no exception reaches the router
+    assert [t.to_state.value for t in out] == ["grace", "absent"] and out[-1].alert
+    assert svc.store_error and str(db) in svc.store_error and "locked" in svc.store_error
+    feed(svc, clock, 5)  # and comes back, still locked
+    assert svc.snapshot()[0].state == "present"
+    blocker.execute("ROLLBACK")
+    blocker.close()
+    idle(svc, clock, 8)  # the retry stores everything
+    assert svc.store_error is None
+    rows = store.transitions_between(0, 1e12, ["ana"])
+    assert [(r.from_state, r.to_state) for r in rows] == [("not_seen", "present"), ("present", "grace"),
+                                                          ("grace", "absent"), ("absent", "present"), ("present", "grace")]
+    ivs = store.intervals_between(0, 1e12, ["ana"])
+    assert len(ivs) == 2 and ivs[0].closed and not ivs[1].closed
+    assert ivs[0].last_seen == rows[2].last_seen
+    assert ob.deliver_due() == 1 and len(server.received) == 1
+    svc.close()
