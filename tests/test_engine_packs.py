@@ -97,3 +97,47 @@ def test_auto_without_any_pack_falls_back_to_dlib(data_dir, caplog):
 def test_download_unknown_pack_is_refused_without_network(data_dir):
     with pytest.raises(ModelPackError, match="unknown pack"):
         packs.download_pack("not_a_pack", data_dir)
+
+
+@pytest.fixture
+def local_zoo(tmp_path, test_pack, monkeypatch):
+    """A model-zoo stand-in on 127.0.0.1 serving buffalo_sc.zip built from the test pack (no internet)."""
+    import functools
+    import http.server
+    import threading
+
+    import insightface.utils.storage as storage
+
+    root = tmp_path / "zoo"
+    root.mkdir()
+    with zipfile.ZipFile(root / "buffalo_sc.zip", "w") as zf:
+        zf.write(test_pack / "scrfd_500m_bnkps.onnx", "det_500m.onnx")
+        zf.write(test_pack / "mobilefacenet_foamliu.onnx", "w600k_mbf.onnx")
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
+    handler.log_message = lambda *a, **k: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.setattr(storage, "model_zoo_download_url", lambda f: f"http://127.0.0.1:{server.server_port}/{f}")
+    yield server
+    server.shutdown()
+
+
+def test_download_reports_progress_and_installs(local_zoo, data_dir):
+    seen: list[tuple[int, int]] = []
+    files = packs.download_pack("buffalo_sc", data_dir, progress=lambda d, t: seen.append((d, t)))
+    assert files.folder == data_dir / "models" / "buffalo_sc"
+    assert (files.detector.name, files.recogniser.name) == ("det_500m.onnx", "w600k_mbf.onnx")
+    assert seen and seen[-1][0] == seen[-1][1] > 1_000_000  # done == total at the end
+    assert all(b >= a for (a, _), (b, _) in zip(seen, seen[1:]))
+    assert not list((data_dir / "models").glob(".*part"))  # the partial download is cleaned up
+    engine = create_engine(EngineConfig(kind="auto", pack="buffalo_sc"), data_dir)
+    assert engine.info.model_id == "insightface/w600k_mbf"
+
+
+def test_download_when_offline_is_a_clear_error_not_a_hang(data_dir, monkeypatch):
+    import insightface.utils.storage as storage
+
+    monkeypatch.setattr(storage, "model_zoo_download_url", lambda f: f"http://127.0.0.1:9/{f}")  # nothing listens
+    with pytest.raises(ModelPackError, match="offline.*models import"):
+        packs.download_pack("buffalo_l", data_dir, timeout_s=5)
+    assert packs.installed_packs(data_dir) == []
