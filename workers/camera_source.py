@@ -86,10 +86,16 @@ class CameraSource:
         self._t0 = time.monotonic()
         self._n = 0
 
-    def read(self) -> np.ndarray:
+    def read(self, decode: bool = True) -> np.ndarray | None:
+        """The next frame (BGR). With ``decode=False`` the frame is only grabbed (the stream is drained and
+        paced, but not converted to BGR) and None is returned: cheaper for frames that will not be sent."""
         if self.cap is None:
             raise SourceError(f"{self.label} is not open")
-        ok, frame = self.cap.read()
+        if decode:
+            ok, frame = self.cap.read()
+        else:
+            ok = self.cap.grab()
+            frame = np.empty(0, np.uint8) if ok else None
         if not ok or frame is None:
             if self.kind == "file":
                 if not self.loop:
@@ -103,7 +109,9 @@ class CameraSource:
                     raise SourceError(f"cannot read video file {self.label}")
             else:
                 raise SourceError(f"{self.kind} source {self.label} stopped delivering frames (read failed or timed out)")
-        if frame.ndim == 2:
+        if not decode:
+            frame = None
+        elif frame.ndim == 2:
             frame = cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR)
         elif frame.shape[2] == 4:
             frame = cv2.cvtColor(frame, cv2.COLOR_BGRA2BGR)

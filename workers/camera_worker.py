@@ -135,10 +135,14 @@ class CameraLoop:
                 next_send = 0.0
                 try:
                     while not self.stop.is_set():
-                        frame = self.source.read()
+                        # frames that will not be sent are only grabbed (drained, not converted to BGR)
+                        due = not live or time.monotonic() >= next_send
+                        frame = self.source.read(decode=due)
                         now = time.monotonic()
                         self.heartbeat()
                         self.capture_rate.tick(now)
+                        if frame is None:
+                            continue
                         if not live:
                             live = True
                             backoff = d.reconnect_initial_s
@@ -201,6 +205,7 @@ def run_camera_worker(args: CameraWorkerArgs, input_q: Any, status_q: Any, feedb
                       heartbeat: Any) -> None:
     """Process entry point. ``heartbeat`` is a shared double (``mp.Value('d')``) set to ``time.time()``."""
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(processName)s %(levelname)s %(name)s: %(message)s")
+    cv2.setNumThreads(1)  # one camera = one core at most; leave the rest to the inference server
     buffer = None
     d = args.defaults
     if args.buffer_name:

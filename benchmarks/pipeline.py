@@ -1,0 +1,283 @@
+"""4 file cameras at 5 fps with the real test pack: our pipeline vs a naive baseline, side by side in one run.
+
+    .venv/bin/python benchmarks/pipeline.py [--duration 60] [--cameras 4] [--fps 5]
+
+* ours: ``workers.pipeline.Pipeline`` - 4 camera worker processes, ONE inference server (model loaded once,
+  newest frame per camera, tracking so a known face is re-embedded only every few frames, embeddings batched
+  across cameras), frames through SharedMemory;
+* baseline: the naive design - each camera its own process with its own model, full detect + embed of every
+  face on every frame (at most ``--fps`` frames a second), frames handled inline.
+
+Footage: 1280x720 files composed from ``../shared/data/faces`` photos (2-3 people per camera, some moving),
+played at their real 15 fps (a file behaves like a camera); the people are enrolled from other photos.
+
+Measured for each: frames processed per second (total and slowest camera), embeddings computed,
+capture-to-result latency p50/p95 (capture in the camera process to the result in the main process), CPU
+seconds (all processes of the run, from ``resource.getrusage``) and peak memory (sum of the RSS of all
+processes of the run, sampled from /proc; 'n/a' where /proc does not exist).
+Goals: all cameras kept at 5 fps on a 2-core machine, >= 3x fewer embeddings than the baseline, p95 < 500 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import queue
+import resource
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+import numpy as np  # noqa: E402
+
+from core.config import AppConfig  # noqa: E402
+from workers.mp import mp_context  # noqa: E402
+
+SHARED = REPO.parent / "shared" / "data"
+FACES = SHARED / "faces"
+PACK = SHARED / "models" / "test_pack"
+PEOPLE = ["Tony_Blair", "Laura_Bush", "Colin_Powell", "Hugo_Chavez", "Serena_Williams", "Junichiro_Koizumi",
+          "Gerhard_Schroeder", "Kofi_Annan"]
+
+
+def make_world(root: Path, cameras: int) -> tuple[Path, list[Path]]:
+    from core.engine.factory import create_engine
+    from core.enrollment import enroll_photos
+    from core.gallery import Gallery
+    from core.paths import DataLayout
+    from tests.compose_footage import Appearance, compose_video
+
+    data = root / "data"
+    cfg = config(data, [], 5.0)
+    engine = create_engine(cfg.engine, data)
+    gallery = Gallery(DataLayout(data).gallery)
+    for person in PEOPLE:
+        photos = sorted((FACES / person).iterdir())[:5]
+        enroll_photos(engine, gallery, person.lower(), person.replace("_", " "), photos, cfg=cfg.engine)
+    videos = []
+    for c in range(cameras):
+        a, b, s = PEOPLE[(2 * c) % len(PEOPLE)], PEOPLE[(2 * c + 1) % len(PEOPLE)], PEOPLE[(c + 5) % len(PEOPLE)]
+        tl = [Appearance(sorted((FACES / a).iterdir())[5], 0, 10, (0.25, 0.5), 0.45, (0.01, 0.0)),
+              Appearance(sorted((FACES / b).iterdir())[5], 0, 10, (0.55, 0.45), 0.4),
+              Appearance(sorted((FACES / s).iterdir())[5], 3, 8, (0.82, 0.55), 0.35, (-0.01, 0.0))]
+        videos.append(compose_video(root / f"cam{c}.mp4", tl, fps=15, size=(1280, 720)))
+    return data, videos
+
+
+def config(data: Path, videos: list[Path], fps: float) -> AppConfig:
+    return AppConfig.model_validate({
+        "data_dir": str(data), "engine": {"kind": "insightface", "pack": str(PACK)},
+        "camera": {"process_fps": fps}, "logging": {"level": "WARNING"},
+        "cameras": [{"id": f"cam{i}", "source": str(v)} for i, v in enumerate(videos)]})
+
+
+class MemorySampler(threading.Thread):
+    """Peak of the summed RSS of this process and all its descendants (Linux /proc)."""
+
+    def __init__(self) -> None:
+        super().__init__(daemon=True)
+        self.peak_mb: float | None = 0.0 if Path("/proc/self/status").exists() else None
+        self._halt = threading.Event()
+
+    def _rss_tree(self) -> float:
+        me = os.getpid()
+        total = 0.0
+        for d in Path("/proc").iterdir():
+            if not d.name.isdigit():
+                continue
+            try:
+                st = (d / "status").read_text()
+            except OSError:
+                continue
+            fields = dict(line.split(":", 1) for line in st.splitlines() if ":" in line)
+            pid, ppid = int(d.name), int(fields.get("PPid", "0").strip() or 0)
+            if pid == me or ppid == me:
+                total += int(fields.get("VmRSS", "0 kB").split()[0]) / 1024
+        return total
+
+    def run(self) -> None:
+        while self.peak_mb is not None and not self._halt.wait(0.5):
+            self.peak_mb = max(self.peak_mb, self._rss_tree())
+
+    def stop(self) -> float | None:
+        self._halt.set()
+        self.join(2)
+        return self.peak_mb
+
+
+def cpu_seconds() -> float:
+    s, c = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return s.ru_utime + s.ru_stime + c.ru_utime + c.ru_stime
+
+
+def run_ours(cfg: AppConfig, data: Path, duration: float, warmup: float) -> dict:
+    from workers.pipeline import Pipeline
+
+    mem = MemorySampler()
+    mem.start()
+    cpu0 = cpu_seconds()
+    p = Pipeline(cfg, data)
+    p.start()
+    lat: list[float] = []
+    per_cam: dict[str, int] = {}
+    emb0 = emb1 = None
+    t_end = None
+    started = time.monotonic()
+    while True:
+        b = p.poll(0.05)
+        now = time.monotonic()
+        if t_end is None:
+            # measure from the first results on (after spawn + model load), like the baseline
+            if b.results and emb0 is None:
+                t_begin = now + warmup
+                emb0 = -1
+            if emb0 == -1 and now >= t_begin:
+                emb0 = p.metrics().embeddings
+                t_end = now + duration
+                t_start = now
+            if now - started > 300:
+                raise SystemExit("our pipeline produced no results in 5 minutes")
+            continue
+        for r in b.results:
+            lat.append((now - r.capture_mono) * 1000)
+            per_cam[r.camera_id] = per_cam.get(r.camera_id, 0) + 1
+        if now >= t_end:
+            break
+    time.sleep(1.2)  # one more stats message with the final embedding count
+    p.poll(0.2)
+    emb1 = p.metrics().embeddings
+    p.stop()
+    cpu = cpu_seconds() - cpu0
+    return summarise("ours", lat, per_cam, emb1 - emb0, cpu, mem.stop(), now - t_start)
+
+
+def baseline_worker(cfg: AppConfig, index: int, out_q, start_evt, stop_evt) -> None:
+    """Naive: own model, own capture, detect + embed + match every face of every (throttled) frame."""
+    from core.engine.factory import create_engine
+    from core.gallery import Gallery
+    from core.matcher import Matcher
+    from core.paths import DataLayout
+    from workers.camera_source import CameraSource
+
+    data = Path(cfg.data_dir)
+    engine = create_engine(cfg.engine, data)
+    ids, mat = Gallery(DataLayout(data).gallery).matrix(engine.info.model_id)
+    matcher = Matcher(ids, mat, engine.threshold, engine.margin)
+    cam = cfg.cameras[index]
+    src = CameraSource(cam.source, cfg.camera, loop=True)
+    src.open()
+    out_q.put(("ready", index))
+    start_evt.wait()
+    period, next_t = 1.0 / cfg.camera.process_fps, 0.0
+    while not stop_evt.is_set():
+        frame = src.read()
+        t_cap = time.monotonic()
+        if t_cap < next_t:
+            continue
+        next_t = t_cap + period
+        faces = engine.detect(frame)
+        embs = engine.embed(frame, faces)
+        matcher.match(embs)
+        out_q.put(("result", cam.id, t_cap, len(faces)))
+    src.close()
+
+
+def run_baseline(cfg: AppConfig, duration: float, warmup: float) -> dict:
+    ctx = mp_context()
+    mem = MemorySampler()
+    mem.start()
+    cpu0 = cpu_seconds()
+    out_q, start_evt, stop_evt = ctx.Queue(), ctx.Event(), ctx.Event()
+    procs = [ctx.Process(target=baseline_worker, args=(cfg, i, out_q, start_evt, stop_evt), daemon=True)
+             for i in range(len(cfg.cameras))]
+    for pr in procs:
+        pr.start()
+    ready = 0
+    while ready < len(procs):
+        if out_q.get(timeout=300)[0] == "ready":
+            ready += 1
+    start_evt.set()
+    lat: list[float] = []
+    per_cam: dict[str, int] = {}
+    embeddings = 0
+    t_start = time.monotonic() + warmup
+    t_end = t_start + duration
+    while True:
+        now = time.monotonic()
+        if now >= t_end:
+            break
+        try:
+            msg = out_q.get(timeout=0.1)
+        except queue.Empty:
+            continue
+        now = time.monotonic()
+        if msg[0] == "result" and now >= t_start:
+            lat.append((now - msg[2]) * 1000)
+            per_cam[msg[1]] = per_cam.get(msg[1], 0) + 1
+            embeddings += msg[3]
+    stop_evt.set()
+    for pr in procs:
+        pr.join(10)
+        if pr.is_alive():
+            pr.kill()
+            pr.join()
+    cpu = cpu_seconds() - cpu0
+    return summarise("baseline", lat, per_cam, embeddings, cpu, mem.stop(), duration)
+
+
+def summarise(name: str, lat: list[float], per_cam: dict[str, int], embeddings: int, cpu: float,
+              peak_mb: float | None, seconds: float) -> dict:
+    arr = np.asarray(lat) if lat else np.zeros(1)
+    return {"name": name, "fps": sum(per_cam.values()) / seconds,
+            "min_cam_fps": min(per_cam.values()) / seconds if per_cam else 0.0, "embeddings": embeddings,
+            "p50": float(np.percentile(arr, 50)), "p95": float(np.percentile(arr, 95)), "cpu": cpu,
+            "peak_mb": peak_mb, "seconds": seconds}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--duration", type=float, default=60.0, help="measured seconds per run (default 60)")
+    ap.add_argument("--cameras", type=int, default=4)
+    ap.add_argument("--fps", type=float, default=5.0)
+    ap.add_argument("--warmup", type=float, default=3.0, help="seconds after the first results before measuring")
+    a = ap.parse_args()
+    if not PACK.is_dir():
+        print(f"test pack not found at {PACK}", file=sys.stderr)
+        return 2
+    with tempfile.TemporaryDirectory(prefix="spg_bench_") as tmp:
+        data, videos = make_world(Path(tmp), a.cameras)
+        cfg = config(data, videos, a.fps)
+        print(f"{a.cameras} file cameras (1280x720, 15 fps files) at {a.fps:g} fps, {a.duration:g} s each run, "
+              f"{os.cpu_count()} CPU cores, test pack (SCRFD-500M + MobileFaceNet)")
+        ours = run_ours(cfg, data, a.duration, a.warmup)
+        print(f"ours: {ours}", flush=True)
+        base = run_baseline(cfg, a.duration, a.warmup)
+    rows = [("frames processed / s (all cameras)", "fps", "{:.1f}"),
+            ("slowest camera, frames / s", "min_cam_fps", "{:.2f}"),
+            ("embeddings computed", "embeddings", "{:d}"),
+            ("capture-to-result latency p50 (ms)", "p50", "{:.0f}"),
+            ("capture-to-result latency p95 (ms)", "p95", "{:.0f}"),
+            ("CPU seconds (all processes)", "cpu", "{:.1f}"),
+            ("peak memory, all processes (MB)", "peak_mb", "{:.0f}")]
+    print(f"\n{'':<40}{'ours':>12}{'baseline':>12}{'base/ours':>11}")
+    for label, key, fmt in rows:
+        o, b = ours[key], base[key]
+        fo = fmt.format(o) if o is not None else "n/a"
+        fb = fmt.format(b) if b is not None else "n/a"
+        ratio = f"{b / o:.2f}x" if (o and b) else "-"
+        print(f"{label:<40}{fo:>12}{fb:>12}{ratio:>9}")
+    kept = ours["min_cam_fps"] >= 0.9 * a.fps
+    fewer = base["embeddings"] / max(1, ours["embeddings"])
+    print(f"\ngoals: every camera kept at {a.fps:g} fps: {'met' if kept else 'NOT met'} "
+          f"(slowest {ours['min_cam_fps']:.2f}); >= 3x fewer embeddings: {'met' if fewer >= 3 else 'NOT met'} "
+          f"({fewer:.1f}x); p95 < 500 ms: {'met' if ours['p95'] < 500 else 'NOT met'} ({ours['p95']:.0f} ms)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
