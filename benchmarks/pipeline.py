@@ -270,7 +270,7 @@ def main() -> int:
         fo = fmt.format(o) if o is not None else "n/a"
         fb = fmt.format(b) if b is not None else "n/a"
         ratio = f"{b / o:.2f}x" if (o and b) else "-"
-        print(f"{label:<40}{fo:>12}{fb:>12}{ratio:>9}")
+        print(f"{label:<40}{fo:>12}{fb:>12}{ratio:>11}")
     kept = ours["min_cam_fps"] >= 0.9 * a.fps
     fewer = base["embeddings"] / max(1, ours["embeddings"])
     print(f"\ngoals: every camera kept at {a.fps:g} fps: {'met' if kept else 'NOT met'} "
