@@ -75,6 +75,7 @@ def test_headless_run_transitions_alerts_and_report_match_the_timeline(headless_
     origin = _origin(lines)
     trans = [x for x in lines if x["type"] == "transition"]
     absent_s = PRESENCE["absent_seconds"]
+    errors: list[float] = []
     for spg, (_, _, _, spans, _) in PEOPLE.items():
         mine = [(x["to"], x["timestamp"] - origin, x["alert"]) for x in trans
                 if x["spg_id"] == spg and (x["to"] == "absent" or (x["to"] == "present" and x["from"] != "grace"))]
@@ -84,6 +85,9 @@ def test_headless_run_transitions_alerts_and_report_match_the_timeline(headless_
             assert arrive == pytest.approx(a, abs=TOL), (spg, k, mine)
             assert gone == pytest.approx(b + absent_s, abs=TOL), (spg, k, mine)  # last seen ~b, + absent_seconds
             assert mine[2 * k + 1][2] is True  # one alert per absence
+            errors += [arrive - a, gone - (b + absent_s)]
+    print(f"\ne2e transition edge errors vs timeline (s): {[round(e, 3) for e in errors]} "
+          f"(frame interval {FRAME:.2f} s)")
     # Telegram: exactly one message per absence, in order, each with the face photo; nothing twice.
     assert [("George" in m.text, "Colin" in m.text) for m in received] == [(True, False), (False, True), (True, False)]
     assert all(m.method == "sendPhoto" and m.photo and m.photo[:2] == b"\xff\xd8" for m in received)
