@@ -255,14 +255,16 @@ def test_unknown_faces_are_kept_listed_and_offered_for_enrollment(qtbot, tmp_pat
     from ui.unknown_faces import UnknownFaceKeeper, UnknownFacesPanel, list_unknown
 
     storage = StorageConfig(unknown_retention_days=7, unknown_max=2)
-    keeper = UnknownFaceKeeper(tmp_path / "unknown", storage, min_face_px=20)
+    keeper = UnknownFaceKeeper(tmp_path / "unknown", storage, min_face_px=20, min_results=3)
     frame = np.full((360, 640, 3), 100, np.uint8)
+    known = FaceResult((100.0, 100.0, 300.0, 300.0), (), 0.9, "a", 0.8, 9)
+    late = FaceResult((100.0, 100.0, 300.0, 300.0), (), 0.9, None, 0.3, 9)  # track 9 before it was identified
     for track in (1, 2, 3):
         face = FaceResult((400.0, 200.0, 600.0, 400.0), (), 0.9, None, 0.1, track)
-        known = FaceResult((100.0, 100.0, 300.0, 300.0), (), 0.9, "a", 0.8, 9)
-        r = FrameResult("cam1", track, 1_700_000_000.0 + track, 0.0, (face, known), (720, 1280))
+        r = FrameResult("cam1", track, 1_700_000_000.0 + track, 0.0, (face, known, late), (720, 1280))
+        assert keeper.wanted(r) == [] and keeper.wanted(r) == []  # not yet: unknown for 2 results only
         wanted = keeper.wanted(r)
-        assert [f.track_id for f in wanted] == [track]  # the known face is never kept
+        assert [f.track_id for f in wanted] == [track]  # the identified track 9 is never kept
         keeper.save(r, frame, wanted)
         assert keeper.wanted(r) == []  # one crop per track
     assert len(list_unknown(tmp_path / "unknown", storage)) == 2  # retention: at most unknown_max

@@ -54,7 +54,7 @@ class PresenceTimeline(QWidget):
             if not bands and r.state == NOT_SEEN:
                 continue
             if bands and bands[-1][1] is None:
-                bands[-1][1] = now
+                bands[-1][1] = min(now, max(bands[-1][0], r.since or now))
             if r.state != NOT_SEEN:
                 bands.append([r.since or now, None, r.state])
             changed = True

@@ -71,13 +71,20 @@ def prune_unknown(folder: Path, storage: StorageConfig, now: float | None = None
 
 
 class UnknownFaceKeeper:
-    """Saves one crop per (camera, track) of faces that matched nobody. Runs in the controller thread."""
+    """Saves one crop per (camera, track) of faces that matched nobody. Runs in the controller thread.
 
-    def __init__(self, folder: Path, storage: StorageConfig, min_face_px: int = 48):
+    A track is kept only after it stayed unknown for ``min_results`` results in a row (identities are
+    voted over a few frames, so an SPG is "unknown" for a moment when they appear); a track that was
+    ever identified is never kept.
+    """
+
+    def __init__(self, folder: Path, storage: StorageConfig, min_face_px: int = 48, min_results: int = 5):
         self.folder = Path(folder)
         self.storage = storage
         self.min_face_px = min_face_px
+        self.min_results = min_results
         self._seen: dict[tuple[str, int], float] = {}
+        self._unknown_runs: dict[tuple[str, int], int] = {}
         self._last_prune = 0.0
         self.saved = 0
 
@@ -86,9 +93,16 @@ class UnknownFaceKeeper:
             return []
         out = []
         for f in result.faces:
-            if f.spg_id is None and f.matchable and (f.bbox[2] - f.bbox[0]) >= self.min_face_px:
-                if (result.camera_id, f.track_id) not in self._seen:
-                    out.append(f)
+            key = (result.camera_id, f.track_id)
+            if f.spg_id is not None:
+                self._seen[key] = result.timestamp  # identified: never an unknown face
+                continue
+            if key in self._seen or not f.matchable or (f.bbox[2] - f.bbox[0]) < self.min_face_px:
+                continue
+            n = self._unknown_runs.get(key, 0) + 1
+            self._unknown_runs[key] = n
+            if n >= self.min_results:
+                out.append(f)
         return out
 
     def save(self, result: FrameResult, frame: np.ndarray, faces: list[Any]) -> list[Path]:
@@ -114,6 +128,8 @@ class UnknownFaceKeeper:
         if len(self._seen) > 5000:
             for k in sorted(self._seen, key=self._seen.get)[:2500]:
                 del self._seen[k]
+        if len(self._unknown_runs) > 5000:
+            self._unknown_runs.clear()
         now = time.time()
         if now - self._last_prune > 60:
             self._last_prune = now
