@@ -110,9 +110,14 @@ class AttendanceService:
     def refresh_people(self) -> None:
         """The gallery changed: re-read the names."""
         try:
-            self._names = dict(self.gallery_names() or {})
+            names = dict(self.gallery_names() or {})
         except Exception:  # noqa: BLE001 - names are cosmetic; presence goes on
             log.exception("gallery names not available")
+            return
+        self._names = names
+        for spg in [s for s in self.engine.states() if s not in names]:
+            # removed from the gallery: no alert for someone who no longer works here
+            self.engine.forget(spg)
 
     # --- inputs --------------------------------------------------------------------------------
     def on_frame_result(self, result: Any, snapshot: np.ndarray | Callable[[], np.ndarray | None] | None = None

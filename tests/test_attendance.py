@@ -341,3 +341,16 @@ def test_locked_database_keeps_transitions_in_memory_then_stores_them_in_order(s
     assert ivs[0].last_seen == rows[2].last_seen
     assert ob.deliver_due() == 1 and len(server.received) == 1
     svc.close()
+
+
+def test_spg_removed_from_the_gallery_gets_no_absent_alert(tmp_path):
+    clock = FakeClock()
+    names = dict(NAMES)
+    svc = AttendanceService(make_cfg(), EventStore(tmp_path / "e.db"), None, clock, lambda: dict(names))
+    feed(svc, clock, 5, spgs=("ana", "budi"))
+    del names["budi"]
+    svc.refresh_people()  # the console calls this when the gallery changes
+    out = idle(svc, clock, 60)
+    assert [t.spg_id for t in out if t.alert] == ["ana"]
+    assert [s.spg_id for s in svc.snapshot()] == ["ana"]
+    svc.close()
