@@ -410,3 +410,16 @@ def test_about_shows_engine_pack_licence_and_provider(window):
     text = dlg.text.text()
     for part in ("insightface", "buffalo_s", "non-commercial research", "CPUExecutionProvider", "Version"):
         assert part in text
+
+
+def test_indonesian_translations_are_complete_and_keep_placeholders():
+    import re
+    import xml.etree.ElementTree as ET
+
+    ts = REPO / "resources" / "i18n" / "spg_console_id.ts"
+    field = re.compile(r"\{[a-z_]*(?:![rs])?(?::[^}]*)?\}")
+    for msg in ET.parse(ts).iter("message"):
+        src, tr = msg.findtext("source"), msg.find("translation")
+        assert tr.text and tr.get("type") is None, f"untranslated: {src!r}"
+        assert sorted(field.findall(src)) == sorted(field.findall(tr.text)), src
+    assert (REPO / "resources" / "i18n" / "spg_console_id.qm").stat().st_mtime >= ts.stat().st_mtime - 5

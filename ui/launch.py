@@ -15,19 +15,14 @@ import sys
 import traceback
 from pathlib import Path
 
+from PySide6.QtCore import QCoreApplication
+
 from core.config import ENV_DATA_DIR, AppConfig, ConfigError
 from core.paths import DataLayout
 
 log = logging.getLogger(__name__)
 
 EXIT_OK, EXIT_FAILED, EXIT_ALREADY_RUNNING = 0, 1, 3
-
-
-def _t(text: str) -> str:
-    """Translate a launch message (the console's translator is installed once the settings are read)."""
-    from PySide6.QtCore import QCoreApplication
-
-    return QCoreApplication.translate("launch", text)
 
 
 def _headless() -> bool:
@@ -90,12 +85,12 @@ def main(args: argparse.Namespace) -> int:
     try:
         DataLayout(data_dir).ensure()
     except OSError as exc:
-        show_message("error", "SPG Presence Console", _t("The data folder {dir} cannot be used: {err}. Choose another with --data-dir or SPG_DATA_DIR.").format(dir=data_dir, err=exc))
+        show_message("error", "SPG Presence Console", QCoreApplication.translate("launch", "The data folder {dir} cannot be used: {err}. Choose another with --data-dir or SPG_DATA_DIR.").format(dir=data_dir, err=exc))
         return EXIT_FAILED
     lock = acquire_instance_lock(data_dir)
     if lock is None:
         show_message("warning", "SPG Presence Console",
-                     _t("The console is already running for the data folder {dir}. Use the open window (check the taskbar); "
+                     QCoreApplication.translate("launch", "The console is already running for the data folder {dir}. Use the open window (check the taskbar); "
                         "only one console may use a data folder at a time.").format(dir=data_dir))
         return EXIT_ALREADY_RUNNING
     try:
@@ -103,7 +98,7 @@ def main(args: argparse.Namespace) -> int:
     except Exception as exc:  # noqa: BLE001 - a dialog, never a silent exit
         log.exception("the console failed to start")
         show_message("error", "SPG Presence Console",
-                     _t("The console could not start:\n{err}\n\nDetails are in {log}.").format(err=exc, log=DataLayout(data_dir).logs / "console.log"))
+                     QCoreApplication.translate("launch", "The console could not start:\n{err}\n\nDetails are in {log}.").format(err=exc, log=DataLayout(data_dir).logs / "console.log"))
         traceback.print_exc()
         return EXIT_FAILED
     finally:
@@ -122,7 +117,7 @@ def _run(app, args: argparse.Namespace, data_dir: Path) -> int:
         cfg = load_console_config(args, data_dir)
     except ConfigError as exc:
         setup_logging("INFO", DataLayout(data_dir).logs)
-        show_message("error", "SPG Presence Console", _t("The settings are not valid:\n{err}").format(err=exc))
+        show_message("error", "SPG Presence Console", QCoreApplication.translate("launch", "The settings are not valid:\n{err}").format(err=exc))
         return EXIT_FAILED
     setup_logging(cfg.logging.level, DataLayout(data_dir).logs)
     install_translation(app, cfg.outlet.language)
@@ -136,7 +131,7 @@ def _run(app, args: argparse.Namespace, data_dir: Path) -> int:
             win = MainWindow(run_cfg, run_dir, demo=is_demo)
         except Exception as exc:  # noqa: BLE001
             log.exception("main window failed")
-            show_message("error", "SPG Presence Console", _t("The console could not start:\n{err}").format(err=exc))
+            show_message("error", "SPG Presence Console", QCoreApplication.translate("launch", "The console could not start:\n{err}").format(err=exc))
             state["rc"] = EXIT_FAILED
             app.quit()
             return
@@ -165,7 +160,7 @@ def _start_demo(app, args, cfg: AppConfig, data_dir: Path, open_window, state: d
     from core import demo as demo_mod
     from ui.tasks import shared_background
 
-    progress = QProgressDialog(_t("Preparing the demo outlet (first run only)…"), "", 0, 0)
+    progress = QProgressDialog(QCoreApplication.translate("launch", "Preparing the demo outlet (first run only)…"), "", 0, 0)
     progress.setWindowTitle("SPG Presence Console")
     progress.setCancelButton(None)
     progress.setWindowModality(Qt.WindowModality.ApplicationModal)
@@ -183,7 +178,7 @@ def _start_demo(app, args, cfg: AppConfig, data_dir: Path, open_window, state: d
     def fail(exc: BaseException) -> None:
         progress.close()
         log.error("demo outlet failed: %s", exc)
-        show_message("error", "SPG Presence Console", _t("The demo outlet could not be prepared:\n{err}").format(err=exc))
+        show_message("error", "SPG Presence Console", QCoreApplication.translate("launch", "The demo outlet could not be prepared:\n{err}").format(err=exc))
         state["rc"] = EXIT_FAILED
         app.quit()
 

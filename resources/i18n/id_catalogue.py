@@ -117,6 +117,24 @@ ID = {
     "{name}: {state}": "{name}: {state}", "{n} SPG(s) enrolled.": "{n} SPG terdaftar.",
     "{n} unknown face(s)": "{n} wajah tak dikenal", "{present} of {total} present": "{present} dari {total} hadir",
 }
+ID.update({
+    "Re-index finished: {n} photo(s).": "Indeks ulang selesai: {n} foto.",
+    "{n} could not be re-indexed: {which}": "{n} tidak bisa diindeks ulang: {which}",
+    "Restarting the cameras with the new settings…": "Menjalankan ulang kamera dengan pengaturan baru…",
+    "Warning: this face looks like another SPG already enrolled ({other}, similarity {sim:.2f}). Check you chose the right person.":
+        "Peringatan: wajah ini mirip SPG lain yang sudah terdaftar ({other}, kemiripan {sim:.2f}). Periksa apakah orangnya sudah benar.",
+    "Preparing the demo outlet (first run only)…": "Menyiapkan outlet demo (hanya saat pertama kali)…",
+    "The data folder {dir} cannot be used: {err}. Choose another with --data-dir or SPG_DATA_DIR.":
+        "Folder data {dir} tidak bisa dipakai: {err}. Pilih folder lain dengan --data-dir atau SPG_DATA_DIR.",
+    "The console is already running for the data folder {dir}. Use the open window (check the taskbar); only one console may use a data folder at a time.":
+        "Konsol sudah berjalan untuk folder data {dir}. Pakai jendela yang sudah terbuka (lihat taskbar); satu folder data hanya boleh dipakai satu konsol.",
+})
+ID.update({
+    "The console could not start:\n{err}\n\nDetails are in {log}.": "Konsol tidak bisa mulai:\n{err}\n\nRincian ada di {log}.",
+    "The console could not start:\n{err}": "Konsol tidak bisa mulai:\n{err}",
+    "The settings are not valid:\n{err}": "Pengaturan tidak valid:\n{err}",
+    "The demo outlet could not be prepared:\n{err}": "Outlet demo tidak bisa disiapkan:\n{err}",
+})
 PREFIX = {  # multi-line sources: translate by their first line
     "The cameras could not be started:": "Kamera tidak bisa dijalankan:\n{msg}\n\nPeriksa Pengaturan (kamera, paket model) dan log di {logs}.",
 }

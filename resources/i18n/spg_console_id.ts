@@ -3,46 +3,56 @@
 <context>
     <name />
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="68" />
+        <location filename="../../ui/enroll_dialogs.py" line="69" />
         <source>No face was found in the photo. Use a photo where the face is clear and facing the camera.</source>
         <translation>Tidak ada wajah di foto. Pakai foto dengan wajah yang jelas dan menghadap kamera.</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="69" />
         <location filename="../../ui/enroll_dialogs.py" line="70" />
+        <location filename="../../ui/enroll_dialogs.py" line="71" />
         <source>There is more than one face in the photo. Use a photo of this SPG alone.</source>
         <translation>Ada lebih dari satu wajah di foto. Pakai foto SPG ini sendirian.</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="71" />
+        <location filename="../../ui/enroll_dialogs.py" line="72" />
         <source>The face is too small. Move closer to the camera or use a bigger photo.</source>
         <translation>Wajah terlalu kecil. Mendekatlah ke kamera atau pakai foto yang lebih besar.</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="72" />
         <location filename="../../ui/enroll_dialogs.py" line="73" />
+        <source>Type the SPG's name first.</source>
+        <translation>Ketik nama SPG dulu.</translation>
+    </message>
+    <message>
+        <location filename="../../ui/enroll_dialogs.py" line="74" />
+        <source>Add at least one photo.</source>
+        <translation>Tambahkan minimal satu foto.</translation>
+    </message>
+    <message>
+        <location filename="../../ui/enroll_dialogs.py" line="75" />
+        <location filename="../../ui/enroll_dialogs.py" line="76" />
         <source>The photo is too blurred. Hold still, use good light and try again.</source>
         <translation>Foto terlalu buram. Jangan bergerak, pakai cahaya yang baik lalu coba lagi.</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="74" />
-        <location filename="../../ui/enroll_dialogs.py" line="75" />
+        <location filename="../../ui/enroll_dialogs.py" line="77" />
+        <location filename="../../ui/enroll_dialogs.py" line="78" />
         <source>This face looks like another SPG already enrolled{other}. Check you chose the right person.</source>
         <translation>Wajah ini mirip SPG lain yang sudah terdaftar{other}. Periksa apakah orangnya sudah benar.</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="76" />
-        <location filename="../../ui/enroll_dialogs.py" line="77" />
+        <location filename="../../ui/enroll_dialogs.py" line="79" />
+        <location filename="../../ui/enroll_dialogs.py" line="80" />
         <source>The file could not be opened as a photo. Use a JPG or PNG picture.</source>
         <translation>Berkas tidak bisa dibuka sebagai foto. Pakai gambar JPG atau PNG.</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="78" />
+        <location filename="../../ui/enroll_dialogs.py" line="81" />
         <source>The face is turned away. Look straight at the camera.</source>
         <translation>Wajah menoleh. Lihat lurus ke kamera.</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="84" />
+        <location filename="../../ui/enroll_dialogs.py" line="87" />
         <source>The face engine could not start: {err}</source>
         <translation>Mesin wajah tidak bisa mulai: {err}</translation>
     </message>
@@ -174,12 +184,12 @@
 <context>
     <name>CameraRateChart</name>
     <message>
-        <location filename="../../ui/charts.py" line="95" />
+        <location filename="../../ui/charts.py" line="107" />
         <source>Processed frames per second</source>
         <translation>Frame diproses per detik</translation>
     </message>
     <message>
-        <location filename="../../ui/charts.py" line="99" />
+        <location filename="../../ui/charts.py" line="111" />
         <source>Latency, capture to result (ms)</source>
         <translation>Latensi, dari tangkapan ke hasil (ms)</translation>
     </message>
@@ -228,12 +238,12 @@
         <translation>tak dikenal</translation>
     </message>
     <message>
-        <location filename="../../ui/camera_tile.py" line="116" />
+        <location filename="../../ui/camera_tile.py" line="115" />
         <source>waiting for frames…</source>
         <translation>menunggu gambar…</translation>
     </message>
     <message>
-        <location filename="../../ui/camera_tile.py" line="165" />
+        <location filename="../../ui/camera_tile.py" line="164" />
         <source>{fps:.1f} fps · {dropped} dropped</source>
         <translation>{fps:.1f} fps · {dropped} terbuang</translation>
     </message>
@@ -241,22 +251,22 @@
 <context>
     <name>EventLog</name>
     <message>
-        <location filename="../../ui/event_log.py" line="45" />
+        <location filename="../../ui/event_log.py" line="47" />
         <source>ALERT</source>
         <translation>PERINGATAN</translation>
     </message>
     <message>
-        <location filename="../../ui/event_log.py" line="45" />
+        <location filename="../../ui/event_log.py" line="47" />
         <source>presence</source>
         <translation>kehadiran</translation>
     </message>
     <message>
-        <location filename="../../ui/event_log.py" line="45" />
+        <location filename="../../ui/event_log.py" line="47" />
         <source>camera</source>
         <translation>kamera</translation>
     </message>
     <message>
-        <location filename="../../ui/event_log.py" line="45" />
+        <location filename="../../ui/event_log.py" line="47" />
         <source>info</source>
         <translation>info</translation>
     </message>
@@ -385,146 +395,151 @@
         <translation>Mengindeks ulang galeri dengan model wajah saat ini…</translation>
     </message>
     <message>
+        <location filename="../../ui/gallery_manager.py" line="241" />
+        <source>Re-index finished: {n} photo(s).</source>
+        <translation>Indeks ulang selesai: {n} foto.</translation>
+    </message>
+    <message>
         <location filename="../../ui/gallery_manager.py" line="243" />
-        <source>Re-index finished.</source>
-        <translation>Indeks ulang selesai.</translation>
+        <source>{n} could not be re-indexed: {which}</source>
+        <translation>{n} tidak bisa diindeks ulang: {which}</translation>
     </message>
 </context>
 <context>
     <name>MainWindow</name>
     <message>
-        <location filename="../../ui/main_window.py" line="67" />
-        <location filename="../../ui/main_window.py" line="263" />
+        <location filename="../../ui/main_window.py" line="68" />
+        <location filename="../../ui/main_window.py" line="276" />
         <source>SPG Presence Console — {outlet}</source>
         <translation>SPG Presence Console — {outlet}</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.py" line="79" />
+        <location filename="../../ui/main_window.py" line="82" />
         <source>Presence</source>
         <translation>Kehadiran</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.py" line="80" />
+        <location filename="../../ui/main_window.py" line="83" />
         <source>Gallery</source>
         <translation>Galeri</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.py" line="81" />
+        <location filename="../../ui/main_window.py" line="84" />
         <source>Unknown faces</source>
         <translation>Wajah tak dikenal</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.py" line="82" />
+        <location filename="../../ui/main_window.py" line="85" />
         <source>Charts</source>
         <translation>Grafik</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.py" line="99" />
+        <location filename="../../ui/main_window.py" line="102" />
         <source>Event log</source>
         <translation>Log kejadian</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.py" line="105" />
+        <location filename="../../ui/main_window.py" line="108" />
         <source>no SPG enrolled</source>
         <translation>belum ada SPG terdaftar</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.py" line="106" />
+        <location filename="../../ui/main_window.py" line="109" />
         <source>starting…</source>
         <translation>memulai…</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.py" line="112" />
+        <location filename="../../ui/main_window.py" line="115" />
         <source>Demo outlet: the cameras play recorded footage of demo SPGs. To use your real cameras, open Settings → Cameras, add them (Test connection shows a picture) and enroll your SPGs in the Gallery tab.</source>
         <translation>Outlet demo: kamera memutar rekaman SPG demo. Untuk memakai kamera Anda sendiri, buka Pengaturan → Kamera, tambahkan kamera (Uji sambungan menampilkan gambar) lalu daftarkan SPG Anda di tab Galeri.</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.py" line="115" />
+        <location filename="../../ui/main_window.py" line="118" />
         <source>No camera configured yet: open Settings → Cameras to add one.</source>
         <translation>Belum ada kamera: buka Pengaturan → Kamera untuk menambahkan.</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.py" line="144" />
+        <location filename="../../ui/main_window.py" line="147" />
         <source>&amp;File</source>
         <translation>&amp;Berkas</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.py" line="145" />
+        <location filename="../../ui/main_window.py" line="148" />
         <source>Export attendance report…</source>
         <translation>Ekspor laporan kehadiran…</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.py" line="150" />
+        <location filename="../../ui/main_window.py" line="153" />
         <source>Quit</source>
         <translation>Keluar</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.py" line="154" />
+        <location filename="../../ui/main_window.py" line="157" />
         <source>&amp;Gallery</source>
         <translation>&amp;Galeri</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.py" line="155" />
+        <location filename="../../ui/main_window.py" line="158" />
         <source>Enroll from photos…</source>
         <translation>Daftar dari foto…</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.py" line="158" />
+        <location filename="../../ui/main_window.py" line="161" />
         <source>Enroll from camera…</source>
         <translation>Daftar dari kamera…</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.py" line="161" />
+        <location filename="../../ui/main_window.py" line="164" />
         <source>&amp;Settings</source>
         <translation>&amp;Pengaturan</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.py" line="162" />
+        <location filename="../../ui/main_window.py" line="165" />
         <source>Settings…</source>
         <translation>Pengaturan…</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.py" line="166" />
+        <location filename="../../ui/main_window.py" line="169" />
         <source>&amp;Help</source>
         <translation>&amp;Bantuan</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.py" line="167" />
+        <location filename="../../ui/main_window.py" line="170" />
         <source>About</source>
         <translation>Tentang</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.py" line="211" />
+        <location filename="../../ui/main_window.py" line="218" />
         <source>{engine} · {provider} · {lat:.0f} ms</source>
         <translation>{engine} · {provider} · {lat:.0f} ms</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.py" line="215" />
+        <location filename="../../ui/main_window.py" line="222" />
         <source>running</source>
         <translation>berjalan</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.py" line="216" />
+        <location filename="../../ui/main_window.py" line="223" />
         <source>Pipeline started</source>
         <translation>Pipeline dimulai</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.py" line="219" />
+        <location filename="../../ui/main_window.py" line="226" />
         <source>Pipeline problem: {msg}</source>
         <translation>Masalah pipeline: {msg}</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.py" line="220" />
+        <location filename="../../ui/main_window.py" line="227" />
         <source>stopped</source>
         <translation>berhenti</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.py" line="221" />
+        <location filename="../../ui/main_window.py" line="228" />
         <source>The camera pipeline stopped</source>
         <translation>Pipeline kamera berhenti</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.py" line="222" />
+        <location filename="../../ui/main_window.py" line="229" />
         <source>The cameras could not be started:
 {msg}
 
@@ -535,12 +550,12 @@ Check Settings (cameras, model pack) and the log in {logs}.</source>
 Periksa Pengaturan (kamera, paket model) dan log di {logs}.</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.py" line="264" />
+        <location filename="../../ui/main_window.py" line="277" />
         <source>Settings saved and applied</source>
         <translation>Pengaturan disimpan dan diterapkan</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.py" line="287" />
+        <location filename="../../ui/main_window.py" line="300" />
         <source>Stopping cameras…</source>
         <translation>Menghentikan kamera…</translation>
     </message>
@@ -548,42 +563,42 @@ Periksa Pengaturan (kamera, paket model) dan log di {logs}.</translation>
 <context>
     <name>PhotoEnrollDialog</name>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="153" />
+        <location filename="../../ui/enroll_dialogs.py" line="160" />
         <source>Enroll an SPG from photos</source>
         <translation>Daftarkan SPG dari foto</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="162" />
+        <location filename="../../ui/enroll_dialogs.py" line="169" />
         <source>Add photos…</source>
         <translation>Tambah foto…</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="164" />
+        <location filename="../../ui/enroll_dialogs.py" line="171" />
         <source>Remove selected</source>
         <translation>Hapus yang dipilih</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="177" />
+        <location filename="../../ui/enroll_dialogs.py" line="184" />
         <source>Photos (one face each, several photos give better recognition):</source>
         <translation>Foto (satu wajah per foto, beberapa foto membuat pengenalan lebih baik):</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="197" />
+        <location filename="../../ui/enroll_dialogs.py" line="204" />
         <source>Choose photos of the SPG</source>
         <translation>Pilih foto SPG</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="208" />
+        <location filename="../../ui/enroll_dialogs.py" line="215" />
         <source>Type the SPG's name first.</source>
         <translation>Ketik nama SPG dulu.</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="211" />
+        <location filename="../../ui/enroll_dialogs.py" line="218" />
         <source>Add at least one photo.</source>
         <translation>Tambahkan minimal satu foto.</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="215" />
+        <location filename="../../ui/enroll_dialogs.py" line="222" />
         <source>Enrolling… (the face engine may take a few seconds to start)</source>
         <translation>Mendaftarkan… (mesin wajah mungkin perlu beberapa detik untuk mulai)</translation>
     </message>
@@ -591,42 +606,47 @@ Periksa Pengaturan (kamera, paket model) dan log di {logs}.</translation>
 <context>
     <name>PipelineController</name>
     <message>
-        <location filename="../../ui/controller.py" line="305" />
+        <location filename="../../ui/controller.py" line="301" />
         <source>Camera {cam} added</source>
         <translation>Kamera {cam} ditambahkan</translation>
     </message>
     <message>
-        <location filename="../../ui/controller.py" line="309" />
+        <location filename="../../ui/controller.py" line="305" />
         <source>Camera {cam} removed</source>
         <translation>Kamera {cam} dihapus</translation>
     </message>
     <message>
-        <location filename="../../ui/controller.py" line="324" />
+        <location filename="../../ui/controller.py" line="320" />
         <source>Could not apply a change: {err}</source>
         <translation>Perubahan tidak bisa diterapkan: {err}</translation>
     </message>
     <message>
-        <location filename="../../ui/controller.py" line="353" />
+        <location filename="../../ui/controller.py" line="328" />
+        <source>Restarting the cameras with the new settings…</source>
+        <translation>Menjalankan ulang kamera dengan pengaturan baru…</translation>
+    </message>
+    <message>
+        <location filename="../../ui/controller.py" line="354" />
         <source>Camera {cam} is live</source>
         <translation>Kamera {cam} aktif</translation>
     </message>
     <message>
-        <location filename="../../ui/controller.py" line="354" />
+        <location filename="../../ui/controller.py" line="355" />
         <source>Camera {cam} is reconnecting</source>
         <translation>Kamera {cam} menyambung ulang</translation>
     </message>
     <message>
-        <location filename="../../ui/controller.py" line="355" />
+        <location filename="../../ui/controller.py" line="356" />
         <source>Camera {cam} failed</source>
         <translation>Kamera {cam} gagal</translation>
     </message>
     <message>
-        <location filename="../../ui/controller.py" line="368" />
+        <location filename="../../ui/controller.py" line="369" />
         <source>{name}: {state}</source>
         <translation>{name}: {state}</translation>
     </message>
     <message>
-        <location filename="../../ui/controller.py" line="370" />
+        <location filename="../../ui/controller.py" line="371" />
         <source>{name} is ABSENT (away longer than allowed)</source>
         <translation>{name} TIDAK HADIR (pergi lebih lama dari batas)</translation>
     </message>
@@ -634,62 +654,62 @@ Periksa Pengaturan (kamera, paket model) dan log di {logs}.</translation>
 <context>
     <name>PresenceModel</name>
     <message>
-        <location filename="../../ui/presence_table.py" line="114" />
+        <location filename="../../ui/presence_table.py" line="116" />
         <source>Photo</source>
         <translation>Foto</translation>
     </message>
     <message>
-        <location filename="../../ui/presence_table.py" line="114" />
+        <location filename="../../ui/presence_table.py" line="116" />
         <source>Name</source>
         <translation>Nama</translation>
     </message>
     <message>
-        <location filename="../../ui/presence_table.py" line="114" />
+        <location filename="../../ui/presence_table.py" line="116" />
         <source>State</source>
         <translation>Status</translation>
     </message>
     <message>
-        <location filename="../../ui/presence_table.py" line="114" />
+        <location filename="../../ui/presence_table.py" line="116" />
         <source>Since</source>
         <translation>Sejak</translation>
     </message>
     <message>
-        <location filename="../../ui/presence_table.py" line="115" />
+        <location filename="../../ui/presence_table.py" line="117" />
         <source>Last camera</source>
         <translation>Kamera terakhir</translation>
     </message>
     <message>
-        <location filename="../../ui/presence_table.py" line="115" />
+        <location filename="../../ui/presence_table.py" line="117" />
         <source>Present today</source>
         <translation>Hadir hari ini</translation>
     </message>
     <message>
-        <location filename="../../ui/presence_table.py" line="115" />
+        <location filename="../../ui/presence_table.py" line="117" />
         <source>Shift</source>
         <translation>Shift</translation>
     </message>
     <message>
-        <location filename="../../ui/presence_table.py" line="145" />
+        <location filename="../../ui/presence_table.py" line="147" />
         <source>{present} of {total} present</source>
         <translation>{present} dari {total} hadir</translation>
     </message>
     <message>
-        <location filename="../../ui/presence_table.py" line="149" />
+        <location filename="../../ui/presence_table.py" line="151" />
         <source>PRESENT</source>
         <translation>HADIR</translation>
     </message>
     <message>
-        <location filename="../../ui/presence_table.py" line="149" />
+        <location filename="../../ui/presence_table.py" line="151" />
         <source>grace</source>
         <translation>tenggang</translation>
     </message>
     <message>
-        <location filename="../../ui/presence_table.py" line="149" />
+        <location filename="../../ui/presence_table.py" line="151" />
         <source>ABSENT</source>
         <translation>TIDAK HADIR</translation>
     </message>
     <message>
-        <location filename="../../ui/presence_table.py" line="149" />
+        <location filename="../../ui/presence_table.py" line="151" />
         <source>not seen</source>
         <translation>belum terlihat</translation>
     </message>
@@ -697,7 +717,7 @@ Periksa Pengaturan (kamera, paket model) dan log di {logs}.</translation>
 <context>
     <name>PresenceTable</name>
     <message>
-        <location filename="../../ui/presence_table.py" line="243" />
+        <location filename="../../ui/presence_table.py" line="245" />
         <source>Filter by name, state or camera…</source>
         <translation>Saring menurut nama, status atau kamera…</translation>
     </message>
@@ -713,12 +733,12 @@ Periksa Pengaturan (kamera, paket model) dan log di {logs}.</translation>
 <context>
     <name>PreviewThread</name>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="292" />
+        <location filename="../../ui/enroll_dialogs.py" line="275" />
         <source>Cannot open camera {src}. Check it is connected and not used by another program.</source>
         <translation>Kamera {src} tidak bisa dibuka. Pastikan kamera tersambung dan tidak dipakai program lain.</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="309" />
+        <location filename="../../ui/enroll_dialogs.py" line="292" />
         <source>The camera stopped sending pictures.</source>
         <translation>Kamera berhenti mengirim gambar.</translation>
     </message>
@@ -726,82 +746,82 @@ Periksa Pengaturan (kamera, paket model) dan log di {logs}.</translation>
 <context>
     <name>ReportDialog</name>
     <message>
-        <location filename="../../ui/report_dialog.py" line="70" />
+        <location filename="../../ui/report_dialog.py" line="57" />
         <source>Export attendance report</source>
         <translation>Ekspor laporan kehadiran</translation>
     </message>
     <message>
-        <location filename="../../ui/report_dialog.py" line="81" />
+        <location filename="../../ui/report_dialog.py" line="68" />
         <source>Excel (.xlsx)</source>
         <translation>Excel (.xlsx)</translation>
     </message>
     <message>
-        <location filename="../../ui/report_dialog.py" line="82" />
+        <location filename="../../ui/report_dialog.py" line="69" />
         <source>CSV (.csv)</source>
         <translation>CSV (.csv)</translation>
     </message>
     <message>
-        <location filename="../../ui/report_dialog.py" line="91" />
+        <location filename="../../ui/report_dialog.py" line="79" />
         <source>Choose…</source>
         <translation>Pilih…</translation>
     </message>
     <message>
-        <location filename="../../ui/report_dialog.py" line="97" />
+        <location filename="../../ui/report_dialog.py" line="85" />
         <source>From</source>
         <translation>Dari</translation>
     </message>
     <message>
-        <location filename="../../ui/report_dialog.py" line="98" />
+        <location filename="../../ui/report_dialog.py" line="86" />
         <source>To</source>
         <translation>Sampai</translation>
     </message>
     <message>
-        <location filename="../../ui/report_dialog.py" line="99" />
+        <location filename="../../ui/report_dialog.py" line="87" />
         <source>Format</source>
         <translation>Format</translation>
     </message>
     <message>
-        <location filename="../../ui/report_dialog.py" line="100" />
+        <location filename="../../ui/report_dialog.py" line="88" />
         <source>Save in</source>
         <translation>Simpan di</translation>
     </message>
     <message>
-        <location filename="../../ui/report_dialog.py" line="106" />
+        <location filename="../../ui/report_dialog.py" line="94" />
         <source>Export</source>
         <translation>Ekspor</translation>
     </message>
     <message>
-        <location filename="../../ui/report_dialog.py" line="111" />
+        <location filename="../../ui/report_dialog.py" line="99" />
         <source>SPGs:</source>
         <translation>SPG:</translation>
     </message>
     <message>
-        <location filename="../../ui/report_dialog.py" line="121" />
+        <location filename="../../ui/report_dialog.py" line="109" />
         <source>Where to save the report</source>
         <translation>Tempat menyimpan laporan</translation>
     </message>
     <message>
-        <location filename="../../ui/report_dialog.py" line="133" />
+        <location filename="../../ui/report_dialog.py" line="121" />
         <source>The end date is before the start date.</source>
         <translation>Tanggal akhir sebelum tanggal awal.</translation>
     </message>
     <message>
-        <location filename="../../ui/report_dialog.py" line="137" />
+        <location filename="../../ui/report_dialog.py" line="125" />
         <source>Tick at least one SPG.</source>
         <translation>Centang minimal satu SPG.</translation>
     </message>
     <message>
-        <location filename="../../ui/report_dialog.py" line="145" />
+        <location filename="../../ui/report_dialog.py" line="133" />
         <source>Exporting…</source>
         <translation>Mengekspor…</translation>
     </message>
     <message>
-        <location filename="../../ui/report_dialog.py" line="165" />
+        <location filename="../../ui/report_dialog.py" line="154" />
         <source>Saved {file}</source>
         <translation>Tersimpan {file}</translation>
     </message>
     <message>
-        <location filename="../../ui/report_dialog.py" line="173" />
+        <location filename="../../ui/report_dialog.py" line="162" />
         <source>The report could not be made: {err}</source>
         <translation>Laporan tidak bisa dibuat: {err}</translation>
     </message>
@@ -809,316 +829,316 @@ Periksa Pengaturan (kamera, paket model) dan log di {logs}.</translation>
 <context>
     <name>SettingsDialog</name>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="140" />
+        <location filename="../../ui/settings_dialog.py" line="141" />
         <source>Settings</source>
         <translation>Pengaturan</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="146" />
+        <location filename="../../ui/settings_dialog.py" line="147" />
         <source>Cameras</source>
         <translation>Kamera</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="147" />
+        <location filename="../../ui/settings_dialog.py" line="148" />
         <source>Recognition</source>
         <translation>Pengenalan</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="148" />
+        <location filename="../../ui/settings_dialog.py" line="149" />
         <source>Presence &amp;&amp; shifts</source>
         <translation>Kehadiran &amp;&amp; shift</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="149" />
+        <location filename="../../ui/settings_dialog.py" line="150" />
         <source>Telegram</source>
         <translation>Telegram</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="150" />
-        <location filename="../../ui/settings_dialog.py" line="324" />
+        <location filename="../../ui/settings_dialog.py" line="151" />
+        <location filename="../../ui/settings_dialog.py" line="331" />
         <source>Model pack</source>
         <translation>Paket model</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="151" />
+        <location filename="../../ui/settings_dialog.py" line="152" />
         <source>Outlet &amp;&amp; data</source>
         <translation>Outlet &amp;&amp; data</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="169" />
+        <location filename="../../ui/settings_dialog.py" line="176" />
         <source>Id</source>
         <translation>ID</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="169" />
+        <location filename="../../ui/settings_dialog.py" line="176" />
         <source>Name</source>
         <translation>Nama</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="169" />
+        <location filename="../../ui/settings_dialog.py" line="176" />
         <source>Source</source>
         <translation>Sumber</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="169" />
+        <location filename="../../ui/settings_dialog.py" line="176" />
         <source>Enabled</source>
         <translation>Aktif</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="173" />
+        <location filename="../../ui/settings_dialog.py" line="180" />
         <source>Add…</source>
         <translation>Tambah…</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="174" />
+        <location filename="../../ui/settings_dialog.py" line="181" />
         <source>Edit…</source>
         <translation>Ubah…</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="175" />
+        <location filename="../../ui/settings_dialog.py" line="182" />
         <source>Remove</source>
         <translation>Hapus</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="192" />
+        <location filename="../../ui/settings_dialog.py" line="199" />
         <source>yes</source>
         <translation>ya</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="192" />
+        <location filename="../../ui/settings_dialog.py" line="199" />
         <source>no</source>
         <translation>tidak</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="224" />
+        <location filename="../../ui/settings_dialog.py" line="231" />
         <source>empty = the value calibrated for the model</source>
         <translation>kosong = nilai kalibrasi model</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="232" />
+        <location filename="../../ui/settings_dialog.py" line="239" />
         <source>Recognition threshold (-1 to 1)</source>
         <translation>Ambang pengenalan (-1 sampai 1)</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="233" />
+        <location filename="../../ui/settings_dialog.py" line="240" />
         <source>Smallest face to recognise (pixels)</source>
         <translation>Wajah terkecil yang dikenali (piksel)</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="234" />
+        <location filename="../../ui/settings_dialog.py" line="241" />
         <source>Frames per second per camera</source>
         <translation>Frame per detik per kamera</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="247" />
+        <location filename="../../ui/settings_dialog.py" line="254" />
         <source>Also notify when an SPG comes back</source>
         <translation>Beri tahu juga saat SPG kembali</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="250" />
+        <location filename="../../ui/settings_dialog.py" line="257" />
         <source>Grace period (seconds not seen before 'grace')</source>
         <translation>Masa tenggang (detik tidak terlihat sebelum 'tenggang')</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="251" />
+        <location filename="../../ui/settings_dialog.py" line="258" />
         <source>Absent after (seconds not seen)</source>
         <translation>Tidak hadir setelah (detik tidak terlihat)</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="255" />
+        <location filename="../../ui/settings_dialog.py" line="262" />
         <source>Mon</source>
         <translation>Sen</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="255" />
+        <location filename="../../ui/settings_dialog.py" line="262" />
         <source>Tue</source>
         <translation>Sel</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="255" />
+        <location filename="../../ui/settings_dialog.py" line="262" />
         <source>Wed</source>
         <translation>Rab</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="255" />
+        <location filename="../../ui/settings_dialog.py" line="262" />
         <source>Thu</source>
         <translation>Kam</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="255" />
+        <location filename="../../ui/settings_dialog.py" line="262" />
         <source>Fri</source>
         <translation>Jum</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="255" />
+        <location filename="../../ui/settings_dialog.py" line="262" />
         <source>Sat</source>
         <translation>Sab</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="255" />
+        <location filename="../../ui/settings_dialog.py" line="262" />
         <source>Sun</source>
         <translation>Min</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="270" />
+        <location filename="../../ui/settings_dialog.py" line="277" />
         <source>Shift (default for every SPG; no day ticked = always on duty):</source>
         <translation>Shift (bawaan untuk semua SPG; tanpa hari dicentang = selalu bertugas):</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="278" />
+        <location filename="../../ui/settings_dialog.py" line="285" />
         <source>Send alerts to Telegram</source>
         <translation>Kirim peringatan ke Telegram</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="282" />
-        <location filename="../../ui/settings_dialog.py" line="284" />
+        <location filename="../../ui/settings_dialog.py" line="289" />
+        <location filename="../../ui/settings_dialog.py" line="291" />
         <source>(saved, hidden)</source>
         <translation>(tersimpan, disembunyikan)</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="282" />
+        <location filename="../../ui/settings_dialog.py" line="289" />
         <source>bot token from @BotFather</source>
         <translation>token bot dari @BotFather</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="284" />
+        <location filename="../../ui/settings_dialog.py" line="291" />
         <source>chat id, e.g. -1001234567890</source>
         <translation>ID chat, mis. -1001234567890</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="285" />
+        <location filename="../../ui/settings_dialog.py" line="292" />
         <source>Send test message</source>
         <translation>Kirim pesan uji</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="291" />
+        <location filename="../../ui/settings_dialog.py" line="298" />
         <source>Bot token</source>
         <translation>Token bot</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="292" />
+        <location filename="../../ui/settings_dialog.py" line="299" />
         <source>Chat id</source>
         <translation>ID chat</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="305" />
+        <location filename="../../ui/settings_dialog.py" line="312" />
         <source>Active: {engine} · {pack} · {provider}</source>
         <translation>Aktif: {engine} · {pack} · {provider}</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="308" />
+        <location filename="../../ui/settings_dialog.py" line="315" />
         <source>Use a pack folder…</source>
         <translation>Pakai folder paket…</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="310" />
+        <location filename="../../ui/settings_dialog.py" line="317" />
         <source>Import a pack…</source>
         <translation>Impor paket…</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="312" />
+        <location filename="../../ui/settings_dialog.py" line="319" />
         <source>Download a pack</source>
         <translation>Unduh paket</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="323" />
+        <location filename="../../ui/settings_dialog.py" line="330" />
         <source>Engine</source>
         <translation>Mesin</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="341" />
+        <location filename="../../ui/settings_dialog.py" line="348" />
         <source>Open folder</source>
         <translation>Buka folder</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="347" />
+        <location filename="../../ui/settings_dialog.py" line="354" />
         <source>Outlet name</source>
         <translation>Nama outlet</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="348" />
+        <location filename="../../ui/settings_dialog.py" line="355" />
         <source>Time zone</source>
         <translation>Zona waktu</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="349" />
+        <location filename="../../ui/settings_dialog.py" line="356" />
         <source>Language (after restart)</source>
         <translation>Bahasa (setelah mulai ulang)</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="350" />
+        <location filename="../../ui/settings_dialog.py" line="357" />
         <source>Data folder</source>
         <translation>Folder data</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="351" />
+        <location filename="../../ui/settings_dialog.py" line="358" />
         <source>To use another data folder start the console with --data-dir or set SPG_DATA_DIR.</source>
         <translation>Untuk memakai folder data lain, jalankan konsol dengan --data-dir atau atur SPG_DATA_DIR.</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="363" />
+        <location filename="../../ui/settings_dialog.py" line="370" />
         <source>Recognition threshold must be a number between -1 and 1, or empty (got {v!r}).</source>
         <translation>Ambang pengenalan harus angka antara -1 dan 1, atau kosong (diisi {v!r}).</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="387" />
+        <location filename="../../ui/settings_dialog.py" line="394" />
         <source>Telegram is switched on but the bot token or chat id is missing.</source>
         <translation>Telegram dinyalakan tetapi token bot atau ID chat belum diisi.</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="394" />
-        <location filename="../../ui/settings_dialog.py" line="397" />
+        <location filename="../../ui/settings_dialog.py" line="401" />
+        <location filename="../../ui/settings_dialog.py" line="404" />
         <source>Not saved. Please fix:</source>
         <translation>Tidak disimpan. Mohon perbaiki:</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="402" />
+        <location filename="../../ui/settings_dialog.py" line="409" />
         <source>Not saved: cannot write the settings file ({err}).</source>
         <translation>Tidak disimpan: berkas pengaturan tidak bisa ditulis ({err}).</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="418" />
+        <location filename="../../ui/settings_dialog.py" line="425" />
         <source>Sending…</source>
         <translation>Mengirim…</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="428" />
+        <location filename="../../ui/settings_dialog.py" line="435" />
         <source>Sent. Check the Telegram chat.</source>
         <translation>Terkirim. Periksa chat Telegram.</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="428" />
-        <location filename="../../ui/settings_dialog.py" line="432" />
+        <location filename="../../ui/settings_dialog.py" line="435" />
+        <location filename="../../ui/settings_dialog.py" line="439" />
         <source>Not sent: {why}</source>
         <translation>Tidak terkirim: {why}</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="437" />
+        <location filename="../../ui/settings_dialog.py" line="444" />
         <source>Model pack folder</source>
         <translation>Folder paket model</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="451" />
+        <location filename="../../ui/settings_dialog.py" line="458" />
         <source>Done. Save to use it; re-index the gallery afterwards if the model changed.</source>
         <translation>Selesai. Simpan untuk memakainya; indeks ulang galeri jika modelnya berubah.</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="455" />
+        <location filename="../../ui/settings_dialog.py" line="462" />
         <source>Failed: {why}</source>
         <translation>Gagal: {why}</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="460" />
+        <location filename="../../ui/settings_dialog.py" line="467" />
         <source>Folder with the model pack (.onnx files)</source>
         <translation>Folder paket model (berkas .onnx)</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="470" />
+        <location filename="../../ui/settings_dialog.py" line="476" />
         <source>Importing…</source>
         <translation>Mengimpor…</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="481" />
+        <location filename="../../ui/settings_dialog.py" line="486" />
         <source>Downloading {name}…</source>
         <translation>Mengunduh {name}…</translation>
     </message>
@@ -1126,27 +1146,27 @@ Periksa Pengaturan (kamera, paket model) dan log di {logs}.</translation>
 <context>
     <name>UnknownFacesPanel</name>
     <message>
-        <location filename="../../ui/unknown_faces.py" line="136" />
+        <location filename="../../ui/unknown_faces.py" line="152" />
         <source>Enroll as SPG…</source>
         <translation>Daftarkan sebagai SPG…</translation>
     </message>
     <message>
-        <location filename="../../ui/unknown_faces.py" line="138" />
+        <location filename="../../ui/unknown_faces.py" line="154" />
         <source>Delete</source>
         <translation>Hapus</translation>
     </message>
     <message>
-        <location filename="../../ui/unknown_faces.py" line="148" />
+        <location filename="../../ui/unknown_faces.py" line="164" />
         <source>Faces that matched nobody (kept {days} days). Select one or more of the same person to enroll them.</source>
         <translation>Wajah yang tidak cocok dengan siapa pun (disimpan {days} hari). Pilih satu atau lebih dari orang yang sama untuk mendaftarkannya.</translation>
     </message>
     <message>
-        <location filename="../../ui/unknown_faces.py" line="174" />
+        <location filename="../../ui/unknown_faces.py" line="190" />
         <source>{n} unknown face(s)</source>
         <translation>{n} wajah tak dikenal</translation>
     </message>
     <message>
-        <location filename="../../ui/unknown_faces.py" line="184" />
+        <location filename="../../ui/unknown_faces.py" line="200" />
         <source>Select at least one face first.</source>
         <translation>Pilih minimal satu wajah dulu.</translation>
     </message>
@@ -1154,92 +1174,92 @@ Periksa Pengaturan (kamera, paket model) dan log di {logs}.</translation>
 <context>
     <name>WebcamEnrollDialog</name>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="347" />
+        <location filename="../../ui/enroll_dialogs.py" line="330" />
         <source>Enroll an SPG from a camera</source>
         <translation>Daftarkan SPG dari kamera</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="351" />
+        <location filename="../../ui/enroll_dialogs.py" line="334" />
         <source>Local camera {n}</source>
         <translation>Kamera lokal {n}</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="353" />
+        <location filename="../../ui/enroll_dialogs.py" line="336" />
         <source>Camera: {name}</source>
         <translation>Kamera: {name}</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="356" />
+        <location filename="../../ui/enroll_dialogs.py" line="339" />
         <source>Start preview</source>
         <translation>Mulai pratinjau</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="359" />
+        <location filename="../../ui/enroll_dialogs.py" line="342" />
         <source>Choose a camera and press Start preview.</source>
         <translation>Pilih kamera lalu tekan Mulai pratinjau.</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="362" />
+        <location filename="../../ui/enroll_dialogs.py" line="345" />
         <source>Capture</source>
         <translation>Ambil gambar</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="383" />
+        <location filename="../../ui/enroll_dialogs.py" line="366" />
         <source>Captured shots (3 to 5 with slightly different angles work best):</source>
         <translation>Gambar yang diambil (3 sampai 5 dari sudut sedikit berbeda paling baik):</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="410" />
+        <location filename="../../ui/enroll_dialogs.py" line="392" />
         <source>Starting the camera and the face engine…</source>
         <translation>Menyalakan kamera dan mesin wajah…</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="419" />
+        <location filename="../../ui/enroll_dialogs.py" line="401" />
         <source>Good: press Capture.</source>
         <translation>Bagus: tekan Ambil gambar.</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="420" />
+        <location filename="../../ui/enroll_dialogs.py" line="402" />
         <source>No face seen. Stand in front of the camera.</source>
         <translation>Tidak ada wajah. Berdirilah di depan kamera.</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="421" />
+        <location filename="../../ui/enroll_dialogs.py" line="403" />
         <source>More than one face: only the SPG should be in front of the camera.</source>
         <translation>Lebih dari satu wajah: hanya SPG yang boleh di depan kamera.</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="422" />
+        <location filename="../../ui/enroll_dialogs.py" line="404" />
         <source>Face too small: come closer to the camera.</source>
         <translation>Wajah terlalu kecil: mendekatlah ke kamera.</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="423" />
+        <location filename="../../ui/enroll_dialogs.py" line="405" />
         <source>Picture blurred: hold still (and check the light).</source>
         <translation>Gambar buram: jangan bergerak (dan periksa cahaya).</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="424" />
+        <location filename="../../ui/enroll_dialogs.py" line="406" />
         <source>Turn to the camera: look straight at it.</source>
         <translation>Hadap ke kamera: lihat lurus ke kamera.</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="437" />
+        <location filename="../../ui/enroll_dialogs.py" line="419" />
         <source>No face to capture yet.</source>
         <translation>Belum ada wajah untuk diambil.</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="456" />
+        <location filename="../../ui/enroll_dialogs.py" line="438" />
         <source>Type the SPG's name first.</source>
         <translation>Ketik nama SPG dulu.</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="459" />
+        <location filename="../../ui/enroll_dialogs.py" line="441" />
         <source>Capture at least one shot first.</source>
         <translation>Ambil minimal satu gambar dulu.</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="468" />
+        <location filename="../../ui/enroll_dialogs.py" line="446" />
         <source>Enrolling…</source>
         <translation>Mendaftarkan…</translation>
     </message>
@@ -1247,30 +1267,85 @@ Periksa Pengaturan (kamera, paket model) dan log di {logs}.</translation>
 <context>
     <name>_NameFields</name>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="131" />
+        <location filename="../../ui/enroll_dialogs.py" line="138" />
         <source>Full name of the SPG</source>
         <translation>Nama lengkap SPG</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="133" />
+        <location filename="../../ui/enroll_dialogs.py" line="140" />
         <source>made from the name</source>
         <translation>dibuat dari nama</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="136" />
+        <location filename="../../ui/enroll_dialogs.py" line="143" />
         <source>Name</source>
         <translation>Nama</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="137" />
+        <location filename="../../ui/enroll_dialogs.py" line="144" />
         <source>SPG id</source>
         <translation>ID SPG</translation>
     </message>
 </context>
 <context>
+    <name>launch</name>
+    <message>
+        <location filename="../../ui/launch.py" line="88" />
+        <source>The data folder {dir} cannot be used: {err}. Choose another with --data-dir or SPG_DATA_DIR.</source>
+        <translation>Folder data {dir} tidak bisa dipakai: {err}. Pilih folder lain dengan --data-dir atau SPG_DATA_DIR.</translation>
+    </message>
+    <message>
+        <location filename="../../ui/launch.py" line="93" />
+        <source>The console is already running for the data folder {dir}. Use the open window (check the taskbar); only one console may use a data folder at a time.</source>
+        <translation>Konsol sudah berjalan untuk folder data {dir}. Pakai jendela yang sudah terbuka (lihat taskbar); satu folder data hanya boleh dipakai satu konsol.</translation>
+    </message>
+    <message>
+        <location filename="../../ui/launch.py" line="101" />
+        <source>The console could not start:
+{err}
+
+Details are in {log}.</source>
+        <translation>Konsol tidak bisa mulai:
+{err}
+
+Rincian ada di {log}.</translation>
+    </message>
+    <message>
+        <location filename="../../ui/launch.py" line="120" />
+        <source>The settings are not valid:
+{err}</source>
+        <translation>Pengaturan tidak valid:
+{err}</translation>
+    </message>
+    <message>
+        <location filename="../../ui/launch.py" line="134" />
+        <source>The console could not start:
+{err}</source>
+        <translation>Konsol tidak bisa mulai:
+{err}</translation>
+    </message>
+    <message>
+        <location filename="../../ui/launch.py" line="163" />
+        <source>Preparing the demo outlet (first run only)…</source>
+        <translation>Menyiapkan outlet demo (hanya saat pertama kali)…</translation>
+    </message>
+    <message>
+        <location filename="../../ui/launch.py" line="181" />
+        <source>The demo outlet could not be prepared:
+{err}</source>
+        <translation>Outlet demo tidak bisa disiapkan:
+{err}</translation>
+    </message>
+</context>
+<context>
     <name>widget</name>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="122" />
+        <location filename="../../ui/enroll_dialogs.py" line="127" />
+        <source>Warning: this face looks like another SPG already enrolled ({other}, similarity {sim:.2f}). Check you chose the right person.</source>
+        <translation>Peringatan: wajah ini mirip SPG lain yang sudah terdaftar ({other}, kemiripan {sim:.2f}). Periksa apakah orangnya sudah benar.</translation>
+    </message>
+    <message>
+        <location filename="../../ui/enroll_dialogs.py" line="129" />
         <source>{name} enrolled with {n} photo(s).</source>
         <translation>{name} terdaftar dengan {n} foto.</translation>
     </message>
