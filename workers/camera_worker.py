@@ -192,6 +192,24 @@ class CameraLoop:
             self.dropped += 1
 
 
+class ParentWatch:
+    """True once the main process is gone (killed hard): a child then exits instead of running orphaned."""
+
+    def __init__(self, every: float = 1.0):
+        import multiprocessing
+
+        self.parent = multiprocessing.parent_process()
+        self.every = every
+        self._next = 0.0
+
+    def gone(self) -> bool:
+        now = time.monotonic()
+        if self.parent is None or now < self._next:
+            return False
+        self._next = now + self.every
+        return not self.parent.is_alive()
+
+
 @dataclass
 class CameraWorkerArgs:
     cam: CameraConfig
@@ -227,8 +245,13 @@ def run_camera_worker(args: CameraWorkerArgs, input_q: Any, status_q: Any, feedb
         except queue.Full:
             pass
 
+    parent = ParentWatch()
+
     def beat() -> None:
         heartbeat.value = time.time()
+        if parent.gone():
+            log.warning("camera %s: the main process is gone; stopping", args.cam.id)
+            stop.set()
         # overlays: keep only the newest result (the GUI draws from the main process; drained so it never fills)
         try:
             while True:

@@ -273,11 +273,15 @@ def run_inference_server(cfg: AppConfig, data_dir: str, engine_spec: EngineSpec,
         return
     log.info("inference server: %s (%s) loaded once", engine.info.name, engine.info.provider)
 
+    from workers.camera_worker import ParentWatch
+
+    parent = ParentWatch()
+
     def beat() -> None:
         heartbeat.value = time.time()
 
     try:
-        serve(cfg, Path(data_dir), engine, input_q, output_q, control_q, beat)
+        serve(cfg, Path(data_dir), engine, input_q, output_q, control_q, beat, should_stop=parent.gone)
     except KeyboardInterrupt:
         pass
 
