@@ -10,6 +10,7 @@ this module is imported.
 from __future__ import annotations
 
 import logging
+import warnings
 from pathlib import Path
 from typing import Sequence
 
@@ -85,6 +86,8 @@ class InsightFaceEngine(FaceEngine):
         if self._det is None:
             raise ModelPackError(f"could not load model pack {files.folder}: {last_exc}. The pack may be broken: "
                                  "import or download it again, or set engine.kind: dlib.")
+        # insightface's norm_crop calls a scikit-image method deprecated in 0.26; harmless, silence it once
+        warnings.filterwarnings("ignore", message=r".*`estimate` is deprecated", category=FutureWarning)
         size = int(cfg.det_size)
         self._det.prepare(0, input_size=(size, size), det_thresh=float(cfg.det_threshold))
         self._rec_session = self._rec.session

@@ -118,9 +118,11 @@ def validate_pack(folder: Path) -> PackFiles:
 def pack_folder(pack: str, data_dir: Path) -> Path:
     """Where ``engine.pack`` points: an existing folder path, else ``<data_dir>/models/<pack>``."""
     p = Path(pack).expanduser()
-    if p.is_dir() or p.is_absolute() or len(p.parts) > 1:
+    if p.is_absolute() or len(p.parts) > 1:
         return p
-    installed = DataLayout(data_dir).models / pack
+    installed = DataLayout(data_dir).models / pack  # a bare name: installed packs first, then a folder here
+    if not installed.is_dir() and p.is_dir():
+        return p
     if not installed.is_dir():
         from core.paths import BUNDLED_MODELS_DIR
 
