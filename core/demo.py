@@ -27,6 +27,7 @@ import cv2
 import numpy as np
 
 from core.config import AppConfig
+from core.image_io import read_image, write_image
 from core.paths import DataLayout
 
 log = logging.getLogger(__name__)
@@ -80,7 +81,7 @@ def source_images() -> dict[str, np.ndarray]:
     images_dir = Path(insightface.__file__).resolve().parent / "data" / "images"
     out: dict[str, np.ndarray] = {}
     for key, name in (("t1", "t1.jpg"), ("hanks", "Tom_Hanks_54745.png")):
-        img = cv2.imread(str(images_dir / name))
+        img = read_image(images_dir / name)  # any path (cv2.imread fails on non-ASCII paths on Windows)
         if img is None:
             raise FileNotFoundError(f"demo picture {images_dir / name} is missing from the insightface package")
         out[key] = img
@@ -254,7 +255,7 @@ def build_demo(data_dir: Path, base: AppConfig, engine: Any = None,
         if person.spg_id is None:
             continue
         p = photos / f"{person.spg_id}.jpg"
-        cv2.imwrite(str(p), crops[person.key], [cv2.IMWRITE_JPEG_QUALITY, 95])
+        write_image(p, crops[person.key], [cv2.IMWRITE_JPEG_QUALITY, 95])
         try:
             gallery.remove(person.spg_id)
         except Exception:  # noqa: BLE001 - not enrolled yet

@@ -15,13 +15,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable
 
-import cv2
 import numpy as np
 from PySide6.QtCore import QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QIcon, QPixmap
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QPushButton, QVBoxLayout, QWidget
 
 from core.config import StorageConfig
+from core.image_io import write_image
 from core.messages import FrameResult
 from ui.tasks import Background
 
@@ -122,7 +122,7 @@ class UnknownFaceKeeper:
                 continue
             stamp = datetime.fromtimestamp(result.timestamp).strftime("%Y%m%d_%H%M%S")
             p = self.folder / f"{result.camera_id}__{stamp}_{f.track_id}.jpg"
-            if cv2.imwrite(str(p), frame[b:d, a:c]):
+            if write_image(p, frame[b:d, a:c]):  # any path (cv2.imwrite fails on non-ASCII paths on Windows)
                 saved.append(p)
                 self.saved += 1
         if len(self._seen) > 5000:
