@@ -141,7 +141,7 @@ def test_inline_dev_mode_runs_the_same_stages_in_one_process(world):
         p.stop()
 
 
-def test_headless_run_writes_json_lines_and_ctrl_c_leaves_no_shared_memory(world, tmp_path):
+def test_headless_run_writes_results_and_presence_and_ctrl_c_leaves_no_shared_memory(world, tmp_path):
     cfg_file = tmp_path / "cfg.yaml"
     cfg_file.write_text(json.dumps({
         "engine": {"kind": "insightface", "pack": str(REPO.parent / "shared/data/models/test_pack")},
@@ -149,12 +149,12 @@ def test_headless_run_writes_json_lines_and_ctrl_c_leaves_no_shared_memory(world
     out = tmp_path / "results.jsonl"
     env = {**os.environ, "SPG_DATA_DIR": str(world["data"])}
     proc = subprocess.Popen([sys.executable, str(REPO / "app.py"), "run", "--headless", "--config", str(cfg_file),
-                             "--results", str(out), "--no-presence"], cwd=REPO, env=env,
+                             "--results", str(out)], cwd=REPO, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         end = time.monotonic() + 120
         while time.monotonic() < end and proc.poll() is None:
-            if out.exists() and '"blair"' in out.read_text():
+            if out.exists() and '"type": "transition", "spg_id": "blair"' in out.read_text():
                 break
             time.sleep(0.5)
         assert any(n.startswith("sfb_cli_cam_") for n in shm_segments())
@@ -166,6 +166,9 @@ def test_headless_run_writes_json_lines_and_ctrl_c_leaves_no_shared_memory(world
     lines = [json.loads(x) for x in out.read_text().splitlines()]
     frames = [x for x in lines if x["type"] == "frame"]
     assert frames and any(f["spg_id"] == "blair" for x in frames for f in x["faces"])
+    became = {(x["spg_id"], x["to"]) for x in lines if x["type"] == "transition"}
+    assert ("blair", "present") in became, f"presence events are written in headless mode: {became}"
+    assert "powell" not in {s for s, _ in became}
     assert not any(n.startswith("sfb_cli_cam_") for n in shm_segments()), "Ctrl-C must unlink SharedMemory"
 
 
