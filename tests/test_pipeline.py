@@ -124,3 +124,32 @@ def test_hung_inference_server_is_detected_and_restarted(videos, tmp_path):
         names = p.buffer_names()
         p.stop()
     assert not (shm_segments() & set(names))
+
+
+def test_frame_skip_processes_one_frame_in_three(videos, tmp_path):
+    cfg = config([{"id": "skip", "source": str(videos["small"])}], inference={"frame_skip": 2},
+                 camera={"process_fps": 10})
+    p = Pipeline(cfg, tmp_path, engine_spec=STAND_IN)
+    p.start()
+    try:
+        seen = pump(p, lambda b, s: len(results_of(s, "skip")) >= 4, timeout=60)
+    finally:
+        p.stop()
+    ids = [r.frame_id for r in results_of(seen, "skip")]
+    assert all(b - a >= 3 for a, b in zip(ids, ids[1:])), ids
+
+
+def test_full_input_queue_drops_frames_and_counts_them(videos, tmp_path):
+    from workers.inference_server import EngineSpec
+
+    slow = EngineSpec("tests.pipeline_fakes:make_engine", {"delay_s": 1.0})
+    cfg = config([{"id": "q1", "source": str(videos["small"])}, {"id": "q2", "source": str(videos["small"])}],
+                 inference={"input_queue_size": 1}, camera={"process_fps": 10})
+    p = Pipeline(cfg, tmp_path, engine_spec=slow)
+    p.start()
+    try:
+        pump(p, lambda b, s: sum(c.dropped for c in p.metrics().cameras.values()) > 0, timeout=60)
+        seen = pump(p, lambda b, s: len(results_of(s)) >= 2, timeout=60)
+        assert all(r.latency_ms < 10_000 for r in results_of(seen)), "stale frames are dropped, not queued"
+    finally:
+        p.stop()
