@@ -89,6 +89,8 @@ class AttendanceService:
         self._retry_at: float | None = None
         self._store_logged: float | None = None
         self._today: dict[str, float] = {}
+        self._reopen: set[str] = set()
+        self._last_clock: tuple[float, float] | None = None
         self.store_error: str | None = None
         """The events database problem right now (locked file, ...), as a sentence; None when fine."""
         self.refresh_people()
@@ -104,6 +106,9 @@ class AttendanceService:
                 idle = max(0.0, heartbeat - row.last_seen)
             self.engine.restore(row.spg_id, row.state, row.since, row.last_seen, row.last_camera, idle)
             self._interval[row.spg_id] = row.interval_id
+        # The time the application was not running is not known: presence intervals end at the last
+        # sighting before it and start again at the next sighting.
+        self._split_intervals("restart")
         if self._interval:
             log.info("presence resumed for %d SPGs from %s", len(self._interval), getattr(self.store, "path", "store"))
 
@@ -120,6 +125,43 @@ class AttendanceService:
             self.engine.forget(spg)
 
     # --- inputs --------------------------------------------------------------------------------
+    def _check_clock(self) -> None:
+        """Downtime (suspend, frozen process) or a wall-clock jump (NTP): split the presence intervals."""
+        wall, mono = self.clock.time(), self.clock.monotonic()
+        last = self._last_clock
+        self._last_clock = (wall, mono)
+        if last is None:
+            return
+        dm, dw = mono - last[1], wall - last[0]
+        if dm > self.engine.suspend_gap_s or abs(dw - dm) > self.engine.suspend_gap_s:
+            log.warning("clock discontinuity (wall %+.0f s, monotonic %+.0f s): treated as downtime", dw, dm)
+            self._split_intervals("clock")
+
+    def _split_intervals(self, why: str) -> None:
+        if self._unsaved:
+            return
+        for spg, iid in list(self._interval.items()):
+            st = self.engine.state_of(spg)
+            if iid is None or not st.state.is_present:
+                continue
+            try:
+                self.store.close_interval(spg, iid, st.last_seen)
+            except EventStoreError as exc:
+                self._store_problem(exc)
+                return
+            self._interval[spg] = None
+            self._reopen.add(spg)
+
+    def _reopen_interval(self, spg: str, wall: float) -> None:
+        if spg not in self._reopen or self._unsaved:
+            return
+        try:
+            self._interval[spg] = self.store.open_interval(spg, wall)
+        except EventStoreError as exc:
+            self._store_problem(exc)
+            return
+        self._reopen.discard(spg)
+
     def on_frame_result(self, result: Any, snapshot: np.ndarray | Callable[[], np.ndarray | None] | None = None
                         ) -> list[Transition]:
         """Every matched face (``spg_id`` set, matchable) is a hit on ``result.camera_id`` at ``result.timestamp``.
@@ -128,6 +170,7 @@ class AttendanceService:
         returning it, called only when a matched face needs a fresh crop (at most once a second per SPG):
         pass ``lambda: pipeline.read_frame(r.camera_id, r.slot, r.generation)`` to avoid copying every frame.
         """
+        self._check_clock()
         now_wall, now_mono = self.clock.time(), self.clock.monotonic()
         out: list[Transition] = []
         interval_s = float(self.cfg.presence.hit_log_interval_s)
@@ -145,6 +188,8 @@ class AttendanceService:
             if last is None or wall - last >= interval_s or wall < last:
                 self._last_logged[key] = wall
                 self.store.log_hit(wall, spg, result.camera_id, float(face.similarity))
+            if self.engine.state_of(spg).state.is_present:
+                self._reopen_interval(spg, wall)
             iid = self._interval.get(spg)
             if iid is not None and self.engine.state_of(spg).state.is_present:
                 self.store.touch_interval(iid, wall)
@@ -168,6 +213,7 @@ class AttendanceService:
             self._store_problem(exc)
 
     def tick(self) -> list[Transition]:
+        self._check_clock()
         self._drain_unsaved()
         out = self.engine.tick()
         for t in out:
@@ -189,6 +235,7 @@ class AttendanceService:
         interval = None
         if t.to_state is State.PRESENT and not t.from_state.is_present:
             interval = ("open", t.timestamp)
+            self._reopen.discard(t.spg_id)
         elif t.to_state is State.ABSENT and self._interval.get(t.spg_id) is not None:
             interval = ("close", (self._interval[t.spg_id], t.last_seen or t.timestamp))
         alert = None

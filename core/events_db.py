@@ -146,6 +146,8 @@ class EventBackend(Protocol):
     def flush_due(self) -> None: ...
     def record_transition(self, t: Any, state: StateRow, interval: tuple[str, Any] | None,
                           alert: tuple[str, str, bytes | None, str] | None) -> tuple[int, int | None, int | None]: ...
+    def close_interval(self, spg_id: str, interval_id: int, last_seen: float | None) -> None: ...
+    def open_interval(self, spg_id: str, start: float) -> int: ...
     def load_states(self) -> list[StateRow]: ...
     def get_meta(self, key: str) -> str | None: ...
     def set_meta(self, key: str, value: str) -> None: ...
@@ -438,6 +440,26 @@ class EventStore:
                     (t.timestamp, t.spg_id, kind, tid, text, photo, status),
                 ).lastrowid
         return tid, interval_id, aid
+
+    def close_interval(self, spg_id: str, interval_id: int, last_seen: float | None) -> None:
+        """End a presence interval without a state change (downtime, clock jump: what happened meanwhile is
+        not known, so it is counted neither as present nor as absent)."""
+        with self._lock:
+            self.flush()
+            with self._tx() as c:
+                if last_seen is not None:
+                    c.execute("UPDATE intervals SET last_seen = MAX(last_seen, ?) WHERE id = ?", (last_seen, interval_id))
+                c.execute("UPDATE intervals SET closed = 1 WHERE id = ?", (interval_id,))
+                c.execute("UPDATE spg_state SET interval_id = NULL WHERE spg_id = ? AND interval_id = ?",
+                          (spg_id, interval_id))
+
+    def open_interval(self, spg_id: str, start: float) -> int:
+        """Start a presence interval for an SPG who is PRESENT (after :meth:`close_interval`)."""
+        with self._tx() as c:
+            iid = c.execute("INSERT INTO intervals (spg_id, start, last_seen) VALUES (?, ?, ?)",
+                            (spg_id, start, start)).lastrowid
+            c.execute("UPDATE spg_state SET interval_id = ? WHERE spg_id = ?", (iid, spg_id))
+            return iid
 
     def load_states(self) -> list[StateRow]:
         with self._lock:

@@ -354,3 +354,37 @@ def test_spg_removed_from_the_gallery_gets_no_absent_alert(tmp_path):
     assert [t.spg_id for t in out if t.alert] == ["ana"]
     assert [s.spg_id for s in svc.snapshot()] == ["ana"]
     svc.close()
+
+
+@pytest.mark.parametrize("gap", ["suspend_windows", "suspend_linux", "ntp_forward", "restart"])
+def test_downtime_counts_neither_as_present_nor_as_an_absence(tmp_path, gap):
+    from core.reports import build_report
+
+    db = tmp_path / "e.db"
+    clock = FakeClock(start=datetime(2026, 1, 1, 9, 0, tzinfo=ZoneInfo("Asia/Jakarta")).timestamp())
+    svc = AttendanceService(make_cfg(), EventStore(db), None, clock, lambda: NAMES)
+    feed(svc, clock, 20)  # present 09:00:00 - 09:00:19
+    if gap == "suspend_windows":
+        clock.suspend(3600, monotonic_counts_sleep=True)
+    elif gap == "suspend_linux":
+        clock.suspend(3600, monotonic_counts_sleep=False)
+    elif gap == "ntp_forward":
+        clock.jump_wall(3600)
+    else:
+        svc.close()
+        clock.advance(3600)
+        svc = AttendanceService(make_cfg(), EventStore(db), None, clock, lambda: NAMES)
+    out = feed(svc, clock, 20)  # still (again) there for 20 s after the gap
+    out += idle(svc, clock, 10)
+    assert [t for t in out if t.to_state.value == "absent"] == []
+    assert svc.snapshot()[0].state == "grace"
+    assert svc.snapshot()[0].present_today_s == pytest.approx(19 + 19)
+    svc.close()
+    store = EventStore(db)
+    (row,) = [r for r in build_report(store, make_cfg(), date_of(clock), date_of(clock), ["ana"], NAMES, now=clock.time())]
+    assert row.present_s == pytest.approx(38) and row.absences == 0
+    store.close()
+
+
+def date_of(clock):
+    return datetime.fromtimestamp(clock.time(), ZoneInfo("Asia/Jakarta")).date()
