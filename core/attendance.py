@@ -90,6 +90,7 @@ class AttendanceService:
         self._store_logged: float | None = None
         self._today: dict[str, float] = {}
         self._reopen: set[str] = set()
+        self._summary_done: str | None = None
         self._last_clock: tuple[float, float] | None = None
         self.store_error: str | None = None
         """The events database problem right now (locked file, ...), as a sentence; None when fine."""
@@ -339,7 +340,10 @@ class AttendanceService:
         if local.time() < at:
             return
         today = local.date().isoformat()
+        if self._summary_done == today:
+            return
         if self.store.get_meta("daily_summary_date") == today:
+            self._summary_done = today
             return
         from core.reports import summary_text
 
