@@ -18,7 +18,8 @@ from core.engine.base import DetectedFace
 DOMINANT_AREA_RATIO = 2.5
 """The most prominent face is "clearly dominant" when its prominence is at least this many times the next one's."""
 SHARPNESS_SIZE = 112
-"""The face is resized to this width before measuring sharpness, so the number does not depend on size."""
+"""Larger faces are shrunk to this width before measuring sharpness, so a big face is not judged by
+its pixel-level detail; smaller faces are measured as they are."""
 TURN_LIMIT = 0.35
 """Nose offset from the eyes' midpoint, in eye distances, beyond which the face is turned away."""
 
@@ -45,8 +46,9 @@ def sharpness(image_bgr: np.ndarray, face: DetectedFace) -> float:
         return 0.0
     crop = image_bgr[y1:y2, x1:x2]
     gray = cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY) if crop.ndim == 3 else crop
-    scale = SHARPNESS_SIZE / gray.shape[1]
-    gray = cv2.resize(gray, (SHARPNESS_SIZE, max(4, int(round(gray.shape[0] * scale)))), interpolation=cv2.INTER_AREA)
+    if gray.shape[1] > SHARPNESS_SIZE:  # only ever shrink: enlarging a small face would blur it artificially
+        scale = SHARPNESS_SIZE / gray.shape[1]
+        gray = cv2.resize(gray, (SHARPNESS_SIZE, max(4, int(round(gray.shape[0] * scale)))), interpolation=cv2.INTER_AREA)
     return float(cv2.Laplacian(gray, cv2.CV_64F).var())
 
 
