@@ -141,3 +141,17 @@ def test_download_when_offline_is_a_clear_error_not_a_hang(data_dir, monkeypatch
     with pytest.raises(ModelPackError, match="offline.*models import"):
         packs.download_pack("buffalo_l", data_dir, timeout_s=5)
     assert packs.installed_packs(data_dir) == []
+
+
+def test_a_pack_can_carry_its_own_thresholds(data_dir, tmp_path, test_pack):
+    import shutil
+
+    src = tmp_path / "calibrated"
+    shutil.copytree(test_pack, src)
+    (src / "thresholds.yaml").write_text("threshold: 0.45\nmargin: 0.07\n")
+    packs.import_pack(src, data_dir)
+    info = create_engine(EngineConfig(kind="insightface", pack="calibrated"), data_dir).info
+    assert (info.threshold, info.margin) == (0.45, 0.07)
+    # the config still wins
+    info = create_engine(EngineConfig(kind="insightface", pack="calibrated", threshold=0.5), data_dir).info
+    assert (info.threshold, info.margin) == (0.5, 0.07)

@@ -47,9 +47,32 @@ def thresholds_for(model_id: str) -> tuple[float, float]:
     return float(entry.get("threshold", _FALLBACK[0])), float(entry.get("margin", _FALLBACK[1]))
 
 
-def resolve_threshold(model_id: str, threshold: float | None, margin: float | None) -> tuple[float, float]:
-    """Config override (if not None) over the calibrated value."""
+PACK_THRESHOLDS_FILE = "thresholds.yaml"
+"""Optional file inside a model pack folder: ``threshold: 0.35`` / ``margin: 0.05`` calibrated for that pack."""
+
+
+def pack_thresholds(pack_folder: Path | None) -> dict:
+    if pack_folder is None:
+        return {}
+    f = Path(pack_folder) / PACK_THRESHOLDS_FILE
+    if not f.is_file():
+        return {}
+    import yaml
+
+    try:
+        data = yaml.safe_load(f.read_text(encoding="utf-8")) or {}
+        return {k: float(data[k]) for k in ("threshold", "margin") if k in data}
+    except (OSError, ValueError, TypeError, AttributeError) as exc:
+        log.warning("ignoring %s (%s); using the stored thresholds", f, exc)
+        return {}
+
+
+def resolve_threshold(model_id: str, threshold: float | None, margin: float | None,
+                      pack_folder: Path | None = None) -> tuple[float, float]:
+    """Config override (if not None) > the pack's own thresholds.yaml > resources/thresholds.yaml."""
     t, m = thresholds_for(model_id)
+    own = pack_thresholds(pack_folder)
+    t, m = own.get("threshold", t), own.get("margin", m)
     return (t if threshold is None else float(threshold)), (m if margin is None else float(margin))
 
 

@@ -101,7 +101,7 @@ class InsightFaceEngine(FaceEngine):
             dim = int(self.embed_chips([np.zeros((self._chip, self._chip, 3), np.uint8)]).shape[1])
         provider = self._rec_session.get_providers()[0]
         model_id = f"insightface/{files.recogniser.stem}"
-        threshold, margin = resolve_threshold(model_id, cfg.threshold, cfg.margin)
+        threshold, margin = resolve_threshold(model_id, cfg.threshold, cfg.margin, files.folder)
         self.info = EngineInfo(
             name="insightface",
             model_id=model_id,

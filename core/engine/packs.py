@@ -170,6 +170,8 @@ def _install(src_folder: Path, name: str, data_dir: Path, replace: bool) -> Pack
     try:
         for p in (files.detector, files.recogniser):  # only what the console runs
             shutil.copy2(p, tmp / p.name)
+        if (files.folder / "thresholds.yaml").is_file():  # the pack's own calibration, if it has one
+            shutil.copy2(files.folder / "thresholds.yaml", tmp / "thresholds.yaml")
         old = None
         if dest.exists():
             old = models / f".{name}.old"
