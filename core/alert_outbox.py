@@ -57,10 +57,7 @@ class AlertOutbox:
                 if row.next_attempt > now:
                     break  # keep the order: later alerts wait behind this one
                 try:
-                    if row.photo:
-                        result = self.client.send_photo(row.photo, row.text)
-                    else:
-                        result = self.client.send_message(row.text)
+                    result = self._send(row)
                 except TelegramRetryable as exc:
                     delay = exc.retry_after if exc.retry_after is not None else self._backoff(row.attempts)
                     self.last_error = redact(str(exc))
@@ -84,6 +81,18 @@ class AlertOutbox:
                 self.sent_count += 1
                 sent += 1
             return sent
+
+    def _send(self, row: Any) -> Any:
+        if not row.photo:
+            return self.client.send_message(row.text)
+        try:
+            return self.client.send_photo(row.photo, row.text)
+        except TelegramRejected as exc:
+            if exc.status != 400:
+                raise
+            # Telegram refused the picture itself (size, format): the alert still goes out, as text.
+            log.warning("alert %d: photo refused (%s); sending the text alone", row.id, redact(str(exc)))
+            return self.client.send_message(row.text)
 
     def _backoff(self, attempts: int) -> float:
         return min(self.max_backoff_s, self.base_backoff_s * (2 ** max(0, attempts)))

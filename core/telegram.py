@@ -14,7 +14,9 @@ Errors are sorted for the outbox:
 
 from __future__ import annotations
 
+import html
 import logging
+import re
 from typing import Any
 
 import requests
@@ -111,10 +113,12 @@ class TelegramClient:
                                           "disable_web_page_preview": "true"})
 
     def send_photo(self, jpeg: bytes, caption: str) -> dict[str, Any]:
+        data = {"chat_id": self.chat_id, "caption": caption, "parse_mode": "HTML"}
         if len(caption) > CAPTION_LIMIT:
-            caption = caption[: CAPTION_LIMIT - 1] + "…"
-        return self._call("sendPhoto", {"chat_id": self.chat_id, "caption": caption, "parse_mode": "HTML"},
-                          files={"photo": ("snapshot.jpg", jpeg, "image/jpeg")})
+            # Cutting HTML could break a tag: send the caption as plain text, shortened.
+            plain = html.unescape(re.sub(r"<[^>]+>", "", caption))
+            data = {"chat_id": self.chat_id, "caption": plain[: CAPTION_LIMIT - 1] + "…"}
+        return self._call("sendPhoto", data, files={"photo": ("snapshot.jpg", jpeg, "image/jpeg")})
 
     def get_me(self) -> dict[str, Any]:
         return self._call("getMe", {})

@@ -4,7 +4,7 @@ Speaks ``/bot<token>/sendMessage`` (form fields) and ``/bot<token>/sendPhoto`` (
 ``photo`` file part), answers like Telegram (``{"ok": true, "result": {"message_id": N}}``), records
 every accepted message, and can be told to fail:
 
-    server.mode = "ok" | "500" | "429" | "401" | "400" | "down"
+    server.mode = "ok" | "500" | "429" | "401" | "400" | "photo400" | "down"
     server.retry_after = 3          # for 429
 
 ``down`` closes the connection without an answer (a network error for the client). Can also run as a
@@ -131,6 +131,8 @@ class FakeTelegram:
             return self._reply(h, 200, {"ok": True, "result": {"id": 1, "is_bot": True, "username": "fake_bot"}})
         if method not in ("sendMessage", "sendPhoto"):
             return self._reply(h, 404, {"ok": False, "error_code": 404, "description": "Not Found: method not found"})
+        if method == "sendPhoto" and mode == "photo400":
+            return self._reply(h, 400, {"ok": False, "error_code": 400, "description": "Bad Request: PHOTO_INVALID_DIMENSIONS"})
         if method == "sendPhoto" and "photo" not in files:
             return self._reply(h, 400, {"ok": False, "error_code": 400, "description": "Bad Request: there is no photo in the request"})
         text = fields.get("text") if method == "sendMessage" else fields.get("caption", "")

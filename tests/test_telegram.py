@@ -164,3 +164,21 @@ def test_delivery_thread_sends_when_notified(server, tmp_path):
     finally:
         ob.close()
         store.close()
+
+
+def test_refused_photo_still_delivers_the_alert_as_text(server, tmp_path):
+    clock = FakeClock()
+    ob, store = _outbox(server, tmp_path, clock)
+    store.add_alert(clock.time(), "a", "absent", "<b>Ana</b> is ABSENT", photo=b"\xff\xd8tiny")
+    server.mode = "photo400"
+    assert ob.deliver_due() == 1
+    assert [(r.method, r.text) for r in server.received] == [("sendMessage", "<b>Ana</b> is ABSENT")]
+    store.close()
+
+
+def test_overlong_caption_goes_as_plain_text_not_broken_html(server):
+    c = client_for(server)
+    caption = "<b>" + "Rina &amp; " * 200 + "</b>"
+    c.send_photo(b"\xff\xd8x", caption)
+    got = server.received[-1]
+    assert len(got.text) <= 1024 and "<b>" not in got.text and "Rina & " in got.text and got.parse_mode == ""
