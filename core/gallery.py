@@ -43,6 +43,20 @@ class GalleryError(Exception):
     """A gallery operation cannot be done (unknown SPG, bad id). The message says why."""
 
 
+def _retry_sharing(write, *args) -> None:
+    """Windows refuses to replace a file another process has open for a moment (a reader of VERSION or
+    person.json); retry briefly instead of failing the whole change."""
+    import time
+
+    for attempt in range(20):
+        try:
+            return write(*args)
+        except PermissionError:
+            if attempt == 19:
+                raise
+            time.sleep(0.05)
+
+
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
@@ -155,7 +169,7 @@ class Gallery:
         return f"{stamp}:{st.st_mtime_ns}"
 
     def _bump(self) -> None:
-        atomic_write_text(self._version_file, uuid.uuid4().hex)
+        _retry_sharing(atomic_write_text, self._version_file, uuid.uuid4().hex)
 
     def _file_lock(self):
         from filelock import FileLock
@@ -262,7 +276,7 @@ class Gallery:
     # --- writing -------------------------------------------------------------------------------
     def _write(self, person: Person) -> None:
         person.updated = _now()
-        atomic_write_text(self._person_dir(person.spg_id) / "person.json", json.dumps(person.to_json(), indent=1))
+        _retry_sharing(atomic_write_text, self._person_dir(person.spg_id) / "person.json", json.dumps(person.to_json(), indent=1))
 
     def _fresh(self, spg_id: str) -> Person | None:
         """Re-read one person from disk (inside the file lock)."""
