@@ -388,3 +388,31 @@ def test_downtime_counts_neither_as_present_nor_as_an_absence(tmp_path, gap):
 
 def date_of(clock):
     return datetime.fromtimestamp(clock.time(), ZoneInfo("Asia/Jakarta")).date()
+
+
+def test_telegram_down_then_up_with_the_delivery_thread(server, tmp_path):
+    import time
+
+    clock = FakeClock()
+    store = EventStore(tmp_path / "e.db")
+    client = TelegramClient(server.api_base, SecretStr(server.token), SecretStr("42"), timeout_s=2)
+    ob = AlertOutbox(client, store, None, base_backoff_s=0.2, max_backoff_s=0.5, poll_s=0.1)  # real thread, real time
+    names = {"ana": "Ana", "budi": "Budi", "citra": "Citra"}
+    svc = AttendanceService(make_cfg(), store, ob, clock, lambda: names)
+    server.mode = "down"
+    for spg in ("ana", "budi", "citra"):  # they leave one after the other
+        feed(svc, clock, 3, spgs=(spg,))
+        idle(svc, clock, 10)
+    idle(svc, clock, 40)
+    deadline = time.monotonic() + 5
+    while server.requests < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert server.received == [] and len(store.pending_alerts()) == 3
+    server.mode = "ok"
+    deadline = time.monotonic() + 15
+    while len(server.received) < 3 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.5)  # a few more delivery passes: nothing is sent twice
+    assert [m.text.split("</b>")[0].split("<b>")[1] for m in server.received] == ["Ana", "Budi", "Citra"]
+    assert store.pending_alerts() == []
+    svc.close()
