@@ -28,6 +28,7 @@ from tests.test_attendance_real import NAMES, PEOPLE, PRESENCE, compose_footage,
 
 pytest.importorskip("workers.pipeline")
 pytest.importorskip("cli.run")
+pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parent.parent
 PROCESS_FPS = 5.0
