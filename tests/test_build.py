@@ -147,3 +147,14 @@ def test_built_console_opens_its_main_window(dist, tmp_path):
                                          str(shot2), "--after", "0"], data_dir2, shot2)
     print(f"\nstart-up to a shown main window: packaged {frozen:.1f} s, source tree {source:.1f} s "
           f"(ratio {frozen / source if source else float('nan'):.2f}); distribution {_folder_mb(dist):.0f} MB")
+
+
+def test_built_console_prepares_the_demo_outlet_on_first_run(dist, tmp_path):
+    """First start on an outlet PC (nothing configured): the demo outlet is built from pictures inside the build."""
+    data_dir = tmp_path / "first run"
+    shot = tmp_path / "demo.png"
+    proc = _run(dist / f"{NAME}{EXE_SUFFIX}", "--screenshot", str(shot), "--after", "20", data_dir=data_dir)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    assert "demo outlet failed" not in proc.stderr, proc.stderr[-4000:]
+    assert shot.is_file() and shot.stat().st_size > 1000
+    assert "not_seen -> present" in proc.stderr  # demo SPGs were recognised in the demo footage
