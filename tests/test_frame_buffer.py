@@ -110,3 +110,19 @@ def test_unavailable_shared_memory_falls_back_with_one_warning(monkeypatch, capl
         assert create_buffer(buffer_name("b", run_token()), 72, 128, 2) is None
     warnings = [r for r in caplog.records if "SharedMemory not available" in r.getMessage()]
     assert len(warnings) == 1
+
+
+def test_producer_can_fill_a_slot_in_place_and_an_aborted_slot_is_never_served(buf):
+    s_old, g_old = buf.write(_frame(72, 128, 1))
+    for _ in range(2):
+        buf.write(_frame(72, 128, 2))
+    slot, view = buf.begin_write(60, 100)  # the oldest slot (s_old) is claimed
+    assert slot == s_old and buf.read(s_old, g_old) is None, "a slot being filled is not readable"
+    view[...] = 42  # e.g. cv2.VideoCapture.read(view) decoding straight into SharedMemory
+    gen = buf.commit(slot)
+    assert buf.read(slot, gen)[0, 0, 0] == 42 and buf.read(slot, gen).shape == (60, 100, 3)
+    slot2, view2 = buf.begin_write(72, 128)
+    view2[...] = 7  # half-written, then the producer gives up
+    old_gen = buf.generation(slot2)
+    buf.abort(slot2)
+    assert buf.read(slot2, old_gen - 1) is None and buf.read(slot2, buf.generation(slot2)) is None

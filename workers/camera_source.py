@@ -86,13 +86,22 @@ class CameraSource:
         self._t0 = time.monotonic()
         self._n = 0
 
-    def read(self, decode: bool = True) -> np.ndarray | None:
+    def read(self, decode: bool = True, out: np.ndarray | None = None) -> np.ndarray | None:
         """The next frame (BGR). With ``decode=False`` the frame is only grabbed (the stream is drained and
-        paced, but not converted to BGR) and None is returned: cheaper for frames that will not be sent."""
+        paced, but not converted to BGR) and None is returned: cheaper for frames that will not be sent.
+        With ``out`` (an (h, w, 3) uint8 array, e.g. a SharedMemory slot) OpenCV decodes into it when the
+        size matches; check ``np.shares_memory(result, out)`` to know whether it did."""
         if self.cap is None:
             raise SourceError(f"{self.label} is not open")
+        if self.kind == "file" and self.pace:  # wait for the frame's time, then decode: a file behaves like a camera
+            delay = self._t0 + self._n / self.fps - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            elif delay < -1.0:  # fell far behind (slow machine): re-anchor instead of bursting
+                self._t0 = time.monotonic() - self._n / self.fps
+            self._n += 1
         if decode:
-            ok, frame = self.cap.read()
+            ok, frame = self.cap.read(out) if out is not None else self.cap.read()
         else:
             ok = self.cap.grab()
             frame = np.empty(0, np.uint8) if ok else None
@@ -101,7 +110,7 @@ class CameraSource:
                 if not self.loop:
                     raise EndOfFile(f"end of video file {self.label}")
                 self.cap.set(cv2.CAP_PROP_POS_FRAMES, 0)
-                ok, frame = self.cap.read()
+                ok, frame = self.cap.read(out) if out is not None else self.cap.read()
                 if not ok or frame is None:  # some containers cannot seek: reopen
                     self.open()
                     ok, frame = self.cap.read()
@@ -115,14 +124,6 @@ class CameraSource:
             frame = cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR)
         elif frame.shape[2] == 4:
             frame = cv2.cvtColor(frame, cv2.COLOR_BGRA2BGR)
-        if self.kind == "file" and self.pace:
-            self._n += 1
-            due = self._t0 + self._n / self.fps
-            delay = due - time.monotonic()
-            if delay > 0:
-                time.sleep(delay)
-            elif delay < -1.0:  # fell far behind (slow machine): re-anchor instead of bursting
-                self._t0 = time.monotonic() - self._n / self.fps
         return frame
 
     def close(self) -> None:

@@ -137,6 +137,11 @@ class CameraLoop:
                     while not self.stop.is_set():
                         # frames that will not be sent are only grabbed (drained, not converted to BGR)
                         due = not live or time.monotonic() >= next_send
+                        if due and live and self._direct_ok():
+                            # decode straight into the next SharedMemory slot: no copy of the frame at all
+                            if self._read_into_slot(next_send):
+                                next_send = self._advance(next_send, period)
+                                continue
                         frame = self.source.read(decode=due)
                         now = time.monotonic()
                         self.heartbeat()
@@ -150,7 +155,7 @@ class CameraLoop:
                             log.info("camera %s live: %s (%dx%d)", self.cam.id, self.label, frame.shape[1], frame.shape[0])
                             self._status(CameraState.LIVE, "")
                         if now >= next_send:  # throttle to process_fps; the rest is drained, not sent
-                            next_send = next_send + period if now - next_send < period else now + period
+                            next_send = self._advance(next_send, period)
                             self._send(frame, now)
                         self._status(CameraState.LIVE, "", force=False)
                 except EndOfFile as exc:
@@ -170,6 +175,45 @@ class CameraLoop:
         finally:
             self.source.close()
             self._status(CameraState.STOPPED, "stopped")
+
+    @staticmethod
+    def _advance(next_send: float, period: float) -> float:
+        now = time.monotonic()
+        return next_send + period if now - next_send < period else now + period
+
+    def _direct_ok(self) -> bool:
+        d = self.defaults
+        return (self.buffer is not None and self.frame_size is not None
+                and self.frame_size[0] <= d.max_frame_height and self.frame_size[1] <= d.max_frame_width)
+
+    def _read_into_slot(self, due: float) -> bool:
+        """Decode the next frame into a SharedMemory slot and publish it; False = not possible this time
+        (size changed, conversion needed): the frame is then dropped and the normal path takes over."""
+        h, w = self.frame_size  # type: ignore[misc]
+        slot, view = self.buffer.begin_write(h, w)  # type: ignore[union-attr]
+        try:
+            frame = self.source.read(out=view)
+        except BaseException:
+            self.buffer.abort(slot)  # type: ignore[union-attr]
+            raise
+        now = time.monotonic()
+        self.heartbeat()
+        self.capture_rate.tick(now)
+        if frame is None or frame.shape != view.shape or not np.shares_memory(frame, view):
+            self.buffer.abort(slot)  # type: ignore[union-attr]
+            if frame is not None:
+                self.frame_size = (int(frame.shape[0]), int(frame.shape[1]))
+            return False
+        gen = self.buffer.commit(slot)  # type: ignore[union-attr]
+        self.frame_id += 1
+        meta = FrameMeta(self.cam.id, self.frame_id, time.time(), now, slot, (h, w, 3), 1.0, gen,
+                         buffer=self.buffer.name)  # type: ignore[union-attr]
+        if self.publish(meta):
+            self.sent_rate.tick(now)
+        else:
+            self.dropped += 1
+        self._status(CameraState.LIVE, "", force=False)
+        return True
 
     def cam_fps(self) -> float:
         return float(self.defaults.process_fps)

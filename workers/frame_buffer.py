@@ -67,6 +67,7 @@ class FrameBuffer:
         self._data = np.ndarray((self.slots, self.slot_bytes), dtype=np.uint8, buffer=shm.buf, offset=hdr)
         self._next = 0
         self._last_slot = -1
+        self._pending: tuple[int, int] = (-1, 0)
 
     # -- creation / attachment ---------------------------------------------------------------------
     @staticmethod
@@ -100,21 +101,47 @@ class FrameBuffer:
     # -- writer --------------------------------------------------------------------------------------
     def write(self, frame: np.ndarray) -> tuple[int, int]:
         """Copy a frame (h <= max_h, w <= max_w, 3 channels, uint8) into the next slot: (slot, generation)."""
+        if frame.ndim != 3 or frame.shape[2] != 3:
+            raise ValueError(f"frame {frame.shape} is not an (h, w, 3) image")
         h, w = frame.shape[:2]
-        if h > self.max_h or w > self.max_w or frame.ndim != 3 or frame.shape[2] != 3:
-            raise ValueError(f"frame {frame.shape} does not fit the buffer ({self.max_h}x{self.max_w}x3)")
+        slot, view = self.begin_write(h, w)
+        view[...] = frame
+        return slot, self.commit(slot)
+
+    def begin_write(self, h: int, w: int) -> tuple[int, np.ndarray]:
+        """Claim the next slot for an (h, w, 3) frame: returns (slot, a writable view into SharedMemory).
+
+        The producer fills the view in place (e.g. ``cv2.VideoCapture.read(view)`` decodes straight into it,
+        or ``cv2.resize(..., dst=view)``), then calls :meth:`commit` (or :meth:`abort`). Meanwhile the slot's
+        generation is odd, so no reader accepts it.
+        """
+        if h > self.max_h or w > self.max_w:
+            raise ValueError(f"frame {h}x{w} does not fit the buffer ({self.max_h}x{self.max_w}x3)")
         slot = self._next
-        self._next = (slot + 1) % self.slots
         g = int(self._gen[slot])
-        if g % 2:  # a writer died mid-write: skip to odd-from-even
+        if g % 2:  # a writer died mid-write
             g += 1
         self._gen[slot] = g + 1  # odd: writing
-        n = h * w * 3
-        self._data[slot, :n].reshape(h, w, 3)[...] = frame
         self._hw[slot] = (h, w)
+        self._pending = (slot, g)
+        return slot, self._data[slot, : h * w * 3].reshape(h, w, 3)
+
+    def commit(self, slot: int) -> int:
+        """Publish the slot claimed by :meth:`begin_write`; returns its new (even) generation."""
+        pslot, g = self._pending
+        if pslot != slot:
+            raise ValueError("commit of a slot that was not claimed")
         self._gen[slot] = g + 2  # even: complete
+        self._next = (slot + 1) % self.slots
         self._last_slot = slot
-        return slot, g + 2
+        return g + 2
+
+    def abort(self, slot: int) -> None:
+        """Give up a claimed slot; its old pixels may be damaged, so its old generation is retired too."""
+        pslot, g = self._pending
+        if pslot == slot:
+            self._gen[slot] = g + 2
+            self._hw[slot] = (0, 0)
 
     # -- readers -------------------------------------------------------------------------------------
     def generation(self, slot: int) -> int:
@@ -127,7 +154,7 @@ class FrameBuffer:
     def latest_shape(self) -> tuple[int, int, int] | None:
         """Shape of the most recently completed slot (None before the first frame)."""
         gens = self._gen.astype(np.int64)
-        even = [(g, i) for i, g in enumerate(gens) if g and g % 2 == 0]
+        even = [(g, i) for i, g in enumerate(gens) if g and g % 2 == 0 and int(self._hw[i][0]) > 0]
         if not even:
             return None
         return self.shape(max(even)[1])
@@ -143,6 +170,8 @@ class FrameBuffer:
         if int(self._gen[slot]) != generation:
             return None
         h, w = (int(x) for x in self._hw[slot])
+        if h == 0 or w == 0:  # aborted write
+            return None
         src = self._data[slot, : h * w * 3].reshape(h, w, 3)
         if out is None:
             out = src.copy()
