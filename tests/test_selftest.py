@@ -69,3 +69,16 @@ def test_selftest_passes_with_the_offline_engine(kind, tmp_path, data_dir):
     proc = run_selftest("--config", str(cfg), data_dir=data_dir)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "[ OK ] engine: dlib/" in proc.stdout
+
+
+def test_selftest_without_a_console_like_the_windowed_executable(test_pack, data_dir):
+    """The windowed Windows executable has sys.stdout = sys.stderr = None: the result still reaches support."""
+    code = ("import sys; sys.stdout = None; sys.stderr = None; import app; app.ensure_std_streams(); "
+            f"sys.exit(app.main(['--selftest', '--pack', {str(test_pack)!r}]))")
+    env = dict(os.environ, SPG_DATA_DIR=str(data_dir), QT_QPA_PLATFORM="offscreen")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=str(REPO), env=env, capture_output=True, text=True,
+                          timeout=240)
+    assert proc.returncode == 0
+    assert proc.stdout == ""  # nothing printed anywhere...
+    log = (data_dir / "logs" / "selftest.log").read_text(encoding="utf-8")
+    assert "[ OK ] camera worker" in log and "self-test passed" in log  # ...but all of it is in the log file
