@@ -84,6 +84,6 @@ def ensure_std_streams() -> None:
 
 
 if __name__ == "__main__":
+    ensure_std_streams()  # first, so spawned children of the windowed executable get them too
     multiprocessing.freeze_support()  # Windows frozen executables: children re-enter here
-    ensure_std_streams()
     sys.exit(main())
