@@ -4,8 +4,11 @@ whose numbers match the footage's timeline.
 
 Timeline (video seconds; tests/test_attendance_real.py PEOPLE): George W Bush visible 6-14 and 26-32,
 Colin Powell 8-20; absent_seconds 4, grace 1. The wall-clock origin of the video is taken from the first
-processed frame that shows a face (George at 6.0 s). Tolerance: two processed-frame intervals for each
-edge compared (the sampling phase of the camera and the tracker's identity vote, one frame each).
+processed frame that shows a face (George at 6.0 s). Tolerances, from how the pipeline samples: an
+arrival is seen up to one processed frame late (sampling) plus one frame for the tracker's identity vote,
+a departure up to one frame early, and the origin itself is up to one frame late; so each edge is
+compared within two frame intervals and each presence duration within three, plus 0.1 s of scheduling
+jitter on a loaded 2-core machine. (tests/test_attendance_real.py checks the same path frame-exactly.)
 """
 
 from __future__ import annotations
@@ -33,7 +36,9 @@ pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parent.parent
 PROCESS_FPS = 5.0
 FRAME = 1.0 / PROCESS_FPS
-TOL = 2 * FRAME + 0.05
+JITTER = 0.1
+TOL = 2 * FRAME + JITTER
+DUR_TOL = 3 * FRAME + JITTER
 
 
 @pytest.fixture(scope="module")
@@ -106,14 +111,14 @@ def test_headless_run_transitions_alerts_and_report_match_the_timeline(headless_
     store.close()
     for spg, (_, _, _, spans, _) in PEOPLE.items():
         r = rows[spg]
-        assert r.present_s == pytest.approx(sum(b - a for a, b in spans), abs=TOL * len(spans)), (spg, r)
+        assert r.present_s == pytest.approx(sum(b - a for a, b in spans), abs=DUR_TOL * len(spans)), (spg, r)
         assert r.first_seen - origin == pytest.approx(spans[0][0], abs=TOL)
         assert r.last_seen - origin == pytest.approx(spans[-1][1], abs=TOL)
         assert r.absences == len(spans) and r.alerts_sent == len(spans)
     gwb = rows["gwb"]
     (a1, b1), (a2, _) = PEOPLE["gwb"][3]
-    assert gwb.absent_longest_s == pytest.approx(a2 - b1, abs=2 * TOL)
-    assert gwb.absent_total_s == pytest.approx((a2 - b1) + (36.0 - PEOPLE["gwb"][3][1][1]), abs=4 * TOL)
+    assert gwb.absent_longest_s == pytest.approx(a2 - b1, abs=DUR_TOL)
+    assert gwb.absent_total_s == pytest.approx((a2 - b1) + (36.0 - PEOPLE["gwb"][3][1][1]), abs=2 * DUR_TOL)
 
 
 def test_report_cli_on_the_headless_run(headless_run, tmp_path):
