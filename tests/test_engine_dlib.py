@@ -71,3 +71,12 @@ def test_embeddings_batched_normalised_and_identity_bearing(engine, faces_dir):
     assert np.allclose(emb, np.concatenate([engine.embed_chips([c]) for c in chips]), atol=1e-4)
     assert float(emb[0] @ emb[1]) > engine.info.threshold > float(emb[0] @ emb[2])
     assert engine.embed_chips([]).shape == (0, 128)
+
+
+def test_cnn_detector_option(faces_dir):
+    cnn = DlibEngine(EngineConfig(kind="dlib", dlib_detector="cnn"))
+    img = read_image(faces_dir / "Tony_Blair" / "Tony_Blair_0001.jpg")
+    faces = cnn.detect(img)
+    main = max(faces, key=lambda f: f.area)
+    assert "cnn" in cnn.info.pack_path and abs((main.bbox[0] + main.bbox[2]) / 2 - 125) < 30
+    assert cnn.embed(img, [main]).shape == (1, 128)
