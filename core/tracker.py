@@ -68,7 +68,8 @@ class FaceTracker:
         self.tracks: dict[int, Track] = {}
         self._next_id = 1
 
-    def update(self, boxes: Sequence[np.ndarray] | np.ndarray, matchable: Sequence[bool] | None = None) -> list[TrackAssignment]:
+    def update(self, boxes: Sequence[np.ndarray] | np.ndarray,
+               matchable: Sequence[bool] | None = None) -> list[TrackAssignment]:
         """Assign each detected box (x1 y1 x2 y2) to a track; one :class:`TrackAssignment` per box, same order.
 
         ``matchable[i] = False`` (too small / blurred) keeps the face tracked but never asks for its embedding.

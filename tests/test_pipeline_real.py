@@ -27,6 +27,7 @@ from tests.pipeline_helpers import pump, results_of, shm_segments
 
 REPO = Path(__file__).resolve().parent.parent
 FACES = REPO.parent / "shared" / "data" / "faces"
+PACK = REPO.parent / "shared" / "data" / "models" / "test_pack"
 HAMILTON = REPO.parent / "shared" / "data" / "video" / "short_hamilton_clip.mp4"
 ENROLLED = {
     "lin": ("Lin Manuel Miranda", sorted((FACES / "Lin_Manuel_Miranda").iterdir())),
@@ -41,7 +42,7 @@ SHOP = [Appearance(FACES / "Tony_Blair" / "Tony_Blair_0006.jpg", 0, 6, (0.25, 0.
 
 def _cfg(data_dir: Path, cameras: list[dict], **extra) -> AppConfig:
     return AppConfig.model_validate({"data_dir": str(data_dir), "cameras": cameras,
-                                     "engine": {"kind": "insightface", "pack": str(REPO.parent / "shared/data/models/test_pack")},
+                                     "engine": {"kind": "insightface", "pack": str(PACK)},
                                      **extra})
 
 

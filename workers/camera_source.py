@@ -117,7 +117,8 @@ class CameraSource:
                 if not ok or frame is None:
                     raise SourceError(f"cannot read video file {self.label}")
             else:
-                raise SourceError(f"{self.kind} source {self.label} stopped delivering frames (read failed or timed out)")
+                raise SourceError(f"{self.kind} source {self.label} stopped delivering frames "
+                                  "(read failed or timed out)")
         if not decode:
             frame = None
         elif frame.ndim == 2:

@@ -152,7 +152,8 @@ class CameraLoop:
                             live = True
                             backoff = d.reconnect_initial_s
                             self.frame_size = (int(frame.shape[0]), int(frame.shape[1]))
-                            log.info("camera %s live: %s (%dx%d)", self.cam.id, self.label, frame.shape[1], frame.shape[0])
+                            log.info("camera %s live: %s (%dx%d)", self.cam.id, self.label,
+                                     frame.shape[1], frame.shape[0])
                             self._status(CameraState.LIVE, "")
                         if now >= next_send:  # throttle to process_fps; the rest is drained, not sent
                             next_send = self._advance(next_send, period)
@@ -274,7 +275,8 @@ def run_camera_worker(args: CameraWorkerArgs, input_q: Any, status_q: Any, feedb
         try:
             buffer = FrameBuffer.attach(args.buffer_name, d.max_frame_height, d.max_frame_width, d.shm_slots)
         except OSError as exc:
-            log.warning("camera %s: cannot attach frame buffer (%s); sending frames through the queue", args.cam.id, exc)
+            log.warning("camera %s: cannot attach frame buffer (%s); sending frames through the queue",
+                        args.cam.id, exc)
 
     def publish(meta: FrameMeta) -> bool:
         try:

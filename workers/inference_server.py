@@ -70,7 +70,8 @@ class GalleryWatch:
         self._gallery: Any = None
         self._version: Any = object()
         self._checked = 0.0
-        self.matcher = Matcher([], np.zeros((0, engine.info.embedding_dim), np.float32), engine.threshold, engine.margin)
+        empty = np.zeros((0, engine.info.embedding_dim), np.float32)
+        self.matcher = Matcher([], empty, engine.threshold, engine.margin)
         try:
             from core.gallery import Gallery
             from core.paths import DataLayout
@@ -93,7 +94,8 @@ class GalleryWatch:
             if version == self._version and not force:
                 return False
             ids, mat = self._gallery.matrix(self.engine.info.model_id)
-            mat = np.asarray(mat, np.float32).reshape(len(ids), -1) if len(ids) else np.zeros((0, self.engine.info.embedding_dim), np.float32)
+            dim = self.engine.info.embedding_dim
+            mat = np.asarray(mat, np.float32).reshape(len(ids), -1) if len(ids) else np.zeros((0, dim), np.float32)
             self.matcher = Matcher(list(ids), mat, self.engine.threshold, self.engine.margin)
             self._version = version
             log.info("gallery loaded: %d samples of %d people", self.matcher.size, len(self.matcher.people))
@@ -263,7 +265,8 @@ class FrameSource:
 def run_inference_server(cfg: AppConfig, data_dir: str, engine_spec: EngineSpec, input_q: Any, output_q: Any,
                          control_q: Any, heartbeat: Any) -> None:
     """Process entry point. ``heartbeat.value`` stays 0 while the engine loads, then ``time.time()`` each loop."""
-    logging.basicConfig(level=cfg.logging.level, format="%(asctime)s %(processName)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=cfg.logging.level,
+                        format="%(asctime)s %(processName)s %(levelname)s %(name)s: %(message)s")
     try:
         engine = engine_spec.build(cfg, Path(data_dir))
     except Exception as exc:  # noqa: BLE001 - reported to the main process, which restarts with backoff

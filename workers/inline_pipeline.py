@@ -149,7 +149,8 @@ class InlinePipeline:
                 return batch
             time.sleep(0.005)
 
-    def read_frame(self, camera_id: str, slot: int, generation: int, out: np.ndarray | None = None) -> np.ndarray | None:
+    def read_frame(self, camera_id: str, slot: int, generation: int,
+                   out: np.ndarray | None = None) -> np.ndarray | None:
         buf = self._buffers.get(camera_id)
         return buf.read(slot, generation, out) if buf is not None else None
 

@@ -253,7 +253,8 @@ class Pipeline:
         return list(self._cams)
 
     # -- frames for display ------------------------------------------------------------------------
-    def read_frame(self, camera_id: str, slot: int, generation: int, out: np.ndarray | None = None) -> np.ndarray | None:
+    def read_frame(self, camera_id: str, slot: int, generation: int,
+                   out: np.ndarray | None = None) -> np.ndarray | None:
         """A copy of the frame a result refers to, or None if that slot was overwritten since (or no SharedMemory).
 
         With ``out`` (shape from :meth:`frame_shape`) the pixels are copied into it. The frame is the stored
