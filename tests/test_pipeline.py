@@ -153,3 +153,41 @@ def test_full_input_queue_drops_frames_and_counts_them(videos, tmp_path):
         assert all(r.latency_ms < 10_000 for r in results_of(seen)), "stale frames are dropped, not queued"
     finally:
         p.stop()
+
+
+_TERM_SCRIPT = """
+import sys, time
+from pathlib import Path
+sys.path.insert(0, {repo!r})
+from tests.pipeline_helpers import STAND_IN, config
+from workers.pipeline import Pipeline
+
+if __name__ == "__main__":
+    p = Pipeline(config([{{"id": "term_cam", "source": {video!r}}}]), Path({data!r}), engine_spec=STAND_IN)
+    p.start()
+    while True:
+        if p.poll().results:
+            print("RESULTS", flush=True)
+"""
+
+
+def test_sigterm_to_the_main_process_stops_children_and_unlinks_shared_memory(videos, tmp_path):
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    repo = str(Path(__file__).resolve().parent.parent)
+    script = tmp_path / "term.py"
+    script.write_text(_TERM_SCRIPT.format(repo=repo, video=str(videos["small"]), data=str(tmp_path / "d")))
+    proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        assert proc.stdout.readline().startswith("RESULTS")
+        assert any(n.startswith("sfb_term_cam_") for n in shm_segments())
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(20) == 128 + signal.SIGTERM, "SIGTERM becomes a clean exit (stop + unlink), not a kill"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    time.sleep(0.5)
+    assert not any(n.startswith("sfb_term_cam_") for n in shm_segments())
