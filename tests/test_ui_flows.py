@@ -105,8 +105,13 @@ def test_enroll_presence_report_and_clean_close(qtbot, data_dir, test_pack, face
     assert "enrolled" in cam.message.text(), cam.message.text()
     cam.close()
 
-    # 3. both show in the gallery
+    # 3. both show in the gallery, with their sample counts; re-index runs with progress
     qtbot.waitUntil(lambda: sorted(win.gallery_manager.names()) == ["Colin Powell", "George Bush"], timeout=10_000)
+    assert sorted(p["samples"] for p in win.gallery_manager.people) == [2, 3]
+    win.gallery_manager.reindex()
+    assert not win.gallery_manager.reindex_btn.isEnabled()
+    qtbot.waitUntil(lambda: "Re-index finished: 5" in win.gallery_manager.status.text(), timeout=60_000)
+    assert win.gallery_manager.reindex_btn.isEnabled()
 
     # 4. footage plays: both PRESENT, then the one who walked away ABSENT (and an alert in the log)
     win.controller.start()

@@ -423,3 +423,11 @@ def test_indonesian_translations_are_complete_and_keep_placeholders():
         assert tr.text and tr.get("type") is None, f"untranslated: {src!r}"
         assert sorted(field.findall(src)) == sorted(field.findall(tr.text)), src
     assert (REPO / "resources" / "i18n" / "spg_console_id.qm").stat().st_mtime >= ts.stat().st_mtime - 5
+
+
+def test_invalid_saved_settings_stop_the_start_with_a_message(data_dir):
+    (data_dir / "settings.yaml").write_text("presence:\n  grace_seconds: 600\n  absent_seconds: 300\n")
+    proc = subprocess.run([sys.executable, str(REPO / "app.py"), "--data-dir", str(data_dir)], capture_output=True,
+                          text=True, timeout=60, env={**__import__("os").environ, "QT_QPA_PLATFORM": "offscreen"})
+    assert proc.returncode == 1
+    assert "settings are not valid" in proc.stderr and "grace_seconds" in proc.stderr

@@ -104,6 +104,7 @@ class GalleryManager(QWidget):
         lay.addWidget(self.status)
         self.people: list[dict] = []
         self.dialog: QWidget | None = None
+        self._message = ""
         self._progress.connect(self._set_progress)
         self.refresh()
 
@@ -128,7 +129,9 @@ class GalleryManager(QWidget):
             self.table.setItem(row, 3, QTableWidgetItem(self.tr("yes") if p["active"] else self.tr("no")))
         self.table.resizeColumnsToContents()
         self._update_buttons()
-        self.status.setText(self.tr("{n} SPG(s) enrolled.").format(n=len(people)))
+        count = self.tr("{n} SPG(s) enrolled.").format(n=len(people))
+        self.status.setText(f"{self._message}  {count}" if self._message else count)
+        self._message = ""
 
     def names(self) -> list[str]:
         return [p["name"] for p in self.people]
@@ -153,8 +156,7 @@ class GalleryManager(QWidget):
         self.active_btn.setText(self.tr("Activate") if p and not p["active"] else self.tr("Deactivate"))
 
     def _after_change(self, message: str = "") -> None:
-        if message:
-            self.status.setText(message)
+        self._message = message
         self.refresh()
         self.changed.emit()
 

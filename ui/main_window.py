@@ -286,6 +286,8 @@ class MainWindow(QMainWindow):
 
     # --- shutdown ------------------------------------------------------------------------------
     def shutdown(self, timeout_s: float = 20.0) -> bool:
+        self._timeline_timer.stop()
+        self.unknown._timer.stop()
         ok = self.controller.shutdown(timeout_s)
         self.engine.shutdown()
         for w in (self, self.gallery_manager, self.unknown):

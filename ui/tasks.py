@@ -32,7 +32,10 @@ class Background(QObject):
         fn: Callable[[], Any],
         on_done: Callable[[Any], None] | None = None,
         on_error: Callable[[BaseException], None] | None = None,
-    ) -> Future:
+    ) -> Future | None:
+        if self._closed:  # the window is closing: late timers and clicks are ignored
+            return None
+
         def job() -> Any:
             try:
                 result = fn()
