@@ -416,3 +416,59 @@ def test_telegram_down_then_up_with_the_delivery_thread(server, tmp_path):
     assert [m.text.split("</b>")[0].split("<b>")[1] for m in server.received] == ["Ana", "Budi", "Citra"]
     assert store.pending_alerts() == []
     svc.close()
+
+
+
+
+def test_property_across_restarts_no_alert_lost_or_twice_and_states_chain():
+    import sqlite3
+    import tempfile
+
+    from hypothesis import HealthCheck, given, settings, strategies as st
+
+    from core.presence import ALLOWED, State
+
+    action = st.one_of(
+        st.tuples(st.just("hit"), st.sampled_from(["ana", "budi"]), st.floats(0.5, 4)),
+        st.tuples(st.just("idle"), st.just(""), st.floats(1, 40)),
+        st.tuples(st.just("restart"), st.just(""), st.floats(0, 900)),
+    )
+
+    @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(st.lists(action, max_size=30))
+    def run(actions):
+        with tempfile.TemporaryDirectory() as d:
+            db = Path(d) / "e.db"
+            clock = FakeClock()
+            svc = AttendanceService(make_cfg(), EventStore(db), None, clock, lambda: NAMES)
+            for kind, spg, dt in actions:
+                if kind == "hit":
+                    svc.on_frame_result(frame(clock, "cam1", spg))
+                    clock.advance(dt)
+                    svc.on_frame_result(frame(clock, "cam2", spg))
+                elif kind == "idle":
+                    for _ in range(int(dt)):
+                        clock.advance(1)
+                        svc.tick()
+                else:
+                    if dt > 450:  # sometimes a crash: nothing closed, nothing flushed
+                        svc.store._conn.close()
+                    else:
+                        svc.close()
+                    clock.advance(dt)
+                    svc = AttendanceService(make_cfg(), EventStore(db), None, clock, lambda: NAMES)
+                    svc.tick()
+            svc.close()
+            c = sqlite3.connect(str(db))
+            trans = c.execute("SELECT id, spg_id, from_state, to_state, alert FROM transitions ORDER BY id").fetchall()
+            alerts = c.execute("SELECT transition_id FROM alerts WHERE kind = 'absent'").fetchall()
+            c.close()
+            last: dict[str, str] = {}
+            for _, spg, frm, to, _ in trans:
+                assert (State(frm), State(to)) in ALLOWED
+                assert last.get(spg, "not_seen") == frm  # every stored transition chains on the previous one
+                last[spg] = to
+            to_absent = [t[0] for t in trans if t[3] == "absent" and t[2] in ("present", "grace")]
+            assert sorted(a[0] for a in alerts) == to_absent  # exactly one alert per absence, none lost
+
+    run()
