@@ -191,3 +191,18 @@ def test_sigterm_to_the_main_process_stops_children_and_unlinks_shared_memory(vi
             proc.kill()
     time.sleep(0.5)
     assert not any(n.startswith("sfb_term_cam_") for n in shm_segments())
+
+
+def test_camera_that_cannot_open_reports_failed_with_the_reason_and_others_keep_running(running, tmp_path):
+    from core.config import CameraConfig
+    from core.messages import CameraState
+
+    running.add_camera(CameraConfig(id="broken", source=str(tmp_path / "missing_clip.mp4")))
+    try:
+        seen = pump(running, lambda b, s: any(st.camera_id == "broken" and st.state == CameraState.FAILED
+                                              for st in b.statuses), timeout=30)
+        failed = [st for b in seen for st in b.statuses if st.camera_id == "broken" and st.state == CameraState.FAILED]
+        assert "missing_clip.mp4" in failed[0].reason and "retrying" in failed[0].reason
+        pump(running, lambda b, s: len(results_of(s, "small")) >= 2, timeout=30)
+    finally:
+        running.remove_camera("broken")

@@ -117,13 +117,12 @@ class CameraLoop:
         try:
             while not self.stop.is_set():
                 self.heartbeat()
-                self._status(CameraState.CONNECTING if first else CameraState.RECONNECTING,
-                             "" if first else self.reason)
+                self._status(CameraState.CONNECTING if first else CameraState.RECONNECTING, "")
                 try:
                     self.source.open()
                 except SourceError as exc:
                     log.warning("camera %s: %s; retrying in %.1f s", self.cam.id, exc, backoff)
-                    self._status(CameraState.RECONNECTING if not first else CameraState.CONNECTING, str(exc))
+                    self._status(CameraState.FAILED, f"{exc}; retrying in {backoff:.0f} s")
                     first = False
                     if not self._sleep(backoff):
                         break
