@@ -417,7 +417,8 @@ def _crop(frame: np.ndarray, bbox: tuple[float, float, float, float], original: 
     return np.ascontiguousarray(frame[b:d, a:c]).copy()
 
 
-def open_attendance(cfg: Any, data_dir: Any, gallery_names: Callable[[], dict[str, str]], clock: Any = None) -> AttendanceService:
+def open_attendance(cfg: Any, data_dir: Any, gallery_names: Callable[[], dict[str, str]],
+                    clock: Any = None) -> AttendanceService:
     """The service as the console and ``app.py run --headless`` use it: ``<data_dir>/events.db`` and, when
     ``telegram.enabled`` with a token and chat id, a Telegram outbox with its delivery thread."""
     from pathlib import Path

@@ -158,8 +158,10 @@ class EventBackend(Protocol):
     def mark_alert_retry(self, alert_id: int, next_attempt: float, error: str) -> None: ...
     def mark_alert_failed(self, alert_id: int, error: str) -> None: ...
     def alerts_between(self, start: float, end: float) -> list[AlertRow]: ...
-    def transitions_between(self, start: float, end: float, spg_ids: Sequence[str] | None = None) -> list[TransitionRow]: ...
-    def intervals_between(self, start: float, end: float, spg_ids: Sequence[str] | None = None) -> list[IntervalRow]: ...
+    def transitions_between(self, start: float, end: float,
+                            spg_ids: Sequence[str] | None = None) -> list[TransitionRow]: ...
+    def intervals_between(self, start: float, end: float,
+                          spg_ids: Sequence[str] | None = None) -> list[IntervalRow]: ...
     def hits_between(self, start: float, end: float, spg_ids: Sequence[str] | None = None) -> list[tuple]: ...
     def prune_hits(self, older_than: float) -> int: ...
     def close(self) -> None: ...
@@ -342,7 +344,8 @@ class EventStore:
             c.executemany("INSERT INTO hits (ts, spg_id, camera_id, similarity) VALUES (?, ?, ?, ?)", hits)
         for iid, ls in touch.items():
             c.execute("UPDATE intervals SET last_seen = MAX(last_seen, ?) WHERE id = ?", (ls, iid))
-            c.execute("UPDATE spg_state SET last_seen = MAX(COALESCE(last_seen, 0), ?) WHERE interval_id = ?", (ls, iid))
+            c.execute("UPDATE spg_state SET last_seen = MAX(COALESCE(last_seen, 0), ?) WHERE interval_id = ?",
+                      (ls, iid))
         if hb is not None:
             c.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('heartbeat', ?)", (repr(hb),))
 
@@ -448,7 +451,8 @@ class EventStore:
             self.flush()
             with self._tx() as c:
                 if last_seen is not None:
-                    c.execute("UPDATE intervals SET last_seen = MAX(last_seen, ?) WHERE id = ?", (last_seen, interval_id))
+                    c.execute("UPDATE intervals SET last_seen = MAX(last_seen, ?) WHERE id = ?",
+                              (last_seen, interval_id))
                 c.execute("UPDATE intervals SET closed = 1 WHERE id = ?", (interval_id,))
                 c.execute("UPDATE spg_state SET interval_id = NULL WHERE spg_id = ? AND interval_id = ?",
                           (spg_id, interval_id))
@@ -480,14 +484,15 @@ class EventStore:
     def add_alert(self, created: float, spg_id: str | None, kind: str, text: str, photo: bytes | None = None,
                   status: str = ALERT_PENDING) -> int:
         with self._tx() as c:
-            return c.execute("INSERT INTO alerts (created, spg_id, kind, text, photo, status) VALUES (?, ?, ?, ?, ?, ?)",
-                             (created, spg_id, kind, text, photo, status)).lastrowid
+            return c.execute("INSERT INTO alerts (created, spg_id, kind, text, photo, status) "
+                             "VALUES (?, ?, ?, ?, ?, ?)", (created, spg_id, kind, text, photo, status)).lastrowid
 
     _ALERT_COLS = "id, created, spg_id, kind, text, photo, status, attempts, next_attempt, last_error, sent_at"
 
     def pending_alerts(self) -> list[AlertRow]:
         with self._lock:
-            rows = self._conn.execute(f"SELECT {self._ALERT_COLS} FROM alerts WHERE status = 'pending' ORDER BY id").fetchall()
+            rows = self._conn.execute(
+                f"SELECT {self._ALERT_COLS} FROM alerts WHERE status = 'pending' ORDER BY id").fetchall()
         return [AlertRow(*r) for r in rows]
 
     def alert(self, alert_id: int) -> AlertRow | None:
@@ -523,7 +528,8 @@ class EventStore:
             return "", []
         return f" AND spg_id IN ({', '.join('?' * len(spg_ids))})", list(spg_ids)
 
-    def transitions_between(self, start: float, end: float, spg_ids: Sequence[str] | None = None) -> list[TransitionRow]:
+    def transitions_between(self, start: float, end: float,
+                            spg_ids: Sequence[str] | None = None) -> list[TransitionRow]:
         self.flush()
         extra, args = self._spg_filter(spg_ids)
         with self._lock:

@@ -138,7 +138,8 @@ class PresenceEngine:
             st.last_seen_mono = self.clock.monotonic() - max(0.0, idle_s)
 
     # --- inputs --------------------------------------------------------------------------------
-    def hit(self, spg_id: str, camera_id: str, wall: float | None = None, mono: float | None = None) -> list[Transition]:
+    def hit(self, spg_id: str, camera_id: str, wall: float | None = None,
+            mono: float | None = None) -> list[Transition]:
         """One recognised face of ``spg_id`` on ``camera_id`` (times default to now)."""
         now_mono = self.clock.monotonic()
         self._advance(now_mono)

@@ -199,7 +199,8 @@ def write_xlsx(rows: Sequence[DayRow], path: Path, tz: ZoneInfo, title: str = "A
     for i, (key, header) in enumerate(HEADERS, start=1):
         letter = get_column_letter(i)
         ws.column_dimensions[letter].width = max(widths.get(key, 14), len(header) + 2)
-        fmt = "hh:mm:ss" if key in _TIME_COLS else "[h]:mm:ss" if key in _DUR_COLS else "yyyy-mm-dd" if key == "day" else None
+        fmt = ("hh:mm:ss" if key in _TIME_COLS else "[h]:mm:ss" if key in _DUR_COLS
+               else "yyyy-mm-dd" if key == "day" else None)
         if fmt:
             for row in ws.iter_rows(min_row=2, min_col=i, max_col=i):
                 row[0].number_format = fmt
