@@ -102,6 +102,18 @@ def measure(window_factory, seconds: float) -> dict:
         stalls.append(max(0, now - last[0] - 10))
         last[0] = now
 
+    import gc
+
+    gc_pauses: list[float] = []
+    gc_t0 = [0.0]
+
+    def on_gc(phase, info):
+        if phase == "start":
+            gc_t0[0] = time.perf_counter()
+        else:
+            gc_pauses.append((time.perf_counter() - gc_t0[0]) * 1000)
+
+    gc.callbacks.append(on_gc)
     hb = QTimer(interval=10, timeout=beat)
     hb.start()
     shown0 = sum(t.frames_shown for t in win.grid.tiles.values())
@@ -110,11 +122,13 @@ def measure(window_factory, seconds: float) -> dict:
     app.exec()
     cpu, wall = time.process_time() - cpu0, time.monotonic() - wall0
     hb.stop()
+    gc.callbacks.remove(on_gc)
     shown = sum(t.frames_shown for t in win.grid.tiles.values()) - shown0
     win.close()
     s = np.array(stalls[1:] or [0.0])
     return {"cpu_pct": 100 * cpu / wall, "max_stall_ms": float(s.max()), "p99_stall_ms": float(np.percentile(s, 99)),
-            "painted_fps": shown / wall, "beats": len(s)}
+            "painted_fps": shown / wall, "beats": len(s),
+            "max_gc_ms": max(gc_pauses, default=0.0), "load": os.getloadavg()[0]}
 
 
 def synthetic_window(data_dir: Path):
@@ -161,9 +175,11 @@ def main() -> int:
                 continue
             rows.append((name, measure(make, a.seconds)))
     print(f"\n4 cameras x 5 fps, {a.seconds:.0f} s measured, goal: longest UI stall < 50 ms")
-    print(f"{'run':<10} {'GUI CPU %':>9} {'max stall ms':>13} {'p99 stall ms':>13} {'painted fps':>12}")
+    print(f"{'run':<10} {'GUI CPU %':>9} {'max stall ms':>13} {'p99 stall ms':>13} {'painted fps':>12} {'max GC ms':>10} {'load avg':>9}")
     for name, r in rows:
-        print(f"{name:<10} {r['cpu_pct']:>9.1f} {r['max_stall_ms']:>13.1f} {r['p99_stall_ms']:>13.1f} {r['painted_fps']:>12.1f}")
+        print(f"{name:<10} {r['cpu_pct']:>9.1f} {r['max_stall_ms']:>13.1f} {r['p99_stall_ms']:>13.1f} {r['painted_fps']:>12.1f}"
+              f" {r['max_gc_ms']:>10.1f} {r['load']:>9.1f}")
+    print("(load avg: the machine's 1-minute load; above its core count, stalls include waiting for a CPU)")
     if len(rows) == 2:
         print(f"real / synthetic: CPU x{rows[1][1]['cpu_pct'] / max(rows[0][1]['cpu_pct'], 1e-9):.2f}, "
               f"max stall x{rows[1][1]['max_stall_ms'] / max(rows[0][1]['max_stall_ms'], 1e-9):.2f}")

@@ -17,7 +17,7 @@ from typing import Any, Callable
 
 import numpy as np
 from PySide6.QtCore import QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QIcon, QPixmap
+from PySide6.QtGui import QIcon, QImage, QPixmap
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QPushButton, QVBoxLayout, QWidget
 
 from core.config import StorageConfig
@@ -165,24 +165,47 @@ class UnknownFacesPanel(QWidget):
         lay.addWidget(self.list)
         lay.addLayout(row)
         self.crops: list[UnknownCrop] = []
+        self._images: dict[Path, QImage] = {}
         self._timer = QTimer(self, interval=refresh_ms, timeout=self.refresh)
         self._timer.start()
         self.refresh()
 
     def refresh(self) -> None:
-        if not self.isVisible() and self.crops:
-            return
-        self._bg.submit(lambda: list_unknown(self.folder, self.storage), self._show)
+        if not self.isVisible():
+            return  # scanned when shown (showEvent) and every few seconds while visible
+        known = set(self._images)
 
-    def _show(self, crops: list[UnknownCrop]) -> None:
+        def scan():
+            crops = list_unknown(self.folder, self.storage)
+            images = {}
+            for c in crops:  # decode and shrink the new crops here, off the UI thread
+                if c.path not in known:
+                    img = QImage(str(c.path))
+                    if not img.isNull():
+                        images[c.path] = img.scaled(96, 96, Qt.AspectRatioMode.KeepAspectRatio,
+                                                    Qt.TransformationMode.SmoothTransformation)
+            return crops, images
+
+        self._bg.submit(scan, lambda res: self._show(*res))
+
+    def showEvent(self, event) -> None:  # noqa: N802
+        super().showEvent(event)
+        self.refresh()
+
+    def _show(self, crops: list[UnknownCrop], images: dict | None = None) -> None:
+        self._images.update(images or {})
         if [c.path for c in crops] == [c.path for c in self.crops]:
             return
         selected = {Path(i.data(Qt.ItemDataRole.UserRole)) for i in self.list.selectedItems()}
         self.crops = crops
+        keep = {c.path for c in crops}
+        self._images = {p: img for p, img in self._images.items() if p in keep}
         self.list.clear()
         for c in crops:
             label = datetime.fromtimestamp(c.timestamp).strftime("%H:%M:%S")
-            item = QListWidgetItem(QIcon(QPixmap(str(c.path))), f"{label}\n{c.camera_id}")
+            img = self._images.get(c.path)
+            icon = QIcon(QPixmap.fromImage(img)) if img is not None else QIcon()
+            item = QListWidgetItem(icon, f"{label}\n{c.camera_id}")
             item.setData(Qt.ItemDataRole.UserRole, str(c.path))
             self.list.addItem(item)
             if c.path in selected:
