@@ -233,7 +233,8 @@ def run_baseline(cfg: AppConfig, duration: float, warmup: float) -> dict:
 def summarise(name: str, lat: list[float], per_cam: dict[str, int], embeddings: int, cpu: float,
               peak_mb: float | None, seconds: float) -> dict:
     arr = np.asarray(lat) if lat else np.zeros(1)
-    return {"name": name, "fps": sum(per_cam.values()) / seconds,
+    frames = sum(per_cam.values())
+    return {"name": name, "emb_per_frame": embeddings / frames if frames else 0.0, "fps": sum(per_cam.values()) / seconds,
             "min_cam_fps": min(per_cam.values()) / seconds if per_cam else 0.0, "embeddings": embeddings,
             "p50": float(np.percentile(arr, 50)), "p95": float(np.percentile(arr, 95)), "cpu": cpu,
             "peak_mb": peak_mb, "seconds": seconds}
@@ -260,6 +261,7 @@ def main() -> int:
     rows = [("frames processed / s (all cameras)", "fps", "{:.1f}"),
             ("slowest camera, frames / s", "min_cam_fps", "{:.2f}"),
             ("embeddings computed", "embeddings", "{:d}"),
+            ("embeddings per processed frame", "emb_per_frame", "{:.2f}"),
             ("capture-to-result latency p50 (ms)", "p50", "{:.0f}"),
             ("capture-to-result latency p95 (ms)", "p95", "{:.0f}"),
             ("CPU seconds (all processes)", "cpu", "{:.1f}"),
@@ -273,9 +275,10 @@ def main() -> int:
         print(f"{label:<40}{fo:>12}{fb:>12}{ratio:>11}")
     kept = ours["min_cam_fps"] >= 0.9 * a.fps
     fewer = base["embeddings"] / max(1, ours["embeddings"])
+    per_frame = base["emb_per_frame"] / ours["emb_per_frame"] if ours["emb_per_frame"] else float("inf")
     print(f"\ngoals: every camera kept at {a.fps:g} fps: {'met' if kept else 'NOT met'} "
           f"(slowest {ours['min_cam_fps']:.2f}); >= 3x fewer embeddings: {'met' if fewer >= 3 else 'NOT met'} "
-          f"({fewer:.1f}x); p95 < 500 ms: {'met' if ours['p95'] < 500 else 'NOT met'} ({ours['p95']:.0f} ms)")
+          f"({fewer:.1f}x in total, {per_frame:.1f}x per processed frame); p95 < 500 ms: {'met' if ours['p95'] < 500 else 'NOT met'} ({ours['p95']:.0f} ms)")
     return 0
 
 
