@@ -66,4 +66,4 @@ def test_demo_screenshot_command_writes_a_png(tmp_path, test_pack):
     assert proc.returncode == 0, proc.stderr[-3000:]
     img = cv2.imread(str(shot))
     assert img is not None and img.shape[0] > 400 and img.shape[1] > 800
-    assert not list(Path("/dev/shm").glob("sfb_*"))
+    assert not list(Path("/dev/shm").glob("sfb_demo_*"))  # the demo cameras' SharedMemory is gone
