@@ -431,3 +431,24 @@ def test_invalid_saved_settings_stop_the_start_with_a_message(data_dir):
                           text=True, timeout=60, env={**__import__("os").environ, "QT_QPA_PLATFORM": "offscreen"})
     assert proc.returncode == 1
     assert "settings are not valid" in proc.stderr and "grace_seconds" in proc.stderr
+
+
+def test_settings_send_test_message_reaches_the_bot_api_and_hides_the_token(qtbot, data_dir):
+    from core.config import AppConfig
+    from tests.fake_telegram import FakeTelegram
+    from ui.settings_dialog import SettingsDialog
+
+    with FakeTelegram() as bot:
+        cfg = AppConfig.model_validate({"telegram": {"api_base": bot.api_base, "timeout_s": 5}})
+        dlg = SettingsDialog(cfg, data_dir)
+        qtbot.addWidget(dlg)
+        dlg.tg_token.setText(bot.token)
+        dlg.tg_chat.setText("-100777")
+        dlg.send_test_message()
+        qtbot.waitUntil(lambda: dlg.tg_test.isEnabled() and dlg.tg_result.text() != "Sending…", timeout=15000)
+        assert dlg.tg_result.text().startswith("Sent") and [m.chat_id for m in bot.received] == ["-100777"]
+        bot.mode = "401"
+        dlg.send_test_message()
+        qtbot.waitUntil(lambda: dlg.tg_test.isEnabled() and dlg.tg_result.text() != "Sending…", timeout=15000)
+        assert dlg.tg_result.text().startswith("Not sent") and bot.token not in dlg.tg_result.text()
+    assert not (data_dir / "settings.yaml").exists()  # testing saves nothing
