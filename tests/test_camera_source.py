@@ -77,3 +77,51 @@ def test_oversized_frame_is_downscaled_to_fit_and_the_scale_maps_back():
     assert same.shape == (360, 640, 3) and s1 == 1.0
     tall, s2 = downscale(np.zeros((2000, 1000, 3), np.uint8), 720, 1280)
     assert tall.shape[0] <= 720 and tall.shape[1] * s2 == pytest.approx(1000, abs=1)
+
+
+def _mjpeg_server(frames: int):
+    """An HTTP MJPEG camera on 127.0.0.1 (multipart/x-mixed-replace) sending ``frames`` frames, then closing."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    import cv2
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Type", "multipart/x-mixed-replace; boundary=frame")
+            self.end_headers()
+            try:
+                for i in range(frames):
+                    img = np.full((240, 320, 3), 90, np.uint8)
+                    img[60:180, 80:200] = (0, 255, 0)
+                    jpg = cv2.imencode(".jpg", img)[1].tobytes()
+                    self.wfile.write(b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: "
+                                     + str(len(jpg)).encode() + b"\r\n\r\n" + jpg + b"\r\n")
+                    time.sleep(0.02)
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+
+        def log_message(self, *args):
+            pass
+
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    return srv
+
+
+def test_http_mjpeg_camera_delivers_frames_and_a_dropped_stream_is_reported():
+    srv = _mjpeg_server(frames=10)
+    try:
+        url = f"http://cam:Hidden99@127.0.0.1:{srv.server_address[1]}/video.mjpg"
+        src = CameraSource(url, CameraDefaults(open_timeout_s=5, read_timeout_s=2))
+        src.open()
+        assert src.kind == "mjpeg" and "Hidden99" not in src.label
+        assert src.read().shape == (240, 320, 3)
+        with pytest.raises(SourceError) as exc:
+            for _ in range(20):  # the server stops after 10 frames: the source must say so, not hang
+                src.read()
+        assert "Hidden99" not in str(exc.value)
+        src.close()
+    finally:
+        srv.shutdown()
