@@ -56,14 +56,16 @@ def test_demo_outlet_is_built_and_recognised_by_the_offline_dlib_engine(data_dir
 
 
 @pytest.mark.slow
-def test_demo_screenshot_command_writes_a_png(tmp_path, test_pack):
+def test_first_run_opens_the_demo_and_screenshot_command_writes_a_png(tmp_path, test_pack):
     pytest.importorskip("workers.pipeline")
     pytest.importorskip("core.attendance")
     shot = tmp_path / "shot.png"
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "SPG_DATA_DIR": str(tmp_path / "data")}
-    proc = subprocess.run([sys.executable, str(REPO / "app.py"), "--demo", "--pack", str(test_pack), "--screenshot", str(shot),
+    # no --demo: a first run (nothing configured) opens the demo outlet by itself
+    proc = subprocess.run([sys.executable, str(REPO / "app.py"), "--pack", str(test_pack), "--screenshot", str(shot),
                            "--after", "20"], capture_output=True, text=True, timeout=240, env=env)
     assert proc.returncode == 0, proc.stderr[-3000:]
+    assert (tmp_path / "data" / "demo" / "demo.json").is_file() and "demo_ayu: not_seen -> present" in proc.stderr
     img = cv2.imread(str(shot))
     assert img is not None and img.shape[0] > 400 and img.shape[1] > 800
     assert not list(Path("/dev/shm").glob("sfb_demo_*"))  # the demo cameras' SharedMemory is gone
