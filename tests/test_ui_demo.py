@@ -63,7 +63,7 @@ def test_first_run_opens_the_demo_and_screenshot_command_writes_a_png(tmp_path, 
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "SPG_DATA_DIR": str(tmp_path / "data")}
     # no --demo: a first run (nothing configured) opens the demo outlet by itself
     proc = subprocess.run([sys.executable, str(REPO / "app.py"), "--pack", str(test_pack), "--screenshot", str(shot),
-                           "--after", "20"], capture_output=True, text=True, timeout=240, env=env)
+                           "--after", "30"], capture_output=True, text=True, timeout=240, env=env)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert (tmp_path / "data" / "demo" / "demo.json").is_file() and "demo_ayu: not_seen -> present" in proc.stderr
     img = cv2.imread(str(shot))
