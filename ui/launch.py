@@ -140,6 +140,7 @@ def _run(app, args: argparse.Namespace, data_dir: Path) -> int:
         if getattr(args, "screenshot", None):
             QTimer.singleShot(int(max(0.0, args.after) * 1000), lambda: _screenshot(win, Path(args.screenshot), app))
 
+    _quit_on_signals(app)
     if demo:
         _start_demo(app, args, cfg, data_dir, open_window, state)
     else:
@@ -183,6 +184,28 @@ def _start_demo(app, args, cfg: AppConfig, data_dir: Path, open_window, state: d
         app.quit()
 
     shared_background().submit(job, done, fail)
+
+
+def _quit_on_signals(app) -> None:
+    """Ctrl+C in a terminal or SIGTERM (a service manager) close the window cleanly (cameras stopped)."""
+    import signal
+
+    from PySide6.QtCore import QTimer
+
+    def handler(*_args) -> None:
+        QTimer.singleShot(0, app.closeAllWindows)
+        QTimer.singleShot(0, app.quit)
+
+    for sig in (signal.SIGINT, getattr(signal, "SIGTERM", None)):
+        if sig is not None:
+            try:
+                signal.signal(sig, handler)
+            except (ValueError, OSError):
+                pass
+    tick = QTimer(app)  # lets the Python interpreter run its signal handlers while Qt waits
+    tick.timeout.connect(lambda: None)
+    tick.start(300)
+    app._spg_signal_tick = tick
 
 
 def _screenshot(win, path: Path, app) -> None:
