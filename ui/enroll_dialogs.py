@@ -55,10 +55,6 @@ def gallery_ids(gallery: Any) -> set[str]:
         return set()
 
 
-class _Words:
-    """Reason codes -> sentences. A QObject-free holder so translations use the dialog's tr()."""
-
-
 def error_text(widget: QWidget, exc: BaseException) -> str:
     """An enrollment error in words a supervisor understands (with the photo it concerns)."""
     reason = str(getattr(exc, "reason", "") or "").lower()

@@ -71,14 +71,13 @@ def first_run(cfg: AppConfig, data_dir: Path) -> bool:
 
 def main(args: argparse.Namespace) -> int:
     _ensure_platform(args)
-    from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("SPG Presence Console")
     app.setOrganizationName("SPGPresence")
 
-    from ui.config_store import load_console_config, resolve_data_dir
+    from ui.config_store import resolve_data_dir
 
     data_dir = resolve_data_dir(args)
     os.environ[ENV_DATA_DIR] = str(data_dir)  # children (spawned) and core.config agree on it
