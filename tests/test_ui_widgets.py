@@ -452,3 +452,26 @@ def test_settings_send_test_message_reaches_the_bot_api_and_hides_the_token(qtbo
         qtbot.waitUntil(lambda: dlg.tg_test.isEnabled() and dlg.tg_result.text() != "Sending…", timeout=15000)
         assert dlg.tg_result.text().startswith("Not sent") and bot.token not in dlg.tg_result.text()
     assert not (data_dir / "settings.yaml").exists()  # testing saves nothing
+
+
+def test_frame_goes_from_shared_memory_into_the_qimage_in_one_copy():
+    import numpy as np
+
+    from ui.controller import frame_to_qimage
+
+    class OutPipeline:
+        def frame_shape(self, cid):
+            return (180, 320, 3)
+
+        def read_frame(self, cid, slot, generation, out=None):
+            assert out is not None  # the console always hands its QImage's buffer
+            self.out = out
+            out[...] = 7
+            return out
+
+    pipe = OutPipeline()
+    img = frame_to_qimage(pipe, FrameResult("c", 1, 0.0, 0.0, (), (720, 1280), slot=0, generation=2))
+    assert (img.width(), img.height()) == (320, 180) and img.pixelColor(5, 5).red() == 7
+    pipe.out[5, 5] = (1, 2, 3)  # the array read_frame filled IS the image's memory: no second copy
+    assert img.pixelColor(5, 5).getRgb()[:3] == (3, 2, 1)  # BGR in memory -> RGB colour
+    assert frame_to_qimage(pipe, FrameResult("c", 1, 0.0, 0.0, (), (720, 1280), slot=-1)) is None
