@@ -121,7 +121,7 @@ class MainWindow(QMainWindow):
         ck = dict(controller_kwargs or {})
         ck.setdefault("names", self.names)
         ck.setdefault("thumbs", thumb_lookup(self.gallery))
-        ck.setdefault("unknown_keeper", UnknownFaceKeeper(self.layout_.unknown_faces, cfg.storage, max(48, cfg.engine.min_face_px)))
+        ck.setdefault("unknown_keeper", UnknownFaceKeeper(self.layout_.unknown_faces, cfg.storage, cfg.engine.enroll_min_face_px))
         self.controller = PipelineController(cfg, self.data_dir, parent=None, **ck)
         self.controller.frame_ready.connect(self.grid.on_frame)
         self.controller.camera_status.connect(self.grid.on_status)
