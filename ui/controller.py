@@ -366,7 +366,9 @@ class PipelineController(QThread):
         new = getattr(t, "new_state", None) or getattr(t, "to_state", None) or getattr(t, "state", None)
         new_s = str(getattr(new, "value", new) or "")
         kind = "alert" if (getattr(t, "alert", False) or "absent" in new_s.lower()) else "transition"
-        text = getattr(t, "message", None) or self.tr("{name}: {state}").format(name=name, state=new_s.upper().replace("_", " "))
+        labels = {"present": self.tr("PRESENT"), "grace": self.tr("GRACE"), "absent": self.tr("ABSENT"), "not_seen": self.tr("NOT SEEN")}
+        state_label = labels.get(new_s.lower(), new_s.upper().replace("_", " "))
+        text = getattr(t, "message", None) or self.tr("{name}: {state}").format(name=name, state=state_label)
         if kind == "alert" and not getattr(t, "message", None):
             text = self.tr("{name} is ABSENT (away longer than allowed)").format(name=name)
         ts = float(getattr(t, "timestamp", 0.0) or getattr(t, "at", 0.0) or time.time())

@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QListWidget, QListWidgetItem, QPushButton, QVBoxLayout, QWidget,
 )
 
+from ui.i18n import translate_buttons
 from core.config import AppConfig
 from core.secrets import mask_url
 from ui.controller import array_to_qimage
@@ -169,6 +170,7 @@ class PhotoEnrollDialog(QDialog):
         self.message = QLabel()
         self.message.setWordWrap(True)
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Close)
+        translate_buttons(self.buttons)
         self.buttons.accepted.connect(self.save)
         self.buttons.rejected.connect(self.reject)
         row = QHBoxLayout()
@@ -349,6 +351,7 @@ class WebcamEnrollDialog(QDialog):
         self.message = QLabel()
         self.message.setWordWrap(True)
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Close)
+        translate_buttons(self.buttons)
         self.buttons.accepted.connect(self.save)
         self.buttons.rejected.connect(self.reject)
         top = QHBoxLayout()

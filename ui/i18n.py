@@ -41,3 +41,20 @@ def install_translation(app: QCoreApplication, language: str) -> bool:
 
 def translation_file(language: str) -> Path:
     return I18N_DIR / f"spg_console_{language}.qm"
+
+
+def translate_buttons(box) -> None:
+    """Standard dialog buttons in the console's language (Qt ships no Indonesian for its own buttons)."""
+    from PySide6.QtWidgets import QDialogButtonBox
+
+    sb = QDialogButtonBox.StandardButton
+    texts = {
+        sb.Save: QCoreApplication.translate("buttons", "Save"),
+        sb.Cancel: QCoreApplication.translate("buttons", "Cancel"),
+        sb.Close: QCoreApplication.translate("buttons", "Close"),
+        sb.Ok: QCoreApplication.translate("buttons", "OK"),
+    }
+    for which, text in texts.items():
+        button = box.button(which)
+        if button is not None:
+            button.setText(text)

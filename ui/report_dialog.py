@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
     QLineEdit, QListWidget, QListWidgetItem, QProgressBar, QPushButton, QVBoxLayout, QWidget,
 )
 
+from ui.i18n import translate_buttons
 from core.config import AppConfig
 from ui.tasks import Background
 
@@ -91,6 +92,7 @@ class ReportDialog(QDialog):
         self.message = QLabel()
         self.message.setWordWrap(True)
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        translate_buttons(self.buttons)
         self.export_btn = self.buttons.addButton(self.tr("Export"), QDialogButtonBox.ButtonRole.ActionRole)
         self.export_btn.clicked.connect(self.export)
         self.buttons.rejected.connect(self.reject)

@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
     QTabWidget, QTimeEdit, QVBoxLayout, QWidget,
 )
 
+from ui.i18n import translate_buttons
 from core.config import AppConfig, CameraConfig
 from core.secrets import mask_url, redact
 from ui.config_store import save_settings
@@ -92,6 +93,7 @@ class CameraEditDialog(QDialog):
         form.addRow(self.tr("Source"), src_row)
         form.addRow("", self.enabled)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        translate_buttons(buttons)
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         lay = QVBoxLayout(self)
@@ -154,6 +156,7 @@ class SettingsDialog(QDialog):
         self.error.setWordWrap(True)
         self.error.setStyleSheet("color: #c0392b;")
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel)
+        translate_buttons(self.buttons)
         self.buttons.accepted.connect(self.save)
         self.buttons.rejected.connect(self.reject)
         lay = QVBoxLayout(self)

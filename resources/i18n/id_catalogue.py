@@ -135,6 +135,9 @@ ID.update({
     "The settings are not valid:\n{err}": "Pengaturan tidak valid:\n{err}",
     "The demo outlet could not be prepared:\n{err}": "Outlet demo tidak bisa disiapkan:\n{err}",
 })
+ID.update({
+    "Save": "Simpan", "Cancel": "Batal", "Close": "Tutup", "OK": "OK", "GRACE": "TENGGANG", "NOT SEEN": "BELUM TERLIHAT",
+})
 PREFIX = {  # multi-line sources: translate by their first line
     "The cameras could not be started:": "Kamera tidak bisa dijalankan:\n{msg}\n\nPeriksa Pengaturan (kamera, paket model) dan log di {logs}.",
 }

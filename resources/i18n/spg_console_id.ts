@@ -3,56 +3,56 @@
 <context>
     <name />
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="69" />
+        <location filename="../../ui/enroll_dialogs.py" line="66" />
         <source>No face was found in the photo. Use a photo where the face is clear and facing the camera.</source>
         <translation>Tidak ada wajah di foto. Pakai foto dengan wajah yang jelas dan menghadap kamera.</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="70" />
-        <location filename="../../ui/enroll_dialogs.py" line="71" />
+        <location filename="../../ui/enroll_dialogs.py" line="67" />
+        <location filename="../../ui/enroll_dialogs.py" line="68" />
         <source>There is more than one face in the photo. Use a photo of this SPG alone.</source>
         <translation>Ada lebih dari satu wajah di foto. Pakai foto SPG ini sendirian.</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="72" />
+        <location filename="../../ui/enroll_dialogs.py" line="69" />
         <source>The face is too small. Move closer to the camera or use a bigger photo.</source>
         <translation>Wajah terlalu kecil. Mendekatlah ke kamera atau pakai foto yang lebih besar.</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="73" />
+        <location filename="../../ui/enroll_dialogs.py" line="70" />
         <source>Type the SPG's name first.</source>
         <translation>Ketik nama SPG dulu.</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="74" />
+        <location filename="../../ui/enroll_dialogs.py" line="71" />
         <source>Add at least one photo.</source>
         <translation>Tambahkan minimal satu foto.</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="75" />
-        <location filename="../../ui/enroll_dialogs.py" line="76" />
+        <location filename="../../ui/enroll_dialogs.py" line="72" />
+        <location filename="../../ui/enroll_dialogs.py" line="73" />
         <source>The photo is too blurred. Hold still, use good light and try again.</source>
         <translation>Foto terlalu buram. Jangan bergerak, pakai cahaya yang baik lalu coba lagi.</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="77" />
-        <location filename="../../ui/enroll_dialogs.py" line="78" />
+        <location filename="../../ui/enroll_dialogs.py" line="74" />
+        <location filename="../../ui/enroll_dialogs.py" line="75" />
         <source>This face looks like another SPG already enrolled{other}. Check you chose the right person.</source>
         <translation>Wajah ini mirip SPG lain yang sudah terdaftar{other}. Periksa apakah orangnya sudah benar.</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="79" />
-        <location filename="../../ui/enroll_dialogs.py" line="80" />
+        <location filename="../../ui/enroll_dialogs.py" line="76" />
+        <location filename="../../ui/enroll_dialogs.py" line="77" />
         <source>The file could not be opened as a photo. Use a JPG or PNG picture.</source>
         <translation>Berkas tidak bisa dibuka sebagai foto. Pakai gambar JPG atau PNG.</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="81" />
+        <location filename="../../ui/enroll_dialogs.py" line="78" />
         <source>The face is turned away. Look straight at the camera.</source>
         <translation>Wajah menoleh. Lihat lurus ke kamera.</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="87" />
+        <location filename="../../ui/enroll_dialogs.py" line="84" />
         <source>The face engine could not start: {err}</source>
         <translation>Mesin wajah tidak bisa mulai: {err}</translation>
     </message>
@@ -60,42 +60,42 @@
 <context>
     <name>AboutDialog</name>
     <message>
-        <location filename="../../ui/about_dialog.py" line="18" />
+        <location filename="../../ui/about_dialog.py" line="19" />
         <source>About SPG Presence Console</source>
         <translation>Tentang SPG Presence Console</translation>
     </message>
     <message>
-        <location filename="../../ui/about_dialog.py" line="21" />
+        <location filename="../../ui/about_dialog.py" line="22" />
         <source>Version</source>
         <translation>Versi</translation>
     </message>
     <message>
-        <location filename="../../ui/about_dialog.py" line="22" />
+        <location filename="../../ui/about_dialog.py" line="23" />
         <source>Engine</source>
         <translation>Mesin</translation>
     </message>
     <message>
-        <location filename="../../ui/about_dialog.py" line="23" />
+        <location filename="../../ui/about_dialog.py" line="24" />
         <source>Model pack</source>
         <translation>Paket model</translation>
     </message>
     <message>
-        <location filename="../../ui/about_dialog.py" line="24" />
+        <location filename="../../ui/about_dialog.py" line="25" />
         <source>Model licence</source>
         <translation>Lisensi model</translation>
     </message>
     <message>
-        <location filename="../../ui/about_dialog.py" line="24" />
+        <location filename="../../ui/about_dialog.py" line="25" />
         <source>see the pack's folder</source>
         <translation>lihat folder paket</translation>
     </message>
     <message>
-        <location filename="../../ui/about_dialog.py" line="25" />
+        <location filename="../../ui/about_dialog.py" line="26" />
         <source>Execution provider</source>
         <translation>Penyedia eksekusi</translation>
     </message>
     <message>
-        <location filename="../../ui/about_dialog.py" line="25" />
+        <location filename="../../ui/about_dialog.py" line="26" />
         <source>not started yet</source>
         <translation>belum dimulai</translation>
     </message>
@@ -103,67 +103,67 @@
 <context>
     <name>CameraEditDialog</name>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="71" />
+        <location filename="../../ui/settings_dialog.py" line="72" />
         <source>Camera</source>
         <translation>Kamera</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="76" />
+        <location filename="../../ui/settings_dialog.py" line="77" />
         <source>rtsp://user:password@192.168.1.10/stream, a webcam number (0) or a video file</source>
         <translation>rtsp://user:password@192.168.1.10/stream, nomor webcam (0) atau berkas video</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="77" />
+        <location filename="../../ui/settings_dialog.py" line="78" />
         <source>Enabled</source>
         <translation>Aktif</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="79" />
+        <location filename="../../ui/settings_dialog.py" line="80" />
         <source>File…</source>
         <translation>Berkas…</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="81" />
+        <location filename="../../ui/settings_dialog.py" line="82" />
         <source>Test connection</source>
         <translation>Uji sambungan</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="83" />
+        <location filename="../../ui/settings_dialog.py" line="84" />
         <source>No test yet.</source>
         <translation>Belum diuji.</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="90" />
+        <location filename="../../ui/settings_dialog.py" line="91" />
         <source>Id</source>
         <translation>ID</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="91" />
+        <location filename="../../ui/settings_dialog.py" line="92" />
         <source>Name</source>
         <translation>Nama</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="92" />
+        <location filename="../../ui/settings_dialog.py" line="93" />
         <source>Source</source>
         <translation>Sumber</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="105" />
+        <location filename="../../ui/settings_dialog.py" line="107" />
         <source>Video file</source>
         <translation>Berkas video</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="118" />
+        <location filename="../../ui/settings_dialog.py" line="120" />
         <source>Connecting…</source>
         <translation>Menyambung…</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="130" />
+        <location filename="../../ui/settings_dialog.py" line="132" />
         <source>Connected: {info}</source>
         <translation>Tersambung: {info}</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="132" />
+        <location filename="../../ui/settings_dialog.py" line="134" />
         <source>Connection failed: {why}</source>
         <translation>Sambungan gagal: {why}</translation>
     </message>
@@ -310,7 +310,7 @@
     </message>
     <message>
         <location filename="../../ui/gallery_manager.py" line="81" />
-        <location filename="../../ui/gallery_manager.py" line="153" />
+        <location filename="../../ui/gallery_manager.py" line="156" />
         <source>Deactivate</source>
         <translation>Nonaktifkan</translation>
     </message>
@@ -325,82 +325,82 @@
         <translation>Indeks ulang</translation>
     </message>
     <message>
-        <location filename="../../ui/gallery_manager.py" line="113" />
+        <location filename="../../ui/gallery_manager.py" line="114" />
         <source>Cannot read the gallery: {err}</source>
         <translation>Galeri tidak bisa dibaca: {err}</translation>
     </message>
     <message>
-        <location filename="../../ui/gallery_manager.py" line="128" />
+        <location filename="../../ui/gallery_manager.py" line="129" />
         <source>yes</source>
         <translation>ya</translation>
     </message>
     <message>
-        <location filename="../../ui/gallery_manager.py" line="128" />
+        <location filename="../../ui/gallery_manager.py" line="129" />
         <source>no</source>
         <translation>tidak</translation>
     </message>
     <message>
-        <location filename="../../ui/gallery_manager.py" line="131" />
+        <location filename="../../ui/gallery_manager.py" line="132" />
         <source>{n} SPG(s) enrolled.</source>
         <translation>{n} SPG terdaftar.</translation>
     </message>
     <message>
-        <location filename="../../ui/gallery_manager.py" line="153" />
+        <location filename="../../ui/gallery_manager.py" line="156" />
         <source>Activate</source>
         <translation>Aktifkan</translation>
     </message>
     <message>
-        <location filename="../../ui/gallery_manager.py" line="163" />
+        <location filename="../../ui/gallery_manager.py" line="165" />
         <source>Could not change the gallery: {err}</source>
         <translation>Galeri tidak bisa diubah: {err}</translation>
     </message>
     <message>
-        <location filename="../../ui/gallery_manager.py" line="192" />
+        <location filename="../../ui/gallery_manager.py" line="194" />
         <source>Rename SPG</source>
         <translation>Ganti nama SPG</translation>
     </message>
     <message>
-        <location filename="../../ui/gallery_manager.py" line="192" />
+        <location filename="../../ui/gallery_manager.py" line="194" />
         <source>New name:</source>
         <translation>Nama baru:</translation>
     </message>
     <message>
-        <location filename="../../ui/gallery_manager.py" line="197" />
+        <location filename="../../ui/gallery_manager.py" line="199" />
         <source>A name cannot be empty.</source>
         <translation>Nama tidak boleh kosong.</translation>
     </message>
     <message>
-        <location filename="../../ui/gallery_manager.py" line="200" />
+        <location filename="../../ui/gallery_manager.py" line="202" />
         <source>Renamed to {name}.</source>
         <translation>Nama diganti menjadi {name}.</translation>
     </message>
     <message>
-        <location filename="../../ui/gallery_manager.py" line="216" />
+        <location filename="../../ui/gallery_manager.py" line="218" />
         <source>Delete SPG</source>
         <translation>Hapus SPG</translation>
     </message>
     <message>
-        <location filename="../../ui/gallery_manager.py" line="217" />
+        <location filename="../../ui/gallery_manager.py" line="219" />
         <source>Delete {name} and all their face photos from the gallery? This cannot be undone.</source>
         <translation>Hapus {name} dan semua foto wajahnya dari galeri? Ini tidak bisa dibatalkan.</translation>
     </message>
     <message>
-        <location filename="../../ui/gallery_manager.py" line="222" />
+        <location filename="../../ui/gallery_manager.py" line="224" />
         <source>{name} deleted.</source>
         <translation>{name} dihapus.</translation>
     </message>
     <message>
-        <location filename="../../ui/gallery_manager.py" line="230" />
+        <location filename="../../ui/gallery_manager.py" line="232" />
         <source>Re-indexing the gallery with the current face model…</source>
         <translation>Mengindeks ulang galeri dengan model wajah saat ini…</translation>
     </message>
     <message>
-        <location filename="../../ui/gallery_manager.py" line="241" />
+        <location filename="../../ui/gallery_manager.py" line="243" />
         <source>Re-index finished: {n} photo(s).</source>
         <translation>Indeks ulang selesai: {n} foto.</translation>
     </message>
     <message>
-        <location filename="../../ui/gallery_manager.py" line="243" />
+        <location filename="../../ui/gallery_manager.py" line="245" />
         <source>{n} could not be re-indexed: {which}</source>
         <translation>{n} tidak bisa diindeks ulang: {which}</translation>
     </message>
@@ -409,7 +409,7 @@
     <name>MainWindow</name>
     <message>
         <location filename="../../ui/main_window.py" line="68" />
-        <location filename="../../ui/main_window.py" line="276" />
+        <location filename="../../ui/main_window.py" line="278" />
         <source>SPG Presence Console — {outlet}</source>
         <translation>SPG Presence Console — {outlet}</translation>
     </message>
@@ -550,12 +550,12 @@ Check Settings (cameras, model pack) and the log in {logs}.</source>
 Periksa Pengaturan (kamera, paket model) dan log di {logs}.</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.py" line="277" />
+        <location filename="../../ui/main_window.py" line="279" />
         <source>Settings saved and applied</source>
         <translation>Pengaturan disimpan dan diterapkan</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.py" line="300" />
+        <location filename="../../ui/main_window.py" line="304" />
         <source>Stopping cameras…</source>
         <translation>Menghentikan kamera…</translation>
     </message>
@@ -563,42 +563,42 @@ Periksa Pengaturan (kamera, paket model) dan log di {logs}.</translation>
 <context>
     <name>PhotoEnrollDialog</name>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="160" />
+        <location filename="../../ui/enroll_dialogs.py" line="157" />
         <source>Enroll an SPG from photos</source>
         <translation>Daftarkan SPG dari foto</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="169" />
+        <location filename="../../ui/enroll_dialogs.py" line="166" />
         <source>Add photos…</source>
         <translation>Tambah foto…</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="171" />
+        <location filename="../../ui/enroll_dialogs.py" line="168" />
         <source>Remove selected</source>
         <translation>Hapus yang dipilih</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="184" />
+        <location filename="../../ui/enroll_dialogs.py" line="182" />
         <source>Photos (one face each, several photos give better recognition):</source>
         <translation>Foto (satu wajah per foto, beberapa foto membuat pengenalan lebih baik):</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="204" />
+        <location filename="../../ui/enroll_dialogs.py" line="202" />
         <source>Choose photos of the SPG</source>
         <translation>Pilih foto SPG</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="215" />
+        <location filename="../../ui/enroll_dialogs.py" line="213" />
         <source>Type the SPG's name first.</source>
         <translation>Ketik nama SPG dulu.</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="218" />
+        <location filename="../../ui/enroll_dialogs.py" line="216" />
         <source>Add at least one photo.</source>
         <translation>Tambahkan minimal satu foto.</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="222" />
+        <location filename="../../ui/enroll_dialogs.py" line="220" />
         <source>Enrolling… (the face engine may take a few seconds to start)</source>
         <translation>Mendaftarkan… (mesin wajah mungkin perlu beberapa detik untuk mulai)</translation>
     </message>
@@ -642,11 +642,31 @@ Periksa Pengaturan (kamera, paket model) dan log di {logs}.</translation>
     </message>
     <message>
         <location filename="../../ui/controller.py" line="369" />
+        <source>PRESENT</source>
+        <translation>HADIR</translation>
+    </message>
+    <message>
+        <location filename="../../ui/controller.py" line="369" />
+        <source>GRACE</source>
+        <translation>TENGGANG</translation>
+    </message>
+    <message>
+        <location filename="../../ui/controller.py" line="369" />
+        <source>ABSENT</source>
+        <translation>TIDAK HADIR</translation>
+    </message>
+    <message>
+        <location filename="../../ui/controller.py" line="369" />
+        <source>NOT SEEN</source>
+        <translation>BELUM TERLIHAT</translation>
+    </message>
+    <message>
+        <location filename="../../ui/controller.py" line="371" />
         <source>{name}: {state}</source>
         <translation>{name}: {state}</translation>
     </message>
     <message>
-        <location filename="../../ui/controller.py" line="371" />
+        <location filename="../../ui/controller.py" line="373" />
         <source>{name} is ABSENT (away longer than allowed)</source>
         <translation>{name} TIDAK HADIR (pergi lebih lama dari batas)</translation>
     </message>
@@ -733,12 +753,12 @@ Periksa Pengaturan (kamera, paket model) dan log di {logs}.</translation>
 <context>
     <name>PreviewThread</name>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="275" />
+        <location filename="../../ui/enroll_dialogs.py" line="273" />
         <source>Cannot open camera {src}. Check it is connected and not used by another program.</source>
         <translation>Kamera {src} tidak bisa dibuka. Pastikan kamera tersambung dan tidak dipakai program lain.</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="292" />
+        <location filename="../../ui/enroll_dialogs.py" line="290" />
         <source>The camera stopped sending pictures.</source>
         <translation>Kamera berhenti mengirim gambar.</translation>
     </message>
@@ -746,82 +766,82 @@ Periksa Pengaturan (kamera, paket model) dan log di {logs}.</translation>
 <context>
     <name>ReportDialog</name>
     <message>
-        <location filename="../../ui/report_dialog.py" line="57" />
+        <location filename="../../ui/report_dialog.py" line="58" />
         <source>Export attendance report</source>
         <translation>Ekspor laporan kehadiran</translation>
     </message>
     <message>
-        <location filename="../../ui/report_dialog.py" line="68" />
+        <location filename="../../ui/report_dialog.py" line="69" />
         <source>Excel (.xlsx)</source>
         <translation>Excel (.xlsx)</translation>
     </message>
     <message>
-        <location filename="../../ui/report_dialog.py" line="69" />
+        <location filename="../../ui/report_dialog.py" line="70" />
         <source>CSV (.csv)</source>
         <translation>CSV (.csv)</translation>
     </message>
     <message>
-        <location filename="../../ui/report_dialog.py" line="79" />
+        <location filename="../../ui/report_dialog.py" line="80" />
         <source>Choose…</source>
         <translation>Pilih…</translation>
     </message>
     <message>
-        <location filename="../../ui/report_dialog.py" line="85" />
+        <location filename="../../ui/report_dialog.py" line="86" />
         <source>From</source>
         <translation>Dari</translation>
     </message>
     <message>
-        <location filename="../../ui/report_dialog.py" line="86" />
+        <location filename="../../ui/report_dialog.py" line="87" />
         <source>To</source>
         <translation>Sampai</translation>
     </message>
     <message>
-        <location filename="../../ui/report_dialog.py" line="87" />
+        <location filename="../../ui/report_dialog.py" line="88" />
         <source>Format</source>
         <translation>Format</translation>
     </message>
     <message>
-        <location filename="../../ui/report_dialog.py" line="88" />
+        <location filename="../../ui/report_dialog.py" line="89" />
         <source>Save in</source>
         <translation>Simpan di</translation>
     </message>
     <message>
-        <location filename="../../ui/report_dialog.py" line="94" />
+        <location filename="../../ui/report_dialog.py" line="96" />
         <source>Export</source>
         <translation>Ekspor</translation>
     </message>
     <message>
-        <location filename="../../ui/report_dialog.py" line="99" />
+        <location filename="../../ui/report_dialog.py" line="101" />
         <source>SPGs:</source>
         <translation>SPG:</translation>
     </message>
     <message>
-        <location filename="../../ui/report_dialog.py" line="109" />
+        <location filename="../../ui/report_dialog.py" line="111" />
         <source>Where to save the report</source>
         <translation>Tempat menyimpan laporan</translation>
     </message>
     <message>
-        <location filename="../../ui/report_dialog.py" line="121" />
+        <location filename="../../ui/report_dialog.py" line="123" />
         <source>The end date is before the start date.</source>
         <translation>Tanggal akhir sebelum tanggal awal.</translation>
     </message>
     <message>
-        <location filename="../../ui/report_dialog.py" line="125" />
+        <location filename="../../ui/report_dialog.py" line="127" />
         <source>Tick at least one SPG.</source>
         <translation>Centang minimal satu SPG.</translation>
     </message>
     <message>
-        <location filename="../../ui/report_dialog.py" line="133" />
+        <location filename="../../ui/report_dialog.py" line="135" />
         <source>Exporting…</source>
         <translation>Mengekspor…</translation>
     </message>
     <message>
-        <location filename="../../ui/report_dialog.py" line="154" />
+        <location filename="../../ui/report_dialog.py" line="156" />
         <source>Saved {file}</source>
         <translation>Tersimpan {file}</translation>
     </message>
     <message>
-        <location filename="../../ui/report_dialog.py" line="162" />
+        <location filename="../../ui/report_dialog.py" line="164" />
         <source>The report could not be made: {err}</source>
         <translation>Laporan tidak bisa dibuat: {err}</translation>
     </message>
@@ -829,316 +849,316 @@ Periksa Pengaturan (kamera, paket model) dan log di {logs}.</translation>
 <context>
     <name>SettingsDialog</name>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="141" />
+        <location filename="../../ui/settings_dialog.py" line="143" />
         <source>Settings</source>
         <translation>Pengaturan</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="147" />
+        <location filename="../../ui/settings_dialog.py" line="149" />
         <source>Cameras</source>
         <translation>Kamera</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="148" />
+        <location filename="../../ui/settings_dialog.py" line="150" />
         <source>Recognition</source>
         <translation>Pengenalan</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="149" />
+        <location filename="../../ui/settings_dialog.py" line="151" />
         <source>Presence &amp;&amp; shifts</source>
         <translation>Kehadiran &amp;&amp; shift</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="150" />
+        <location filename="../../ui/settings_dialog.py" line="152" />
         <source>Telegram</source>
         <translation>Telegram</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="151" />
-        <location filename="../../ui/settings_dialog.py" line="331" />
+        <location filename="../../ui/settings_dialog.py" line="153" />
+        <location filename="../../ui/settings_dialog.py" line="334" />
         <source>Model pack</source>
         <translation>Paket model</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="152" />
+        <location filename="../../ui/settings_dialog.py" line="154" />
         <source>Outlet &amp;&amp; data</source>
         <translation>Outlet &amp;&amp; data</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="176" />
+        <location filename="../../ui/settings_dialog.py" line="179" />
         <source>Id</source>
         <translation>ID</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="176" />
+        <location filename="../../ui/settings_dialog.py" line="179" />
         <source>Name</source>
         <translation>Nama</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="176" />
+        <location filename="../../ui/settings_dialog.py" line="179" />
         <source>Source</source>
         <translation>Sumber</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="176" />
+        <location filename="../../ui/settings_dialog.py" line="179" />
         <source>Enabled</source>
         <translation>Aktif</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="180" />
+        <location filename="../../ui/settings_dialog.py" line="183" />
         <source>Add…</source>
         <translation>Tambah…</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="181" />
+        <location filename="../../ui/settings_dialog.py" line="184" />
         <source>Edit…</source>
         <translation>Ubah…</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="182" />
+        <location filename="../../ui/settings_dialog.py" line="185" />
         <source>Remove</source>
         <translation>Hapus</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="199" />
+        <location filename="../../ui/settings_dialog.py" line="202" />
         <source>yes</source>
         <translation>ya</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="199" />
+        <location filename="../../ui/settings_dialog.py" line="202" />
         <source>no</source>
         <translation>tidak</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="231" />
+        <location filename="../../ui/settings_dialog.py" line="234" />
         <source>empty = the value calibrated for the model</source>
         <translation>kosong = nilai kalibrasi model</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="239" />
+        <location filename="../../ui/settings_dialog.py" line="242" />
         <source>Recognition threshold (-1 to 1)</source>
         <translation>Ambang pengenalan (-1 sampai 1)</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="240" />
+        <location filename="../../ui/settings_dialog.py" line="243" />
         <source>Smallest face to recognise (pixels)</source>
         <translation>Wajah terkecil yang dikenali (piksel)</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="241" />
+        <location filename="../../ui/settings_dialog.py" line="244" />
         <source>Frames per second per camera</source>
         <translation>Frame per detik per kamera</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="254" />
+        <location filename="../../ui/settings_dialog.py" line="257" />
         <source>Also notify when an SPG comes back</source>
         <translation>Beri tahu juga saat SPG kembali</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="257" />
+        <location filename="../../ui/settings_dialog.py" line="260" />
         <source>Grace period (seconds not seen before 'grace')</source>
         <translation>Masa tenggang (detik tidak terlihat sebelum 'tenggang')</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="258" />
+        <location filename="../../ui/settings_dialog.py" line="261" />
         <source>Absent after (seconds not seen)</source>
         <translation>Tidak hadir setelah (detik tidak terlihat)</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="262" />
+        <location filename="../../ui/settings_dialog.py" line="265" />
         <source>Mon</source>
         <translation>Sen</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="262" />
+        <location filename="../../ui/settings_dialog.py" line="265" />
         <source>Tue</source>
         <translation>Sel</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="262" />
+        <location filename="../../ui/settings_dialog.py" line="265" />
         <source>Wed</source>
         <translation>Rab</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="262" />
+        <location filename="../../ui/settings_dialog.py" line="265" />
         <source>Thu</source>
         <translation>Kam</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="262" />
+        <location filename="../../ui/settings_dialog.py" line="265" />
         <source>Fri</source>
         <translation>Jum</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="262" />
+        <location filename="../../ui/settings_dialog.py" line="265" />
         <source>Sat</source>
         <translation>Sab</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="262" />
+        <location filename="../../ui/settings_dialog.py" line="265" />
         <source>Sun</source>
         <translation>Min</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="277" />
+        <location filename="../../ui/settings_dialog.py" line="280" />
         <source>Shift (default for every SPG; no day ticked = always on duty):</source>
         <translation>Shift (bawaan untuk semua SPG; tanpa hari dicentang = selalu bertugas):</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="285" />
+        <location filename="../../ui/settings_dialog.py" line="288" />
         <source>Send alerts to Telegram</source>
         <translation>Kirim peringatan ke Telegram</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="289" />
-        <location filename="../../ui/settings_dialog.py" line="291" />
+        <location filename="../../ui/settings_dialog.py" line="292" />
+        <location filename="../../ui/settings_dialog.py" line="294" />
         <source>(saved, hidden)</source>
         <translation>(tersimpan, disembunyikan)</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="289" />
+        <location filename="../../ui/settings_dialog.py" line="292" />
         <source>bot token from @BotFather</source>
         <translation>token bot dari @BotFather</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="291" />
+        <location filename="../../ui/settings_dialog.py" line="294" />
         <source>chat id, e.g. -1001234567890</source>
         <translation>ID chat, mis. -1001234567890</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="292" />
+        <location filename="../../ui/settings_dialog.py" line="295" />
         <source>Send test message</source>
         <translation>Kirim pesan uji</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="298" />
+        <location filename="../../ui/settings_dialog.py" line="301" />
         <source>Bot token</source>
         <translation>Token bot</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="299" />
+        <location filename="../../ui/settings_dialog.py" line="302" />
         <source>Chat id</source>
         <translation>ID chat</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="312" />
+        <location filename="../../ui/settings_dialog.py" line="315" />
         <source>Active: {engine} · {pack} · {provider}</source>
         <translation>Aktif: {engine} · {pack} · {provider}</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="315" />
+        <location filename="../../ui/settings_dialog.py" line="318" />
         <source>Use a pack folder…</source>
         <translation>Pakai folder paket…</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="317" />
+        <location filename="../../ui/settings_dialog.py" line="320" />
         <source>Import a pack…</source>
         <translation>Impor paket…</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="319" />
+        <location filename="../../ui/settings_dialog.py" line="322" />
         <source>Download a pack</source>
         <translation>Unduh paket</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="330" />
+        <location filename="../../ui/settings_dialog.py" line="333" />
         <source>Engine</source>
         <translation>Mesin</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="348" />
+        <location filename="../../ui/settings_dialog.py" line="351" />
         <source>Open folder</source>
         <translation>Buka folder</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="354" />
+        <location filename="../../ui/settings_dialog.py" line="357" />
         <source>Outlet name</source>
         <translation>Nama outlet</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="355" />
+        <location filename="../../ui/settings_dialog.py" line="358" />
         <source>Time zone</source>
         <translation>Zona waktu</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="356" />
+        <location filename="../../ui/settings_dialog.py" line="359" />
         <source>Language (after restart)</source>
         <translation>Bahasa (setelah mulai ulang)</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="357" />
+        <location filename="../../ui/settings_dialog.py" line="360" />
         <source>Data folder</source>
         <translation>Folder data</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="358" />
+        <location filename="../../ui/settings_dialog.py" line="361" />
         <source>To use another data folder start the console with --data-dir or set SPG_DATA_DIR.</source>
         <translation>Untuk memakai folder data lain, jalankan konsol dengan --data-dir atau atur SPG_DATA_DIR.</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="370" />
+        <location filename="../../ui/settings_dialog.py" line="373" />
         <source>Recognition threshold must be a number between -1 and 1, or empty (got {v!r}).</source>
         <translation>Ambang pengenalan harus angka antara -1 dan 1, atau kosong (diisi {v!r}).</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="394" />
+        <location filename="../../ui/settings_dialog.py" line="397" />
         <source>Telegram is switched on but the bot token or chat id is missing.</source>
         <translation>Telegram dinyalakan tetapi token bot atau ID chat belum diisi.</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="401" />
         <location filename="../../ui/settings_dialog.py" line="404" />
+        <location filename="../../ui/settings_dialog.py" line="407" />
         <source>Not saved. Please fix:</source>
         <translation>Tidak disimpan. Mohon perbaiki:</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="409" />
+        <location filename="../../ui/settings_dialog.py" line="412" />
         <source>Not saved: cannot write the settings file ({err}).</source>
         <translation>Tidak disimpan: berkas pengaturan tidak bisa ditulis ({err}).</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="425" />
+        <location filename="../../ui/settings_dialog.py" line="428" />
         <source>Sending…</source>
         <translation>Mengirim…</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="435" />
+        <location filename="../../ui/settings_dialog.py" line="438" />
         <source>Sent. Check the Telegram chat.</source>
         <translation>Terkirim. Periksa chat Telegram.</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="435" />
-        <location filename="../../ui/settings_dialog.py" line="439" />
+        <location filename="../../ui/settings_dialog.py" line="438" />
+        <location filename="../../ui/settings_dialog.py" line="442" />
         <source>Not sent: {why}</source>
         <translation>Tidak terkirim: {why}</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="444" />
+        <location filename="../../ui/settings_dialog.py" line="447" />
         <source>Model pack folder</source>
         <translation>Folder paket model</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="458" />
+        <location filename="../../ui/settings_dialog.py" line="461" />
         <source>Done. Save to use it; re-index the gallery afterwards if the model changed.</source>
         <translation>Selesai. Simpan untuk memakainya; indeks ulang galeri jika modelnya berubah.</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="462" />
+        <location filename="../../ui/settings_dialog.py" line="465" />
         <source>Failed: {why}</source>
         <translation>Gagal: {why}</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="467" />
+        <location filename="../../ui/settings_dialog.py" line="470" />
         <source>Folder with the model pack (.onnx files)</source>
         <translation>Folder paket model (berkas .onnx)</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="476" />
+        <location filename="../../ui/settings_dialog.py" line="479" />
         <source>Importing…</source>
         <translation>Mengimpor…</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="486" />
+        <location filename="../../ui/settings_dialog.py" line="489" />
         <source>Downloading {name}…</source>
         <translation>Mengunduh {name}…</translation>
     </message>
@@ -1161,12 +1181,12 @@ Periksa Pengaturan (kamera, paket model) dan log di {logs}.</translation>
         <translation>Wajah yang tidak cocok dengan siapa pun (disimpan {days} hari). Pilih satu atau lebih dari orang yang sama untuk mendaftarkannya.</translation>
     </message>
     <message>
-        <location filename="../../ui/unknown_faces.py" line="190" />
+        <location filename="../../ui/unknown_faces.py" line="213" />
         <source>{n} unknown face(s)</source>
         <translation>{n} wajah tak dikenal</translation>
     </message>
     <message>
-        <location filename="../../ui/unknown_faces.py" line="200" />
+        <location filename="../../ui/unknown_faces.py" line="223" />
         <source>Select at least one face first.</source>
         <translation>Pilih minimal satu wajah dulu.</translation>
     </message>
@@ -1174,92 +1194,92 @@ Periksa Pengaturan (kamera, paket model) dan log di {logs}.</translation>
 <context>
     <name>WebcamEnrollDialog</name>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="330" />
+        <location filename="../../ui/enroll_dialogs.py" line="328" />
         <source>Enroll an SPG from a camera</source>
         <translation>Daftarkan SPG dari kamera</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="334" />
+        <location filename="../../ui/enroll_dialogs.py" line="332" />
         <source>Local camera {n}</source>
         <translation>Kamera lokal {n}</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="336" />
+        <location filename="../../ui/enroll_dialogs.py" line="334" />
         <source>Camera: {name}</source>
         <translation>Kamera: {name}</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="339" />
+        <location filename="../../ui/enroll_dialogs.py" line="337" />
         <source>Start preview</source>
         <translation>Mulai pratinjau</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="342" />
+        <location filename="../../ui/enroll_dialogs.py" line="340" />
         <source>Choose a camera and press Start preview.</source>
         <translation>Pilih kamera lalu tekan Mulai pratinjau.</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="345" />
+        <location filename="../../ui/enroll_dialogs.py" line="343" />
         <source>Capture</source>
         <translation>Ambil gambar</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="366" />
+        <location filename="../../ui/enroll_dialogs.py" line="365" />
         <source>Captured shots (3 to 5 with slightly different angles work best):</source>
         <translation>Gambar yang diambil (3 sampai 5 dari sudut sedikit berbeda paling baik):</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="392" />
+        <location filename="../../ui/enroll_dialogs.py" line="391" />
         <source>Starting the camera and the face engine…</source>
         <translation>Menyalakan kamera dan mesin wajah…</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="401" />
+        <location filename="../../ui/enroll_dialogs.py" line="400" />
         <source>Good: press Capture.</source>
         <translation>Bagus: tekan Ambil gambar.</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="402" />
+        <location filename="../../ui/enroll_dialogs.py" line="401" />
         <source>No face seen. Stand in front of the camera.</source>
         <translation>Tidak ada wajah. Berdirilah di depan kamera.</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="403" />
+        <location filename="../../ui/enroll_dialogs.py" line="402" />
         <source>More than one face: only the SPG should be in front of the camera.</source>
         <translation>Lebih dari satu wajah: hanya SPG yang boleh di depan kamera.</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="404" />
+        <location filename="../../ui/enroll_dialogs.py" line="403" />
         <source>Face too small: come closer to the camera.</source>
         <translation>Wajah terlalu kecil: mendekatlah ke kamera.</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="405" />
+        <location filename="../../ui/enroll_dialogs.py" line="404" />
         <source>Picture blurred: hold still (and check the light).</source>
         <translation>Gambar buram: jangan bergerak (dan periksa cahaya).</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="406" />
+        <location filename="../../ui/enroll_dialogs.py" line="405" />
         <source>Turn to the camera: look straight at it.</source>
         <translation>Hadap ke kamera: lihat lurus ke kamera.</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="419" />
+        <location filename="../../ui/enroll_dialogs.py" line="418" />
         <source>No face to capture yet.</source>
         <translation>Belum ada wajah untuk diambil.</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="438" />
+        <location filename="../../ui/enroll_dialogs.py" line="437" />
         <source>Type the SPG's name first.</source>
         <translation>Ketik nama SPG dulu.</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="441" />
+        <location filename="../../ui/enroll_dialogs.py" line="440" />
         <source>Capture at least one shot first.</source>
         <translation>Ambil minimal satu gambar dulu.</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="446" />
+        <location filename="../../ui/enroll_dialogs.py" line="445" />
         <source>Enrolling…</source>
         <translation>Mendaftarkan…</translation>
     </message>
@@ -1267,40 +1287,63 @@ Periksa Pengaturan (kamera, paket model) dan log di {logs}.</translation>
 <context>
     <name>_NameFields</name>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="138" />
+        <location filename="../../ui/enroll_dialogs.py" line="135" />
         <source>Full name of the SPG</source>
         <translation>Nama lengkap SPG</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="140" />
+        <location filename="../../ui/enroll_dialogs.py" line="137" />
         <source>made from the name</source>
         <translation>dibuat dari nama</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="143" />
+        <location filename="../../ui/enroll_dialogs.py" line="140" />
         <source>Name</source>
         <translation>Nama</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="144" />
+        <location filename="../../ui/enroll_dialogs.py" line="141" />
         <source>SPG id</source>
         <translation>ID SPG</translation>
     </message>
 </context>
 <context>
+    <name>buttons</name>
+    <message>
+        <location filename="../../ui/i18n.py" line="52" />
+        <source>Save</source>
+        <translation>Simpan</translation>
+    </message>
+    <message>
+        <location filename="../../ui/i18n.py" line="53" />
+        <source>Cancel</source>
+        <translation>Batal</translation>
+    </message>
+    <message>
+        <location filename="../../ui/i18n.py" line="54" />
+        <source>Close</source>
+        <translation>Tutup</translation>
+    </message>
+    <message>
+        <location filename="../../ui/i18n.py" line="55" />
+        <source>OK</source>
+        <translation>OK</translation>
+    </message>
+</context>
+<context>
     <name>launch</name>
     <message>
-        <location filename="../../ui/launch.py" line="88" />
+        <location filename="../../ui/launch.py" line="87" />
         <source>The data folder {dir} cannot be used: {err}. Choose another with --data-dir or SPG_DATA_DIR.</source>
         <translation>Folder data {dir} tidak bisa dipakai: {err}. Pilih folder lain dengan --data-dir atau SPG_DATA_DIR.</translation>
     </message>
     <message>
-        <location filename="../../ui/launch.py" line="93" />
+        <location filename="../../ui/launch.py" line="92" />
         <source>The console is already running for the data folder {dir}. Use the open window (check the taskbar); only one console may use a data folder at a time.</source>
         <translation>Konsol sudah berjalan untuk folder data {dir}. Pakai jendela yang sudah terbuka (lihat taskbar); satu folder data hanya boleh dipakai satu konsol.</translation>
     </message>
     <message>
-        <location filename="../../ui/launch.py" line="101" />
+        <location filename="../../ui/launch.py" line="100" />
         <source>The console could not start:
 {err}
 
@@ -1311,14 +1354,14 @@ Details are in {log}.</source>
 Rincian ada di {log}.</translation>
     </message>
     <message>
-        <location filename="../../ui/launch.py" line="120" />
+        <location filename="../../ui/launch.py" line="119" />
         <source>The settings are not valid:
 {err}</source>
         <translation>Pengaturan tidak valid:
 {err}</translation>
     </message>
     <message>
-        <location filename="../../ui/launch.py" line="134" />
+        <location filename="../../ui/launch.py" line="133" />
         <source>The console could not start:
 {err}</source>
         <translation>Konsol tidak bisa mulai:
@@ -1340,12 +1383,12 @@ Rincian ada di {log}.</translation>
 <context>
     <name>widget</name>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="127" />
+        <location filename="../../ui/enroll_dialogs.py" line="124" />
         <source>Warning: this face looks like another SPG already enrolled ({other}, similarity {sim:.2f}). Check you chose the right person.</source>
         <translation>Peringatan: wajah ini mirip SPG lain yang sudah terdaftar ({other}, kemiripan {sim:.2f}). Periksa apakah orangnya sudah benar.</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="129" />
+        <location filename="../../ui/enroll_dialogs.py" line="126" />
         <source>{name} enrolled with {n} photo(s).</source>
         <translation>{name} terdaftar dengan {n} foto.</translation>
     </message>
