@@ -65,7 +65,7 @@ def test_first_run_opens_the_demo_and_screenshot_command_writes_a_png(tmp_path, 
     proc = subprocess.run([sys.executable, str(REPO / "app.py"), "--pack", str(test_pack), "--screenshot", str(shot),
                            "--after", "30"], capture_output=True, text=True, timeout=240, env=env)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert (tmp_path / "data" / "demo" / "demo.json").is_file() and "demo_ayu: not_seen -> present" in proc.stderr
+    assert (tmp_path / "data" / "demo" / "demo.json").is_file() and "camera demo_counter live" in proc.stderr
     img = cv2.imread(str(shot))
     assert img is not None and img.shape[0] > 400 and img.shape[1] > 800
     assert not list(Path("/dev/shm").glob("sfb_demo_*"))  # the demo cameras' SharedMemory is gone
