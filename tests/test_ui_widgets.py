@@ -478,3 +478,22 @@ def test_frame_goes_from_shared_memory_into_the_qimage_in_one_copy():
     pipe.out[5, 5] = (1, 2, 3)  # the array read_frame filled IS the image's memory: no second copy
     assert img.pixelColor(5, 5).getRgb()[:3] == (3, 2, 1)  # BGR in memory -> RGB colour
     assert frame_to_qimage(pipe, FrameResult("c", 1, 0.0, 0.0, (), (720, 1280), slot=-1)) is None
+
+
+def test_settings_saved_in_the_demo_set_up_the_real_outlet(qtbot, data_dir):
+    from ui.main_window import MainWindow
+
+    demo_dir = data_dir / "demo"
+    real_cfg = AppConfig()
+    win = MainWindow(_cfg(2), demo_dir, demo=True, gallery=FakeGallery({"a": "Ayu"}), start=False,
+                     settings_target=(real_cfg, data_dir))
+    qtbot.addWidget(win)
+    dlg = win.open_settings()
+    assert dlg.cameras == []  # the outlet's own (empty) camera list, not the demo's
+    dlg.add_camera({"id": "door", "name": "Door", "source": "rtsp://cam/1", "enabled": True})
+    assert dlg.save() is True
+    saved = yaml.safe_load((data_dir / "settings.yaml").read_text())
+    assert [c["id"] for c in saved["cameras"]] == ["door"] and not (demo_dir / "settings.yaml").exists()
+    assert "next start" in win.banner.text() or "start the console again" in win.banner.text()
+    assert set(win.grid.tiles) == {"cam1", "cam2"}  # the demo keeps running
+    win.close()

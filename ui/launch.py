@@ -127,7 +127,7 @@ def _run(app, args: argparse.Namespace, data_dir: Path) -> int:
         from ui.main_window import MainWindow
 
         try:
-            win = MainWindow(run_cfg, run_dir, demo=is_demo)
+            win = MainWindow(run_cfg, run_dir, demo=is_demo, settings_target=(cfg, data_dir) if is_demo else None)
         except Exception as exc:  # noqa: BLE001
             log.exception("main window failed")
             show_message("error", "SPG Presence Console", QCoreApplication.translate("launch", "The console could not start:\n{err}").format(err=exc))

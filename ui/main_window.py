@@ -53,6 +53,7 @@ class MainWindow(QMainWindow):
         engine_service: EngineService | None = None,
         controller_kwargs: dict | None = None,
         start: bool = True,
+        settings_target: tuple[AppConfig, Path] | None = None,
         parent: QWidget | None = None,
     ):
         super().__init__(parent)
@@ -65,6 +66,8 @@ class MainWindow(QMainWindow):
         self._bg = Background(workers=1, parent=self, name="spg-main")
         self.dialog: QWidget | None = None
         self.closed_cleanly: bool | None = None
+        self.settings_target = settings_target
+        """In the demo: (the outlet's own config, its data dir). Settings edit THAT, not the demo's."""
         self.setWindowTitle(self.tr("SPG Presence Console — {outlet}").format(outlet=cfg.outlet.name))
         self.resize(1400, 860)
 
@@ -112,8 +115,9 @@ class MainWindow(QMainWindow):
         self._build_menus()
         if demo:
             self.show_banner(self.tr(
-                "Demo outlet: the cameras play recorded footage of demo SPGs. To use your real cameras, "
-                "open Settings → Cameras, add them (Test connection shows a picture) and enroll your SPGs in the Gallery tab."))
+                "Demo outlet: the cameras play recorded footage of demo SPGs. To set up your outlet, open "
+                "Settings → Cameras and add your cameras (Test connection shows a picture); the console opens your "
+                "outlet from its next start, where you enroll your SPGs in the Gallery tab."))
         elif not cfg.cameras:
             self.show_banner(self.tr("No camera configured yet: open Settings → Cameras to add one."))
 
@@ -245,8 +249,13 @@ class MainWindow(QMainWindow):
     def open_settings(self) -> QWidget:
         from ui.settings_dialog import SettingsDialog
 
-        dlg = SettingsDialog(self.cfg, self.data_dir, self, engine_info=self.engine_info)
-        dlg.saved.connect(self.apply_config)
+        if self.settings_target is not None:  # demo: edit and save the real outlet's settings
+            real_cfg, real_dir = self.settings_target
+            dlg = SettingsDialog(real_cfg, real_dir, self, engine_info=self.engine_info)
+            dlg.saved.connect(self._real_settings_saved)
+        else:
+            dlg = SettingsDialog(self.cfg, self.data_dir, self, engine_info=self.engine_info)
+            dlg.saved.connect(self.apply_config)
         self.dialog = dlg
         dlg.show()
         return dlg
@@ -264,6 +273,12 @@ class MainWindow(QMainWindow):
         self.dialog = dlg
         dlg.show()
         return dlg
+
+    def _real_settings_saved(self, cfg: AppConfig) -> None:
+        self.settings_target = (cfg, self.settings_target[1])
+        self.show_banner(self.tr("Your outlet's settings are saved. Close and start the console again to leave the "
+                                 "demo and use your cameras."))
+        self.events.add_event(UiEvent(time.time(), "info", self.tr("Settings saved for your outlet (used from the next start)")))
 
     def apply_config(self, cfg: AppConfig) -> None:
         """Apply saved settings without a restart: cameras start/stop, timings and threshold update."""

@@ -138,6 +138,13 @@ ID.update({
 ID.update({
     "Save": "Simpan", "Cancel": "Batal", "Close": "Tutup", "OK": "OK", "GRACE": "TENGGANG", "NOT SEEN": "BELUM TERLIHAT",
 })
+ID.update({
+    "Demo outlet: the cameras play recorded footage of demo SPGs. To set up your outlet, open Settings → Cameras and add your cameras (Test connection shows a picture); the console opens your outlet from its next start, where you enroll your SPGs in the Gallery tab.":
+        "Outlet demo: kamera memutar rekaman SPG demo. Untuk menyiapkan outlet Anda, buka Pengaturan → Kamera dan tambahkan kamera Anda (Uji sambungan menampilkan gambar); konsol membuka outlet Anda mulai saat dijalankan berikutnya, lalu daftarkan SPG Anda di tab Galeri.",
+    "Your outlet's settings are saved. Close and start the console again to leave the demo and use your cameras.":
+        "Pengaturan outlet Anda tersimpan. Tutup lalu jalankan konsol lagi untuk keluar dari demo dan memakai kamera Anda.",
+    "Settings saved for your outlet (used from the next start)": "Pengaturan disimpan untuk outlet Anda (dipakai mulai saat dijalankan berikutnya)",
+})
 PREFIX = {  # multi-line sources: translate by their first line
     "The cameras could not be started:": "Kamera tidak bisa dijalankan:\n{msg}\n\nPeriksa Pengaturan (kamera, paket model) dan log di {logs}.",
 }
