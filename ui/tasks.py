@@ -48,7 +48,11 @@ class Background(QObject):
                 self._finished.emit(on_done, result, None)
             return result
 
-        return self._pool.submit(job)
+        try:
+            return self._pool.submit(job)
+        except RuntimeError:  # the pool was shut down (window closing, interpreter exit): nothing to do
+            self._closed = True
+            return None
 
     @Slot(object, object, object)
     def _deliver(self, callback: Callable | None, result: Any, error: BaseException | None) -> None:
