@@ -55,12 +55,13 @@ def _list(args) -> int:
 
 
 def _remove(args) -> int:
+    from core.forget_spg import forget_spg
     from core.gallery import GalleryError
 
-    _, _, gallery = _gallery(args)
+    _, layout, gallery = _gallery(args)
     person = gallery.get(args.spg_id)
     try:
-        gallery.remove(args.spg_id)
+        forget_spg(gallery, args.spg_id, layout.events_db)
     except GalleryError as exc:
         return fail(str(exc))
     print(f"removed {args.spg_id}{f' ({person.name})' if person else ''} with all photos, crops and embeddings")

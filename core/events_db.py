@@ -164,6 +164,7 @@ class EventBackend(Protocol):
                           spg_ids: Sequence[str] | None = None) -> list[IntervalRow]: ...
     def hits_between(self, start: float, end: float, spg_ids: Sequence[str] | None = None) -> list[tuple]: ...
     def prune_hits(self, older_than: float) -> int: ...
+    def forget_face_photos(self, spg_id: str) -> int: ...
     def close(self) -> None: ...
 
 
@@ -561,6 +562,12 @@ class EventStore:
         self.flush()
         with self._tx() as c:
             return c.execute("DELETE FROM hits WHERE ts < ?", (older_than,)).rowcount
+
+    def forget_face_photos(self, spg_id: str) -> int:
+        """Drop the face photos stored with this SPG's alerts (biometric data); the alert texts stay."""
+        with self._tx() as c:
+            return c.execute("UPDATE alerts SET photo = NULL WHERE spg_id = ? AND photo IS NOT NULL",
+                             (spg_id,)).rowcount
 
     def export_jsonl(self, out: Path | str, start: float = 0.0, end: float = float("inf"),
                      spg_ids: Sequence[str] | None = None) -> int:

@@ -252,7 +252,8 @@ def test_unknown_faces_are_kept_listed_and_offered_for_enrollment(qtbot, tmp_pat
     import numpy as np
 
     from core.config import StorageConfig
-    from ui.unknown_faces import UnknownFaceKeeper, UnknownFacesPanel, list_unknown
+    from core.unknown_faces import UnknownFaceKeeper, list_unknown
+    from ui.unknown_faces import UnknownFacesPanel
 
     storage = StorageConfig(unknown_retention_days=7, unknown_max=2)
     keeper = UnknownFaceKeeper(tmp_path / "unknown", storage, min_face_px=20, min_results=3)

@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
 )
 
 from core.config import AppConfig
+from core.forget_spg import forget_spg
 from ui.engine_service import EngineService
 from ui.tasks import Background
 
@@ -220,7 +221,7 @@ class GalleryManager(QWidget):
             )
             if answer != QMessageBox.StandardButton.Yes:
                 return False
-        self._bg.submit(lambda: self.gallery.remove(p["spg_id"]),
+        self._bg.submit(lambda: forget_spg(self.gallery, p["spg_id"]),
                         lambda _r: self._after_change(self.tr("{name} deleted.").format(name=p["name"])), self._error)
         return True
 

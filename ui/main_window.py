@@ -29,7 +29,8 @@ from ui.event_log import EventLog, UiEvent
 from ui.gallery_manager import GalleryManager, list_people
 from ui.presence_table import PresenceModel, PresenceTable, thumb_lookup
 from ui.tasks import Background
-from ui.unknown_faces import UnknownFaceKeeper, UnknownFacesPanel
+from core.unknown_faces import UnknownFaceKeeper
+from ui.unknown_faces import UnknownFacesPanel
 
 log = logging.getLogger(__name__)
 

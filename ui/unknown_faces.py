@@ -1,140 +1,25 @@
-"""Unknown faces: recent faces that matched nobody, kept for the retention period, shown as a panel
-from which the supervisor enrolls an SPG (select one or more crops -> "Enroll as SPG…").
+"""Unknown faces panel: recent faces that matched nobody, kept for the retention period, from which the
+supervisor enrolls an SPG (select one or more crops -> "Enroll as SPG…").
 
-:class:`UnknownFaceKeeper` (no Qt) saves at most one crop per camera track into
-``<data_dir>/unknown/`` and enforces the retention (days and count); the controller calls it in the
-router loop. :class:`UnknownFacesPanel` lists the folder in the background.
+Saving and retention are pure logic in :mod:`core.unknown_faces` (the controller calls its
+``UnknownFaceKeeper`` in the router loop); this panel lists the folder in the background.
 """
 
 from __future__ import annotations
 
 import logging
-import time
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
-import numpy as np
 from PySide6.QtCore import QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QIcon, QImage, QPixmap
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QPushButton, QVBoxLayout, QWidget
 
 from core.config import StorageConfig
-from core.image_io import write_image
-from core.messages import FrameResult
+from core.unknown_faces import UnknownCrop, list_unknown
 from ui.tasks import Background
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, slots=True)
-class UnknownCrop:
-    path: Path
-    timestamp: float
-    camera_id: str
-
-
-def list_unknown(folder: Path, storage: StorageConfig, now: float | None = None) -> list[UnknownCrop]:
-    """Crops within retention, newest first, at most ``unknown_max``."""
-    now = now if now is not None else time.time()
-    limit = now - storage.unknown_retention_days * 86400
-    out: list[UnknownCrop] = []
-    if not folder.is_dir():
-        return out
-    for p in folder.glob("*.jpg"):
-        try:
-            ts = p.stat().st_mtime
-        except OSError:
-            continue
-        if ts >= limit:
-            cam = p.stem.split("__")[0] if "__" in p.stem else ""
-            out.append(UnknownCrop(p, ts, cam))
-    out.sort(key=lambda c: c.timestamp, reverse=True)
-    return out[: storage.unknown_max]
-
-
-def prune_unknown(folder: Path, storage: StorageConfig, now: float | None = None) -> int:
-    """Delete crops older than the retention or beyond ``unknown_max``; returns how many."""
-    now = now if now is not None else time.time()
-    keep = {c.path for c in list_unknown(folder, storage, now)}
-    removed = 0
-    if folder.is_dir():
-        for p in folder.glob("*.jpg"):
-            if p not in keep:
-                try:
-                    p.unlink()
-                    removed += 1
-                except OSError:
-                    pass
-    return removed
-
-
-class UnknownFaceKeeper:
-    """Saves one crop per (camera, track) of faces that matched nobody. Runs in the controller thread.
-
-    A track is kept only after it stayed unknown for ``min_results`` results in a row (identities are
-    voted over a few frames, so an SPG is "unknown" for a moment when they appear); a track that was
-    ever identified is never kept.
-    """
-
-    def __init__(self, folder: Path, storage: StorageConfig, min_face_px: int = 48, min_results: int = 5):
-        self.folder = Path(folder)
-        self.storage = storage
-        self.min_face_px = min_face_px
-        self.min_results = min_results
-        self._seen: dict[tuple[str, int], float] = {}
-        self._unknown_runs: dict[tuple[str, int], int] = {}
-        self._last_prune = 0.0
-        self.saved = 0
-
-    def wanted(self, result: FrameResult) -> list[Any]:
-        if self.storage.unknown_retention_days <= 0 or self.storage.unknown_max <= 0:
-            return []
-        out = []
-        for f in result.faces:
-            key = (result.camera_id, f.track_id)
-            if f.spg_id is not None:
-                self._seen[key] = result.timestamp  # identified: never an unknown face
-                continue
-            if key in self._seen or not f.matchable or (f.bbox[2] - f.bbox[0]) < self.min_face_px:
-                continue
-            n = self._unknown_runs.get(key, 0) + 1
-            self._unknown_runs[key] = n
-            if n >= self.min_results:
-                out.append(f)
-        return out
-
-    def save(self, result: FrameResult, frame: np.ndarray, faces: list[Any]) -> list[Path]:
-        """frame: the stored (possibly downscaled) BGR frame; boxes are scaled from original coords."""
-        oh, ow = result.frame_shape
-        h, w = frame.shape[:2]
-        sx, sy = w / max(ow, 1), h / max(oh, 1)
-        saved = []
-        self.folder.mkdir(parents=True, exist_ok=True)
-        for f in faces:
-            self._seen[(result.camera_id, f.track_id)] = result.timestamp
-            x1, y1, x2, y2 = f.bbox
-            pad = 0.3 * (x2 - x1)
-            a, b = int(max(0, (x1 - pad) * sx)), int(max(0, (y1 - pad) * sy))
-            c, d = int(min(w, (x2 + pad) * sx)), int(min(h, (y2 + pad) * sy))
-            if c - a < 8 or d - b < 8:
-                continue
-            stamp = datetime.fromtimestamp(result.timestamp).strftime("%Y%m%d_%H%M%S")
-            p = self.folder / f"{result.camera_id}__{stamp}_{f.track_id}.jpg"
-            if write_image(p, frame[b:d, a:c]):  # any path (cv2.imwrite fails on non-ASCII paths on Windows)
-                saved.append(p)
-                self.saved += 1
-        if len(self._seen) > 5000:
-            for k in sorted(self._seen, key=self._seen.get)[:2500]:
-                del self._seen[k]
-        if len(self._unknown_runs) > 5000:
-            self._unknown_runs.clear()
-        now = time.time()
-        if now - self._last_prune > 60:
-            self._last_prune = now
-            prune_unknown(self.folder, self.storage, now)
-        return saved
 
 
 class UnknownFacesPanel(QWidget):
