@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import signal
 import sys
 import time
 from pathlib import Path
@@ -67,6 +68,39 @@ def open_presence(cfg: Any, data_dir: Path) -> Any | None:
         return None
 
 
+class _StopRequest:
+    """Ctrl-C / SIGTERM set a flag that the router loop checks between two polls.
+
+    Raising KeyboardInterrupt at an arbitrary point could leave a multiprocessing queue's lock held
+    (inside ``poll``), and the shutdown that follows would then wait on it forever.
+    """
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._old: dict[int, Any] = {}
+        for name in ("SIGINT", "SIGTERM", "SIGBREAK"):  # SIGBREAK: Ctrl-Break on Windows
+            sig = getattr(signal, name, None)
+            if sig is None:
+                continue
+            try:
+                self._old[sig] = signal.signal(sig, self._handle)
+            except (ValueError, OSError):  # not the main thread
+                pass
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.requested:  # asked twice: stop waiting politely
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def restore(self) -> None:
+        for sig, old in self._old.items():
+            try:
+                signal.signal(sig, old)
+            except (ValueError, OSError):
+                pass
+        self._old.clear()
+
+
 def _body(args: argparse.Namespace) -> int:
     if not args.headless:
         from ui.launch import main as gui_main
@@ -92,10 +126,11 @@ def _body(args: argparse.Namespace) -> int:
     frames = faces = 0
     transitions: list[Any] = []
     end = time.monotonic() + args.duration if args.duration else None
+    stop = _StopRequest()
     try:
         pipeline.start()
         print(f"running {len(cfg.cameras)} camera(s); Ctrl-C to stop", file=sys.stderr)
-        while end is None or time.monotonic() < end:
+        while not stop.requested and (end is None or time.monotonic() < end):
             batch = pipeline.poll()
             for r in batch.results:
                 frames += 1
@@ -119,10 +154,13 @@ def _body(args: argparse.Namespace) -> int:
             transitions.clear()
             if out:
                 out.flush()
-    except KeyboardInterrupt:
-        print("stopping", file=sys.stderr)
+    except KeyboardInterrupt:  # a second Ctrl-C, or one before the handler was installed
+        pass
     finally:
+        if stop.requested:
+            print("stopping", file=sys.stderr)
         pipeline.stop()
+        stop.restore()
         if attendance is not None:
             attendance.close()
         if out:
