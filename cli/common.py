@@ -9,6 +9,14 @@ from pathlib import Path
 from core.config import AppConfig, ConfigError, load_config
 
 
+def action_options(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """--config / --data-dir / --pack also after a sub-action (``gallery list --data-dir X``)."""
+    parser.add_argument("--config", metavar="FILE", default=argparse.SUPPRESS, help="YAML config file")
+    parser.add_argument("--data-dir", metavar="DIR", default=argparse.SUPPRESS, help="data folder")
+    parser.add_argument("--pack", metavar="DIR", default=argparse.SUPPRESS, help="face model pack folder to use")
+    return parser
+
+
 def config_from_args(args: argparse.Namespace) -> AppConfig:
     overrides: dict = {}
     if getattr(args, "data_dir", None):

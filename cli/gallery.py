@@ -6,24 +6,16 @@ import argparse
 import json
 import sys
 
-from cli.common import config_from_args, fail, run_guarded
-
-
-def _common(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    """--config / --data-dir / --pack also after the action (``gallery list --data-dir X``)."""
-    parser.add_argument("--config", metavar="FILE", default=argparse.SUPPRESS, help="YAML config file")
-    parser.add_argument("--data-dir", metavar="DIR", default=argparse.SUPPRESS, help="data folder")
-    parser.add_argument("--pack", metavar="DIR", default=argparse.SUPPRESS, help="face model pack folder to use")
-    return parser
+from cli.common import action_options, config_from_args, fail, run_guarded
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
-    ls = _common(sub.add_parser("list", help="list enrolled SPGs"))
+    ls = action_options(sub.add_parser("list", help="list enrolled SPGs"))
     ls.add_argument("--json", action="store_true", help="one JSON object per SPG")
-    rm = _common(sub.add_parser("remove", help="delete an SPG with all their photos, crops and embeddings"))
+    rm = action_options(sub.add_parser("remove", help="delete an SPG with all their photos, crops and embeddings"))
     rm.add_argument("spg_id", metavar="ID")
-    ri = _common(sub.add_parser("reindex", help="re-embed every photo with the current face model"))
+    ri = action_options(sub.add_parser("reindex", help="re-embed every photo with the current face model"))
     ri.add_argument("--force", action="store_true", help="also samples that already have this model's embedding")
 
 

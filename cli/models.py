@@ -6,26 +6,18 @@ import argparse
 import sys
 from pathlib import Path
 
-from cli.common import config_from_args, fail, run_guarded
-
-
-def _common(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    """--config / --data-dir / --pack also after the action (``gallery list --data-dir X``)."""
-    parser.add_argument("--config", metavar="FILE", default=argparse.SUPPRESS, help="YAML config file")
-    parser.add_argument("--data-dir", metavar="DIR", default=argparse.SUPPRESS, help="data folder")
-    parser.add_argument("--pack", metavar="DIR", default=argparse.SUPPRESS, help="face model pack folder to use")
-    return parser
+from cli.common import action_options, config_from_args, fail, run_guarded
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
-    _common(sub.add_parser("list", help="installed packs and the engine the config picks"))
-    im = _common(sub.add_parser("import", help="install a pack from a zip file or a folder"))
+    action_options(sub.add_parser("list", help="installed packs and the engine the config picks"))
+    im = action_options(sub.add_parser("import", help="install a pack from a zip file or a folder"))
     im.add_argument("source", type=Path, metavar="PATH")
     im.add_argument("--name", help="pack name (default: the zip / folder name)")
-    dl = _common(sub.add_parser("download", help="download a buffalo pack (needs internet)"))
+    dl = action_options(sub.add_parser("download", help="download a buffalo pack (needs internet)"))
     dl.add_argument("name", choices=["buffalo_l", "buffalo_s", "buffalo_sc"])
-    _common(sub.add_parser("check", help="load the configured engine and print what runs"))
+    action_options(sub.add_parser("check", help="load the configured engine and print what runs"))
 
 
 def _body(args: argparse.Namespace) -> int:
