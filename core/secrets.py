@@ -25,7 +25,7 @@ def register_secret(value: str | None) -> None:
 
 
 def mask_url(url: str | int) -> str:
-    """``rtsp://admin:pw@10.0.0.5/stream`` -> ``rtsp://admin:***@10.0.0.5/stream``."""
+    """``rtsp://admin:<password>@<camera-ip>/stream`` -> ``rtsp://admin:***@<camera-ip>/stream``."""
     if not isinstance(url, str):
         return str(url)
     try:

@@ -74,7 +74,7 @@ class CameraEditDialog(QDialog):
         self.id_edit = QLineEdit(cam.id if cam else "")
         self.name_edit = QLineEdit(cam.name if cam else "")
         self.source_edit = QLineEdit(str(cam.source) if cam else "")
-        self.source_edit.setPlaceholderText(self.tr("rtsp://user:password@192.168.1.10/stream, a webcam number (0) or a video file"))
+        self.source_edit.setPlaceholderText(self.tr("rtsp://<user>:<password>@<camera-ip>/stream, a webcam number (0) or a video file"))
         self.enabled = QCheckBox(self.tr("Enabled"))
         self.enabled.setChecked(cam.enabled if cam else True)
         browse = QPushButton(self.tr("File…"))

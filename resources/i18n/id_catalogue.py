@@ -107,7 +107,7 @@ ID = {
     "empty = the value calibrated for the model": "kosong = nilai kalibrasi model", "failed": "gagal", "grace": "tenggang",
     "info": "info", "live": "aktif", "made from the name": "dibuat dari nama", "no": "tidak", "no SPG enrolled": "belum ada SPG terdaftar",
     "not seen": "belum terlihat", "not started yet": "belum dimulai", "presence": "kehadiran", "reconnecting": "menyambung ulang",
-    "rtsp://user:password@192.168.1.10/stream, a webcam number (0) or a video file": "rtsp://user:password@192.168.1.10/stream, nomor webcam (0) atau berkas video",
+    "rtsp://<user>:<password>@<camera-ip>/stream, a webcam number (0) or a video file": "rtsp://<user>:<password>@<camera-ip>/stream, nomor webcam (0) atau berkas video",
     "running": "berjalan", "see the pack's folder": "lihat folder paket", "starting…": "memulai…", "stopped": "berhenti",
     "too small": "terlalu kecil", "unknown": "tak dikenal", "waiting for frames…": "menunggu gambar…", "yes": "ya",
     "{engine} · {provider} · {lat:.0f} ms": "{engine} · {provider} · {lat:.0f} ms",

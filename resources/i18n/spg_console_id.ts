@@ -109,8 +109,8 @@
     </message>
     <message>
         <location filename="../../ui/settings_dialog.py" line="77" />
-        <source>rtsp://user:password@192.168.1.10/stream, a webcam number (0) or a video file</source>
-        <translation>rtsp://user:password@192.168.1.10/stream, nomor webcam (0) atau berkas video</translation>
+        <source>rtsp://&lt;user&gt;:&lt;password&gt;@&lt;camera-ip&gt;/stream, a webcam number (0) or a video file</source>
+        <translation>rtsp://&lt;user&gt;:&lt;password&gt;@&lt;camera-ip&gt;/stream, nomor webcam (0) atau berkas video</translation>
     </message>
     <message>
         <location filename="../../ui/settings_dialog.py" line="78" />
