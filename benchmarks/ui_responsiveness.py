@@ -77,7 +77,11 @@ class SimpleAttendance:
         return []
 
     def snapshot(self):
-        return [{"spg_id": s, "state": "present", "since": time.time()} for s in self.names()]
+        from core.attendance import SpgPresence
+
+        now = time.time()
+        return [SpgPresence(s, "", "present", since=now, last_seen=now, last_camera="", present_today_s=0.0,
+                            shift_status="no shift") for s in self.names()]
 
 
 def measure(window_factory, seconds: float) -> dict:

@@ -101,10 +101,16 @@ def test_presence_table_sorts_filters_and_summarises(qtbot):
     assert table.model.row_of("a").state == "grace"
 
 
-def test_row_adapter_reads_dataclasses_and_dicts():
-    r = row_from({"spg_id": "a", "state": "PRESENT", "in_grace": True, "last_camera": "cam1"}, {"a": "Ayu"})
+def test_row_from_attendance_snapshot():
+    from core.attendance import SpgPresence
+
+    def snap(spg_id, state, name="", in_grace=False, camera=""):
+        return SpgPresence(spg_id, name, state, since=1.0, last_seen=1.0, last_camera=camera, present_today_s=0.0,
+                           shift_status="no shift", in_grace=in_grace)
+
+    r = row_from(snap("a", "present", in_grace=True, camera="cam1"), {"a": "Ayu"})
     assert (r.name, r.state, r.last_camera) == ("Ayu", "grace", "cam1")
-    assert row_from({"spg_id": "b", "state": "absent"}).state == "absent"
+    assert row_from(snap("b", "absent")).state == "absent"
 
 
 def test_window_shows_frames_presence_and_events_then_closes_cleanly(window, qtbot):

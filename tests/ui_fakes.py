@@ -97,8 +97,11 @@ class FakeAttendance:
         return [type("T", (), {"spg_id": t["spg_id"], "new_state": t["state"], "timestamp": time.time()})() for t in out]
 
     def snapshot(self):
-        return [{"spg_id": sid, "state": self.state.get(sid, "not_seen"), "since": time.time(), "last_camera": "cam1"}
-                for sid in self.names()]
+        from core.attendance import SpgPresence
+
+        now = time.time()
+        return [SpgPresence(sid, "", self.state.get(sid, "not_seen"), since=now, last_seen=now, last_camera="cam1",
+                            present_today_s=0.0, shift_status="no shift") for sid in self.names()]
 
 
 class FakeGallery:

@@ -127,6 +127,17 @@ def describe_result(widget: QWidget, result: Any, name: str) -> tuple[str, list[
     return summary, problems
 
 
+def _message_and_save_buttons(dialog: QDialog) -> tuple[QLabel, QDialogButtonBox]:
+    """The enrollment dialogs' message line and Save / Close buttons (Save calls ``dialog.save``)."""
+    message = QLabel()
+    message.setWordWrap(True)
+    buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Close)
+    translate_buttons(buttons)
+    buttons.accepted.connect(dialog.save)
+    buttons.rejected.connect(dialog.reject)
+    return message, buttons
+
+
 class _NameFields(QWidget):
     def __init__(self, gallery: Any, name: str = "", parent: QWidget | None = None):
         super().__init__(parent)
@@ -167,12 +178,7 @@ class PhotoEnrollDialog(QDialog):
         add.clicked.connect(self._choose)
         remove = QPushButton(self.tr("Remove selected"))
         remove.clicked.connect(lambda: [self.photo_list.takeItem(self.photo_list.row(i)) for i in self.photo_list.selectedItems()])
-        self.message = QLabel()
-        self.message.setWordWrap(True)
-        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Close)
-        translate_buttons(self.buttons)
-        self.buttons.accepted.connect(self.save)
-        self.buttons.rejected.connect(self.reject)
+        self.message, self.buttons = _message_and_save_buttons(self)
         row = QHBoxLayout()
         row.addWidget(add)
         row.addWidget(remove)
@@ -348,12 +354,7 @@ class WebcamEnrollDialog(QDialog):
         self.shots.setIconSize(QSize(80, 80))
         self.shots.setMaximumHeight(110)
         self.fields = _NameFields(gallery)
-        self.message = QLabel()
-        self.message.setWordWrap(True)
-        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Close)
-        translate_buttons(self.buttons)
-        self.buttons.accepted.connect(self.save)
-        self.buttons.rejected.connect(self.reject)
+        self.message, self.buttons = _message_and_save_buttons(self)
         top = QHBoxLayout()
         top.addWidget(self.source_box, 1)
         top.addWidget(self.start_btn)

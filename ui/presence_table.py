@@ -13,6 +13,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
+from core.attendance import SpgPresence
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QSortFilterProxyModel, Qt, Signal
 from PySide6.QtGui import QColor, QPixmap
 from PySide6.QtWidgets import QHeaderView, QLineEdit, QTableView, QVBoxLayout, QWidget
@@ -42,55 +43,19 @@ class PresenceRow:
     thumbnail: str = ""
 
 
-def _get(obj: Any, *names: str, default: Any = None) -> Any:
-    for n in names:
-        if isinstance(obj, dict) and n in obj:
-            return obj[n]
-        if hasattr(obj, n):
-            return getattr(obj, n)
-    return default
-
-
-def normalise_state(state: Any, in_grace: bool = False) -> str:
-    s = str(getattr(state, "value", state) or "").lower()
-    if "grace" in s or (in_grace and "present" in s):
-        return GRACE
-    if "present" in s or s == "active":
-        return PRESENT
-    if "absent" in s:
-        return ABSENT
-    return NOT_SEEN
-
-
-def _ts(v: Any) -> float | None:
-    if v is None:
-        return None
-    if isinstance(v, datetime):
-        return v.timestamp()
-    try:
-        return float(v)
-    except (TypeError, ValueError):
-        return None
-
-
-def row_from(item: Any, names: dict[str, str] | None = None, thumb_of: Callable[[str], str] | None = None) -> PresenceRow:
-    """Adapt one presence snapshot item (dataclass or dict from core.attendance) to a PresenceRow."""
-    if isinstance(item, PresenceRow):
-        return item
-    spg_id = str(_get(item, "spg_id", "id"))
-    name = _get(item, "name", default=None) or (names or {}).get(spg_id, spg_id)
-    state = normalise_state(_get(item, "state", "status"), bool(_get(item, "in_grace", "grace", default=False)))
-    shift = _get(item, "shift_status", "shift", default="")
-    shift = str(getattr(shift, "value", shift) or "")
+def row_from(item: "SpgPresence", names: dict[str, str] | None = None,
+             thumb_of: Callable[[str], str] | None = None) -> PresenceRow:
+    """One row of the table from one ``core.attendance.SpgPresence`` (``AttendanceService.snapshot()``)."""
+    state = GRACE if item.in_grace else item.state
     return PresenceRow(
-        spg_id=spg_id,
-        name=str(name),
-        state=state,
-        since=_ts(_get(item, "since", "state_since", "changed_at")),
-        last_camera=str(_get(item, "last_camera", "camera_id", default="") or ""),
-        present_today_s=float(_get(item, "present_today_s", "present_seconds_today", "time_present_s", default=0.0) or 0.0),
-        shift=shift,
-        thumbnail=thumb_of(spg_id) if thumb_of else "",
+        spg_id=item.spg_id,
+        name=item.name or (names or {}).get(item.spg_id, item.spg_id),
+        state=state if state in STATE_ORDER else NOT_SEEN,
+        since=item.since,
+        last_camera=item.last_camera or "",
+        present_today_s=item.present_today_s,
+        shift=item.shift_status,
+        thumbnail=thumb_of(item.spg_id) if thumb_of else "",
     )
 
 
