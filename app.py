@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
         from cli.selftest import main as selftest_main
 
         return selftest_main(args)
-    if args.command is None:
+    if args.command is None or (args.command == "run" and not args.headless):
         from ui.launch import main as gui_main
 
         return gui_main(args)
@@ -80,7 +80,7 @@ def ensure_std_streams() -> None:
     for name in ("stdout", "stderr"):
         if getattr(sys, name) is None:
             os.environ["SPG_NO_CONSOLE"] = "1"
-            setattr(sys, name, open(os.devnull, "w", encoding="utf-8"))
+            setattr(sys, name, open(os.devnull, "w", encoding="utf-8"))  # noqa: SIM115 (lives as long as the process)
 
 
 if __name__ == "__main__":

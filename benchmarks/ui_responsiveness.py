@@ -140,15 +140,14 @@ def synthetic_window(data_dir: Path):
     from ui.main_window import MainWindow
 
     cfg = AppConfig.model_validate({"cameras": [{"id": f"cam{i}", "source": "x.mp4"} for i in range(1, 5)], "camera": {"process_fps": 5}})
-    return lambda: MainWindow(cfg, data_dir, gallery=FakeGallery({"a": "Ayu"}), controller_kwargs=dict(
-        pipeline_factory=lambda c, d: SyntheticPipeline(c, d), attendance_factory=lambda c, d, n: SimpleAttendance(n)))
+    return lambda: MainWindow(cfg, data_dir, gallery=FakeGallery({"a": "Ayu"}), controller_kwargs={
+        "pipeline_factory": lambda c, d: SyntheticPipeline(c, d), "attendance_factory": lambda c, d, n: SimpleAttendance(n)})
 
 
 def real_window(data_dir: Path):
+    import workers.pipeline  # noqa: F401 - raises if the pipeline is not in this build
     from core.paths import shared_data_dir
     from ui.main_window import MainWindow
-
-    import workers.pipeline  # noqa: F401 - raises if the pipeline is not in this build
 
     video = shared_data_dir() / "video" / "short_hamilton_clip.mp4"
     pack = shared_data_dir() / "models" / "test_pack"

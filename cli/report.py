@@ -49,8 +49,9 @@ def _body(args: argparse.Namespace) -> int:
     try:
         path = export_report(store, cfg, args.date_from, args.date_to, args.spg, fmt, out)
         if args.jsonl:
-            from core.attendance import day_bounds
             from zoneinfo import ZoneInfo
+
+            from core.attendance import day_bounds
 
             tz = ZoneInfo(cfg.outlet.timezone)
             n = store.export_jsonl(Path(args.jsonl).expanduser(), day_bounds(args.date_from, tz)[0],

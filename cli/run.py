@@ -6,7 +6,7 @@ quality) to ``--results`` or ``results_file`` of the config, plus one line per p
 (``{"type": "transition", ...}``) when the attendance service (``core.attendance``) can be opened; presence
 events also go to the events database as in the console. Ctrl-C or SIGTERM stops cleanly (children stopped,
 SharedMemory unlinked). ``--inline`` runs everything in one process (dev mode, same stages).
-Without ``--headless`` the console GUI opens.
+Without ``--headless`` app.py opens the console GUI instead (cli/ never imports ui/).
 """
 
 from __future__ import annotations
@@ -18,9 +18,13 @@ import signal
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cli.common import config_from_args, fail, run_guarded
+
+if TYPE_CHECKING:
+    from workers.inline_pipeline import InlinePipeline
+    from workers.pipeline import Pipeline
 
 log = logging.getLogger("cli.run")
 
@@ -102,10 +106,6 @@ class _StopRequest:
 
 
 def _body(args: argparse.Namespace) -> int:
-    if not args.headless:
-        from ui.launch import main as gui_main
-
-        return gui_main(args)
     from core.logging_setup import setup_logging
     from core.paths import DataLayout
 
@@ -115,14 +115,18 @@ def _body(args: argparse.Namespace) -> int:
     if not cfg.cameras:
         return fail("no cameras configured; add a 'cameras:' list to the config (see configs/app.yaml)")
     out_path = args.results or cfg.results_file
-    if args.inline:
-        from workers.inline_pipeline import InlinePipeline as PipelineClass
-    else:
-        from workers.pipeline import Pipeline as PipelineClass
     data_dir.mkdir(parents=True, exist_ok=True)
-    pipeline = PipelineClass(cfg, data_dir)
+    pipeline: Pipeline | InlinePipeline
+    if args.inline:
+        from workers.inline_pipeline import InlinePipeline
+
+        pipeline = InlinePipeline(cfg, data_dir)
+    else:
+        from workers.pipeline import Pipeline
+
+        pipeline = Pipeline(cfg, data_dir)
     attendance = None if args.no_presence else open_presence(cfg, data_dir)
-    out = open(out_path, "a", encoding="utf-8") if out_path else None
+    out = open(out_path, "a", encoding="utf-8") if out_path else None  # noqa: SIM115 (closed in the finally below)
     frames = faces = 0
     transitions: list[Any] = []
     end = time.monotonic() + args.duration if args.duration else None

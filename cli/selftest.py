@@ -113,7 +113,7 @@ def check_qt(ctx: Context) -> str:
     wanted = {"win32": "qwindows", "darwin": "qcocoa"}.get(sys.platform, "qxcb")
     requested = os.environ.get("QT_QPA_PLATFORM", "").split(":")[0]
     need = [wanted] + ([f"q{requested}"] if requested else [])
-    missing = [n for n in need if not any(x.startswith(n + ".") or x.startswith("lib" + n + ".") for x in names)]
+    missing = [n for n in need if not any(x.startswith((n + ".", "lib" + n + ".")) for x in names)]
     if missing:
         raise CheckFailed(f"Qt platform plugin(s) {', '.join(missing)} not found in {plugins}; the install is incomplete")
     return f"PySide6 {PySide6.__version__}, platform plugins: {', '.join(n.split('.')[0] for n in names)}"
@@ -181,33 +181,17 @@ def check_matching(ctx: Context) -> str:
 def check_shared_memory(ctx: Context) -> str:
     import numpy as np
 
-    try:
-        from workers import frame_buffer as fb
-    except ImportError:
-        fb = None
-    frame = np.random.default_rng(0).integers(0, 255, (48, 64, 3), dtype=np.uint8)
-    if fb is None:  # lowest-level fallback: the stdlib block itself
-        from multiprocessing import shared_memory
+    from workers import frame_buffer as fb
 
-        shm = shared_memory.SharedMemory(create=True, size=frame.nbytes)
-        try:
-            view = np.ndarray(frame.shape, np.uint8, buffer=shm.buf)
-            view[:] = frame
-            ok = bool(np.array_equal(view, frame))
-            del view
-        finally:
-            shm.close()
-            shm.unlink()
-        name = shm.name
-    else:
-        name = fb.buffer_name("selftest", fb.run_token())
-        buf = fb.FrameBuffer.create(name, 48, 64, 2)
-        try:
-            slot, gen = buf.write(frame)
-            back = buf.read(slot, gen)
-            ok = back is not None and bool(np.array_equal(back, frame))
-        finally:
-            buf.close()
+    frame = np.random.default_rng(0).integers(0, 255, (48, 64, 3), dtype=np.uint8)
+    name = fb.buffer_name("selftest", fb.run_token())
+    buf = fb.FrameBuffer.create(name, 48, 64, 2)
+    try:
+        slot, gen = buf.write(frame)
+        back = buf.read(slot, gen)
+        ok = back is not None and bool(np.array_equal(back, frame))
+    finally:
+        buf.close()
     if not ok:
         raise CheckFailed("a frame written to SharedMemory did not read back identically")
     return f"{name} created, written, read back, unlinked"
@@ -219,7 +203,7 @@ def write_test_video(path: Path, frames: int = 30, size: tuple[int, int] = (160,
     import numpy as np
 
     w, h = size
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (w, h))
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"mp4v"), fps, (w, h))
     if not writer.isOpened():
         raise CheckFailed(f"OpenCV cannot write {path.suffix} video (FFmpeg missing from this build?)")
     try:

@@ -233,7 +233,7 @@ class AttendanceService:
     def _apply(self, t: Transition) -> None:
         st = self.engine.state_of(t.spg_id)
         t.name = self._names.get(t.spg_id, t.spg_id)
-        interval = None
+        interval: tuple[str, Any] | None = None
         if t.to_state is State.PRESENT and not t.from_state.is_present:
             interval = ("open", t.timestamp)
             self._reopen.discard(t.spg_id)

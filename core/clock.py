@@ -81,7 +81,7 @@ def as_clock(obj: Any) -> Clock:
     """Accept a :class:`Clock`, ``None`` (the system clock) or a bare wall-time callable such as ``time.time``."""
     if obj is None:
         return SystemClock()
-    if hasattr(obj, "time") and hasattr(obj, "monotonic") and callable(getattr(obj, "monotonic")):
+    if hasattr(obj, "time") and hasattr(obj, "monotonic") and callable(obj.monotonic):
         return obj
     if callable(obj):
         return _CallableClock(obj)

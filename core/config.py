@@ -148,7 +148,7 @@ class PresenceConfig(_Section):
     """Per-SPG weekly schedules (spg_id -> schedule), overriding ``default_shift`` for that SPG."""
 
     @model_validator(mode="after")
-    def _grace_below_absent(self) -> "PresenceConfig":
+    def _grace_below_absent(self) -> PresenceConfig:
         if self.grace_seconds >= self.absent_seconds:
             raise ValueError(
                 f"grace_seconds ({self.grace_seconds}) must be smaller than absent_seconds ({self.absent_seconds})"
@@ -194,7 +194,7 @@ class AppConfig(_Section):
     """Headless mode: where per-frame results are written as JSON lines (optional)."""
 
     @model_validator(mode="after")
-    def _unique_camera_ids(self) -> "AppConfig":
+    def _unique_camera_ids(self) -> AppConfig:
         seen: set[str] = set()
         for cam in self.cameras:
             if cam.id in seen:

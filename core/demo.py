@@ -179,7 +179,7 @@ def compose_footage(path: Path, camera_id: str, crops: dict[str, np.ndarray], se
     """Write an mp4 where the people in ``script`` [(crop key, enter_s, leave_s, x fraction)] walk in and out."""
     w, h = SIZE
     path.parent.mkdir(parents=True, exist_ok=True)
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), FPS, (w, h))
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"mp4v"), FPS, (w, h))
     if not writer.isOpened():
         raise RuntimeError(f"cannot write the demo video {path} (OpenCV has no mp4 writer here)")
     bg = _background(camera_id, title)

@@ -20,7 +20,7 @@ import numpy as np
 
 from core.engine.base import DetectedFace, FaceEngine
 from core.face_quality import assess, dominant_face
-from core.gallery import Gallery, NewSample, ReindexReport, Sample, check_spg_id
+from core.gallery import Gallery, GalleryError, NewSample, ReindexReport, Sample, check_spg_id
 
 log = logging.getLogger(__name__)
 
@@ -98,11 +98,11 @@ def load_image(photo: Photo) -> tuple[np.ndarray, bytes, str, str]:
         raise _error("unreadable", label) from None
     if not data:
         raise _error("unreadable", label)
-    img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)  # applies EXIF orientation
-    if img is None or img.size == 0:
+    decoded = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)  # applies EXIF orientation
+    if decoded is None or decoded.size == 0:
         raise _error("not_image", label)
     suffix = path.suffix.lower() if path.suffix.lower() in (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff") else ".jpg"
-    return img, data, suffix, label
+    return decoded, data, suffix, label
 
 
 def read_image(photo: Photo) -> np.ndarray:
@@ -163,7 +163,7 @@ def enroll_photos(
     """
     try:
         check_spg_id(spg_id)
-    except Exception as exc:  # GalleryError
+    except GalleryError as exc:
         raise EnrollmentError("bad_id", str(exc)) from None
     if not (name or "").strip() and gallery.get(spg_id) is None:
         raise EnrollmentError("bad_name", "the SPG needs a name")
@@ -188,8 +188,8 @@ def enroll_photos(
     report.added = gallery.add_samples(spg_id, name, new, notes=notes)
     person = gallery.get(spg_id)
     report.name = person.name if person else report.name
-    for photo, exc in report.rejected:
-        report.warnings.append(f"skipped {Path(photo).name}: {exc.message}")
+    for photo, err in report.rejected:
+        report.warnings.append(f"skipped {Path(photo).name}: {err.message}")
     log.info("enrolled %s (%s): %d sample(s) added, %d photo(s) refused", spg_id, report.name, len(report.added),
              len(report.rejected))
     return report
@@ -224,7 +224,7 @@ def _check_similar(engine: FaceEngine, gallery: Gallery, spg_id: str, emb: np.nd
 
 
 # --- re-indexing -----------------------------------------------------------------------------------
-def _iou(a: Sequence[float], b: Sequence[float]) -> float:
+def _iou(a: Sequence[float] | np.ndarray, b: Sequence[float] | np.ndarray) -> float:
     ax1, ay1, ax2, ay2 = a
     bx1, by1, bx2, by2 = b
     iw, ih = max(0.0, min(ax2, bx2) - max(ax1, bx1)), max(0.0, min(ay2, by2) - max(ay1, by1))

@@ -24,7 +24,7 @@ import shutil
 import threading
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -58,7 +58,7 @@ def _retry_sharing(write, *args) -> None:
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def _enc(vec: np.ndarray) -> str:
@@ -88,7 +88,7 @@ class Sample:
                 "bbox": [float(v) for v in self.bbox], "embeddings": {k: _enc(v) for k, v in self.embeddings.items()}}
 
     @classmethod
-    def from_json(cls, d: dict) -> "Sample":
+    def from_json(cls, d: dict) -> Sample:
         return cls(id=str(d["id"]), photo=str(d.get("photo", "")), crop=str(d.get("crop", "")),
                    added=str(d.get("added", "")), source=str(d.get("source", "photo")),
                    bbox=[float(v) for v in d.get("bbox", [])],
@@ -114,7 +114,7 @@ class Person:
                 "created": self.created, "updated": self.updated, "samples": [s.to_json() for s in self.samples]}
 
     @classmethod
-    def from_json(cls, d: dict) -> "Person":
+    def from_json(cls, d: dict) -> Person:
         if not isinstance(d, dict) or "spg_id" not in d:
             raise ValueError("not a person record (no spg_id)")
         return cls(spg_id=str(d["spg_id"]), name=str(d.get("name") or d["spg_id"]), active=bool(d.get("active", True)),

@@ -77,7 +77,7 @@ class DataLayout:
     def lock_file(self) -> Path:
         return self.root / "console.lock"
 
-    def ensure(self) -> "DataLayout":
+    def ensure(self) -> DataLayout:
         for p in (self.root, self.gallery, self.models, self.logs, self.unknown_faces, self.snapshots):
             p.mkdir(parents=True, exist_ok=True)
         return self

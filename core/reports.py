@@ -174,7 +174,7 @@ def write_xlsx(rows: Sequence[DayRow], path: Path, tz: ZoneInfo, title: str = "A
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     wb = Workbook()
-    ws = wb.active
+    ws = wb.worksheets[0]  # the sheet a new workbook starts with (`wb.active` is typed Optional)
     ws.title = title[:31]
     ws.append([h for _, h in HEADERS])
     for cell in ws[1]:

@@ -83,7 +83,7 @@ class ShiftBook:
         self.per_spg = {k: ShiftSchedule(v, tz) for k, v in (per_spg or {}).items()}
 
     @classmethod
-    def from_config(cls, cfg: Any) -> "ShiftBook":
+    def from_config(cls, cfg: Any) -> ShiftBook:
         per = getattr(cfg.presence, "shifts", None) or {}
         return cls(cfg.presence.default_shift, per, cfg.outlet.timezone)
 

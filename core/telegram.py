@@ -80,7 +80,7 @@ class TelegramClient:
         self.session = session or requests.Session()
 
     @classmethod
-    def from_config(cls, tg: Any) -> "TelegramClient":
+    def from_config(cls, tg: Any) -> TelegramClient:
         return cls(tg.api_base, tg.token, tg.chat_id, tg.timeout_s)
 
     def _call(self, method: str, data: dict[str, Any], files: dict[str, Any] | None = None) -> dict[str, Any]:

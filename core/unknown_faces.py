@@ -119,7 +119,7 @@ class UnknownFaceKeeper:
                 saved.append(p)
                 self.saved += 1
         if len(self._seen) > 5000:
-            for k in sorted(self._seen, key=self._seen.get)[:2500]:
+            for k in sorted(self._seen, key=self._seen.__getitem__)[:2500]:
                 del self._seen[k]
         if len(self._unknown_runs) > 5000:
             self._unknown_runs.clear()

@@ -76,7 +76,7 @@ class FakeTelegram:
         self.api_base = f"http://127.0.0.1:{self.port}"
         self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
-    def start(self) -> "FakeTelegram":
+    def start(self) -> FakeTelegram:
         self._thread.start()
         return self
 

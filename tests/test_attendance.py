@@ -91,7 +91,7 @@ def test_absence_alert_is_a_photo_naming_spg_outlet_time_and_camera(server, tmp_
 
 def test_empty_gallery_and_unmatched_faces(tmp_path):
     clock = FakeClock()
-    svc = AttendanceService(make_cfg(), EventStore(tmp_path / "e.db"), None, clock, lambda: {})
+    svc = AttendanceService(make_cfg(), EventStore(tmp_path / "e.db"), None, clock, dict)
     r = FrameResult("cam1", 0, clock.time(), clock.monotonic(),
                     (FaceResult((0, 0, 50, 50), (), 0.9, None, 0.2, 1),), (480, 640))
     for _ in range(20):
@@ -277,7 +277,7 @@ def test_daily_summary_once_at_the_configured_time(server, tmp_path):
     idle(svc, clock, 120)
     ob.deliver_due()
     assert len([r for r in server.received if "kehadiran" in r.text]) == 1
-    summary = [r for r in server.received if "kehadiran" in r.text][0].text
+    summary = next(r for r in server.received if "kehadiran" in r.text).text
     assert "Ana &lt;Putri&gt;: hadir 9s" in summary
     svc.close()
 
@@ -381,7 +381,7 @@ def test_downtime_counts_neither_as_present_nor_as_an_absence(tmp_path, gap):
     assert svc.snapshot()[0].present_today_s == pytest.approx(19 + 19)
     svc.close()
     store = EventStore(db)
-    (row,) = [r for r in build_report(store, make_cfg(), date_of(clock), date_of(clock), ["ana"], NAMES, now=clock.time())]
+    (row,) = list(build_report(store, make_cfg(), date_of(clock), date_of(clock), ["ana"], NAMES, now=clock.time()))
     assert row.present_s == pytest.approx(38) and row.absences == 0
     store.close()
 

@@ -92,7 +92,7 @@ def _mjpeg_server(frames: int):
             self.send_header("Content-Type", "multipart/x-mixed-replace; boundary=frame")
             self.end_headers()
             try:
-                for i in range(frames):
+                for _i in range(frames):
                     img = np.full((240, 320, 3), 90, np.uint8)
                     img[60:180, 80:200] = (0, 255, 0)
                     jpg = cv2.imencode(".jpg", img)[1].tobytes()

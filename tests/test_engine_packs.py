@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 import zipfile
 
@@ -128,7 +129,7 @@ def test_download_reports_progress_and_installs(local_zoo, data_dir):
     assert files.folder == data_dir / "models" / "buffalo_sc"
     assert (files.detector.name, files.recogniser.name) == ("det_500m.onnx", "w600k_mbf.onnx")
     assert seen and seen[-1][0] == seen[-1][1] > 1_000_000  # done == total at the end
-    assert all(b >= a for (a, _), (b, _) in zip(seen, seen[1:]))
+    assert all(b >= a for (a, _), (b, _) in itertools.pairwise(seen))
     assert not list((data_dir / "models").glob(".*part"))  # the partial download is cleaned up
     engine = create_engine(EngineConfig(kind="auto", pack="buffalo_sc"), data_dir)
     assert engine.info.model_id == "insightface/w600k_mbf"

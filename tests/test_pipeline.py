@@ -5,6 +5,7 @@ Real-model recognition is in tests/test_pipeline_real.py.
 
 from __future__ import annotations
 
+import itertools
 import os
 import signal
 
@@ -71,7 +72,7 @@ def test_killed_inference_server_is_restarted_and_results_resume(running):
     pid = running.child_pids()["inference"]
     os.kill(pid, signal.SIGKILL)
     pump(running, lambda b, seen: any("inference" in e for e in b.errors), timeout=20)
-    seen = pump(running, lambda b, seen: running.child_pids()["inference"] not in (None, pid)
+    pump(running, lambda b, seen: running.child_pids()["inference"] not in (None, pid)
                 and {r.camera_id for r in results_of(seen[-40:])} >= {"big", "small"}, timeout=90)
     assert running.metrics().inference_restarts >= 1
     assert shm_segments() >= set(running.buffer_names()), "restarts must keep the frame buffers"
@@ -136,7 +137,7 @@ def test_frame_skip_processes_one_frame_in_three(videos, tmp_path):
     finally:
         p.stop()
     ids = [r.frame_id for r in results_of(seen, "skip")]
-    assert all(b - a >= 3 for a, b in zip(ids, ids[1:])), ids
+    assert all(b - a >= 3 for a, b in itertools.pairwise(ids)), ids
 
 
 def test_full_input_queue_drops_frames_and_counts_them(videos, tmp_path):

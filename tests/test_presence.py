@@ -93,7 +93,6 @@ def test_absent_boundary_exactly_one_alert():
 def test_absent_timestamp_exact_when_ticks_are_sparse():
     eng, clock = make()
     arrive(eng, clock)
-    last_seen = clock.time()
     clock.advance(ABSENT + 7.5)  # the router was slow; still below the suspend gap? no: use one tick
     out = eng.tick()
     # 67.5 s > SUSPEND_GAP_S: treated as downtime, never an alert burst

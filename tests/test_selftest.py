@@ -23,7 +23,7 @@ def check_lines(stdout: str) -> dict[str, str]:
     """'name' -> 'OK' / 'FAIL' from the '[ OK ] name: detail' lines."""
     out = {}
     for line in stdout.splitlines():
-        if line.startswith("[ OK ] ") or line.startswith("[FAIL] "):
+        if line.startswith(("[ OK ] ", "[FAIL] ")):
             status, rest = line[1:5].strip(), line[7:]
             out[rest.split(":", 1)[0]] = status
     return out
@@ -32,7 +32,7 @@ def check_lines(stdout: str) -> dict[str, str]:
 def test_selftest_passes_with_the_real_test_pack(test_pack, data_dir):
     proc = run_selftest("--pack", str(test_pack), data_dir=data_dir)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert check_lines(proc.stdout) == {name: "OK" for name in CHECK_NAMES}
+    assert check_lines(proc.stdout) == dict.fromkeys(CHECK_NAMES, "OK")
     assert "[ OK ] engine: insightface/" in proc.stdout and "CPUExecutionProvider" in proc.stdout
     assert "matched itself" in proc.stdout
     # support finds the same lines in the data folder's log
@@ -44,7 +44,7 @@ def test_selftest_works_in_a_data_folder_with_spaces_and_non_ascii(test_pack, tm
     data_dir = tmp_path / "Users" / "José Müller Sürya" / "AppData Local" / "SPG Présence"
     proc = run_selftest("--pack", str(test_pack), data_dir=data_dir)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert check_lines(proc.stdout) == {name: "OK" for name in CHECK_NAMES}
+    assert check_lines(proc.stdout) == dict.fromkeys(CHECK_NAMES, "OK")
     assert (data_dir / "logs" / "selftest.log").is_file()
     assert not list(data_dir.glob(".selftest_*")), "the self-test's scratch folder (inside the data folder) is left behind"
 

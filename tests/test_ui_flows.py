@@ -161,6 +161,6 @@ def test_enrollment_rejections_are_explained(qtbot, data_dir, test_pack, shared_
         dlg = PhotoEnrollDialog(engine, gallery, photos=[photo], name="Someone")
         qtbot.addWidget(dlg)
         dlg.save()
-        qtbot.waitUntil(lambda: not dlg.busy, timeout=120_000)
+        qtbot.waitUntil(lambda d=dlg: not d.busy, timeout=120_000)
         assert words in dlg.message.text(), dlg.message.text()
     engine.shutdown()

@@ -12,7 +12,7 @@ import yaml
 from PySide6.QtCore import Qt
 
 from core.config import AppConfig
-from core.messages import CameraState, CameraStatus, FaceResult, FrameResult
+from core.messages import FaceResult, FrameResult
 from tests.ui_fakes import FakeAttendance, FakeGallery, FakePipeline
 from ui.camera_grid import CameraGrid, grid_shape
 from ui.presence_table import PresenceRow, PresenceTable, row_from
@@ -35,7 +35,7 @@ def window(qtbot, data_dir):
         return pipes[-1]
 
     w = MainWindow(_cfg(3), data_dir, gallery=FakeGallery({"a": "Ayu", "b": "Budi"}),
-                   controller_kwargs=dict(pipeline_factory=make_pipe, attendance_factory=lambda c, d, n: FakeAttendance(n)))
+                   controller_kwargs={"pipeline_factory": make_pipe, "attendance_factory": lambda c, d, n: FakeAttendance(n)})
     qtbot.addWidget(w)
     w.show()
     w.pipes = pipes
@@ -80,7 +80,7 @@ def test_tile_draws_boxes_at_original_resolution(qtbot):
     assert shot.pixelColor(200, 260) == QColor(0, 0, 0)
     assert tile.face_label("x", 0.8, True, "ok").startswith("x 0.80")
     assert tile.face_label(None, 0.2, True, "ok") == "unknown"
-    assert KNOWN_COLOUR != tile.palette().window().color()
+    assert tile.palette().window().color() != KNOWN_COLOUR
 
 
 def test_presence_table_sorts_filters_and_summarises(qtbot):
@@ -297,7 +297,7 @@ def test_gallery_manager_rename_deactivate_delete(qtbot, monkeypatch, tmp_path):
     g = Gallery(tmp_path / "gallery")  # the real gallery on disk
     g.add("a", "Ayu")
     g.add("b", "Budi")
-    gm = GalleryManager(g, EngineService(AppConfig(), Path("."), factory=lambda c, d: None), AppConfig())
+    gm = GalleryManager(g, EngineService(AppConfig(), Path(), factory=lambda c, d: None), AppConfig())
     qtbot.addWidget(gm)
     qtbot.waitUntil(lambda: gm.names() == ["Ayu", "Budi"], timeout=5000)
     changed = []
@@ -465,7 +465,6 @@ def test_settings_send_test_message_reaches_the_bot_api_and_hides_the_token(qtbo
 
 
 def test_frame_goes_from_shared_memory_into_the_qimage_in_one_copy():
-    import numpy as np
 
     from ui.controller import frame_to_qimage
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QLabel, QVBoxLayout, QWidget
 
-from ui.i18n import translate_buttons
 from core.config import AppConfig
+from ui.i18n import translate_buttons
 
 try:
     from core import __version__ as VERSION  # type: ignore[attr-defined]

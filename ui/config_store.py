@@ -14,7 +14,16 @@ from typing import Any
 
 import yaml
 
-from core.config import ENV_DATA_DIR, ENV_TELEGRAM_CHAT_ID, ENV_TELEGRAM_TOKEN, AppConfig, ConfigError, load_config, load_dotenv_file, save_config
+from core.config import (
+    ENV_DATA_DIR,
+    ENV_TELEGRAM_CHAT_ID,
+    ENV_TELEGRAM_TOKEN,
+    AppConfig,
+    ConfigError,
+    load_config,
+    load_dotenv_file,
+    save_config,
+)
 from core.paths import default_data_dir
 
 SETTINGS_FILE = "settings.yaml"
@@ -87,7 +96,7 @@ def save_settings(cfg: AppConfig, data_dir: Path, token: str | None = None, chat
         env = secrets_path(data_dir)
         env.touch(exist_ok=True)
         try:
-            os.chmod(env, 0o600)
+            env.chmod(0o600)
         except OSError:
             pass
         if token is not None:

@@ -134,7 +134,7 @@ class PipelineController(QThread):
         self.data_dir = Path(data_dir)
         self._pipeline_factory = pipeline_factory or default_pipeline_factory
         self._attendance_factory = attendance_factory or default_attendance_factory
-        self._names = names or (lambda: {})
+        self._names = names or (dict)
         self._thumbs = thumbs
         self._push_s = presence_push_s
         self.unknown_keeper = unknown_keeper

@@ -11,8 +11,16 @@ from typing import Any, Callable
 from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QIcon, QPixmap
 from PySide6.QtWidgets import (
-    QHBoxLayout, QInputDialog, QLabel, QMessageBox, QProgressBar, QPushButton, QTableWidget,
-    QTableWidgetItem, QVBoxLayout, QWidget,
+    QHBoxLayout,
+    QInputDialog,
+    QLabel,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
 )
 
 from core.config import AppConfig
@@ -65,7 +73,7 @@ class GalleryManager(QWidget):
                  webcam_sources: Callable[[], list] | None = None):
         super().__init__(parent)
         self.gallery, self.engine, self.cfg = gallery, engine, cfg
-        self._webcam_sources = webcam_sources or (lambda: [])
+        self._webcam_sources = webcam_sources or (list)
         self._bg = Background(workers=1, parent=self, name="spg-gallery")
         self.table = QTableWidget(0, 4)
         self.table.setHorizontalHeaderLabels([self.tr("Photo"), self.tr("Name"), self.tr("Samples"), self.tr("Active")])

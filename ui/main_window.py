@@ -15,12 +15,11 @@ from zoneinfo import ZoneInfo
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
-from PySide6.QtWidgets import (
-    QDockWidget, QLabel, QMainWindow, QMessageBox, QSplitter, QTabWidget, QVBoxLayout, QWidget,
-)
+from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QMessageBox, QSplitter, QTabWidget, QVBoxLayout, QWidget
 
 from core.config import AppConfig
 from core.paths import DataLayout
+from core.unknown_faces import UnknownFaceKeeper
 from ui.camera_grid import CameraGrid
 from ui.charts import ChartsPanel
 from ui.controller import PipelineController
@@ -29,7 +28,6 @@ from ui.event_log import EventLog, UiEvent
 from ui.gallery_manager import GalleryManager, list_people
 from ui.presence_table import PresenceModel, PresenceTable, thumb_lookup
 from ui.tasks import Background
-from core.unknown_faces import UnknownFaceKeeper
 from ui.unknown_faces import UnknownFacesPanel
 
 log = logging.getLogger(__name__)

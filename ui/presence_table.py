@@ -13,10 +13,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from core.attendance import SpgPresence
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QSortFilterProxyModel, Qt, Signal
 from PySide6.QtGui import QColor, QPixmap
 from PySide6.QtWidgets import QHeaderView, QLineEdit, QTableView, QVBoxLayout, QWidget
+
+from core.attendance import SpgPresence
 
 PRESENT, GRACE, ABSENT, NOT_SEEN = "present", "grace", "absent", "not_seen"
 STATE_COLOURS = {
@@ -43,7 +44,7 @@ class PresenceRow:
     thumbnail: str = ""
 
 
-def row_from(item: "SpgPresence", names: dict[str, str] | None = None,
+def row_from(item: SpgPresence, names: dict[str, str] | None = None,
              thumb_of: Callable[[str], str] | None = None) -> PresenceRow:
     """One row of the table from one ``core.attendance.SpgPresence`` (``AttendanceService.snapshot()``)."""
     state = GRACE if item.in_grace else item.state

@@ -11,12 +11,25 @@ from typing import Callable, Sequence
 from PySide6.QtCore import QDate, Qt, QUrl, Signal
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (
-    QComboBox, QDateEdit, QDialog, QDialogButtonBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel,
-    QLineEdit, QListWidget, QListWidgetItem, QProgressBar, QPushButton, QVBoxLayout, QWidget,
+    QComboBox,
+    QDateEdit,
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QProgressBar,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
 )
 
-from ui.i18n import translate_buttons
 from core.config import AppConfig
+from ui.i18n import translate_buttons
 from ui.tasks import Background
 
 log = logging.getLogger(__name__)
@@ -69,7 +82,7 @@ class ReportDialog(QDialog):
         self.fmt.addItem(self.tr("Excel (.xlsx)"), "xlsx")
         self.fmt.addItem(self.tr("CSV (.csv)"), "csv")
         self.spgs = QListWidget()
-        self.names = {spg_id: name for spg_id, name in people}
+        self.names = dict(people)
         for spg_id, name in people:
             item = QListWidgetItem(name)
             item.setData(Qt.ItemDataRole.UserRole, spg_id)

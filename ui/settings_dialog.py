@@ -17,19 +17,36 @@ from typing import Any
 
 import cv2
 from pydantic import SecretStr, ValidationError
-from PySide6.QtCore import QTime, Qt, Signal
+from PySide6.QtCore import Qt, QTime, Signal
 from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import (
-    QCheckBox, QComboBox, QDialog, QDialogButtonBox, QDoubleSpinBox, QFileDialog, QFormLayout, QGridLayout,
-    QHBoxLayout, QLabel, QLineEdit, QProgressBar, QPushButton, QSpinBox, QTableWidget, QTableWidgetItem,
-    QTabWidget, QTimeEdit, QVBoxLayout, QWidget,
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QTableWidget,
+    QTableWidgetItem,
+    QTabWidget,
+    QTimeEdit,
+    QVBoxLayout,
+    QWidget,
 )
 
-from ui.i18n import translate_buttons
 from core.config import AppConfig, CameraConfig
 from core.secrets import mask_url, redact
 from ui.config_store import save_settings
 from ui.controller import array_to_qimage
+from ui.i18n import translate_buttons
 from ui.tasks import Background
 
 log = logging.getLogger(__name__)
@@ -435,7 +452,7 @@ class SettingsDialog(QDialog):
         def done(res) -> None:
             self.tg_test.setEnabled(True)
             ok, msg = res if isinstance(res, tuple) else (bool(res), "")
-            self.tg_result.setText((self.tr("Sent. Check the Telegram chat.") if ok else self.tr("Not sent: {why}").format(why=redact(str(msg)))))
+            self.tg_result.setText(self.tr("Sent. Check the Telegram chat.") if ok else self.tr("Not sent: {why}").format(why=redact(str(msg))))
 
         def fail(exc: BaseException) -> None:
             self.tg_test.setEnabled(True)

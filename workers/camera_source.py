@@ -100,6 +100,7 @@ class CameraSource:
             elif delay < -1.0:  # fell far behind (slow machine): re-anchor instead of bursting
                 self._t0 = time.monotonic() - self._n / self.fps
             self._n += 1
+        frame: np.ndarray | None
         if decode:
             ok, frame = self.cap.read(out) if out is not None else self.cap.read()
         else:

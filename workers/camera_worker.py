@@ -136,11 +136,10 @@ class CameraLoop:
                     while not self.stop.is_set():
                         # frames that will not be sent are only grabbed (drained, not converted to BGR)
                         due = not live or time.monotonic() >= next_send
-                        if due and live and self._direct_ok():
-                            # decode straight into the next SharedMemory slot: no copy of the frame at all
-                            if self._read_into_slot(next_send):
-                                next_send = self._advance(next_send, period)
-                                continue
+                        # decode straight into the next SharedMemory slot: no copy of the frame at all
+                        if due and live and self._direct_ok() and self._read_into_slot(next_send):
+                            next_send = self._advance(next_send, period)
+                            continue
                         frame = self.source.read(decode=due)
                         now = time.monotonic()
                         self.heartbeat()

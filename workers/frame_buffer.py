@@ -75,7 +75,7 @@ class FrameBuffer:
         return _header_size(slots) + slots * max_h * max_w * 3
 
     @classmethod
-    def create(cls, name: str, max_h: int, max_w: int, slots: int) -> "FrameBuffer":
+    def create(cls, name: str, max_h: int, max_w: int, slots: int) -> FrameBuffer:
         """Create the block (unlinking a stale one of the same name first). Raises OSError on failure."""
         if os.environ.get(ENV_DISABLE, "") not in ("", "0"):
             raise OSError(f"SharedMemory disabled by {ENV_DISABLE}")
@@ -94,7 +94,7 @@ class FrameBuffer:
         return buf
 
     @classmethod
-    def attach(cls, name: str, max_h: int, max_w: int, slots: int) -> "FrameBuffer":
+    def attach(cls, name: str, max_h: int, max_w: int, slots: int) -> FrameBuffer:
         shm = shared_memory.SharedMemory(name=name, create=False)
         return cls(shm, max_h, max_w, slots, owner=False)
 

@@ -29,14 +29,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
-import cv2
 import numpy as np
 
 from core.config import AppConfig
 from core.engine.base import DetectedFace, FaceEngine
 from core.face_quality import sharpness
 from core.matcher import Matcher
-from core.messages import (CameraRemoved, FaceResult, FrameMeta, FrameResult, InferenceStats, Stop, WorkerError)
+from core.messages import CameraRemoved, FaceResult, FrameMeta, FrameResult, InferenceStats, Stop, WorkerError
 from core.secrets import redact
 from core.tracker import FaceTracker
 from workers.frame_buffer import FrameBuffer
@@ -166,7 +165,7 @@ class InferenceCore:
             for f, q, tid in zip(faces, quality, tids):
                 spg, sim = tr.identity(tid) if q == "ok" else (None, 0.0)
                 results.append(FaceResult(
-                    bbox=tuple(float(v) * s for v in f.bbox),
+                    bbox=(float(f.bbox[0]) * s, float(f.bbox[1]) * s, float(f.bbox[2]) * s, float(f.bbox[3]) * s),
                     landmarks=tuple((float(x) * s, float(y) * s) for x, y in np.asarray(f.landmarks).reshape(-1, 2)),
                     det_score=float(f.score), spg_id=spg, similarity=float(sim), track_id=int(tid),
                     matchable=q == "ok", quality=q))

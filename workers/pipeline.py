@@ -37,8 +37,7 @@ from typing import Any
 import numpy as np
 
 from core.config import AppConfig, CameraConfig
-from core.messages import (CameraRemoved, CameraState, CameraStatus, FrameResult, InferenceStats, Stop,
-                           WorkerError)
+from core.messages import CameraRemoved, CameraState, CameraStatus, FrameResult, InferenceStats, Stop, WorkerError
 from core.secrets import mask_url
 from workers.camera_worker import CameraWorkerArgs, run_camera_worker
 from workers.frame_buffer import FrameBuffer, buffer_name, create_buffer, run_token, unlink_all_created
@@ -47,7 +46,7 @@ from workers.mp import mp_context
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Pipeline", "PollBatch", "PipelineMetrics", "CameraRuntime", "EngineSpec"]
+__all__ = ["CameraRuntime", "EngineSpec", "Pipeline", "PipelineMetrics", "PollBatch"]
 
 STARTUP_GRACE_S = 120.0
 """A child may take this long before its first heartbeat (spawn + imports + engine load on a slow PC)."""

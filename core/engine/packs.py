@@ -99,7 +99,8 @@ def validate_pack(folder: Path) -> PackFiles:
     onnx_files = sorted(p for p in folder.rglob("*.onnx") if p.is_file())
     if not onnx_files:
         raise ModelPackError(f"model pack {folder} holds no .onnx model files. {how_to_get_a_pack()}")
-    dets, recs = [], []
+    dets: list[Path] = []
+    recs: list[Path] = []
     for p in onnx_files:
         if p.stat().st_size < 1024:
             raise ModelPackError(f"{p} is only {p.stat().st_size} bytes: the pack is broken or half-copied "
