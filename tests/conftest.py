@@ -16,6 +16,8 @@ if str(REPO) not in sys.path:
 
 SHARED_DATA = REPO.parent / "shared" / "data"
 TEST_PACK = SHARED_DATA / "models" / "test_pack"
+OPENCV_PACK = SHARED_DATA / "models" / "opencv_pack"  # YuNet + SFace, the commercially usable pack
+BUFFALO_S_PACK = SHARED_DATA / "models" / "buffalo_s_pack"  # what outlets run with buffalo_s
 FACES = SHARED_DATA / "faces"
 
 
@@ -52,3 +54,13 @@ def test_pack() -> Path:
 @pytest.fixture(scope="session")
 def faces_dir() -> Path:
     return FACES
+
+
+@pytest.fixture(scope="session")
+def opencv_pack() -> Path:
+    return OPENCV_PACK
+
+
+@pytest.fixture(scope="session")
+def buffalo_s_pack() -> Path:
+    return BUFFALO_S_PACK
