@@ -64,3 +64,25 @@ def opencv_pack() -> Path:
 @pytest.fixture(scope="session")
 def buffalo_s_pack() -> Path:
     return BUFFALO_S_PACK
+
+
+REAL_PACKS = {"test_pack": TEST_PACK, "buffalo_s": BUFFALO_S_PACK, "opencv": OPENCV_PACK}
+"""The real model packs the engine tests run on, by the name used in test ids."""
+
+
+@pytest.fixture(scope="session")
+def engine_for(tmp_path_factory):
+    """engine_for("opencv" | "buffalo_s" | "test_pack" | "dlib"): one engine per session, built as the app
+    builds it (``engine.kind: auto`` on the pack folder; dlib by kind)."""
+    from core.config import EngineConfig
+    from core.engine.factory import create_engine
+
+    built: dict = {}
+
+    def get(name: str):
+        if name not in built:
+            cfg = EngineConfig(kind="dlib") if name == "dlib" else EngineConfig(kind="auto", pack=str(REAL_PACKS[name]))
+            built[name] = create_engine(cfg, tmp_path_factory.mktemp(f"engine_{name}"))
+        return built[name]
+
+    return get
