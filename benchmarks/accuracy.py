@@ -2,6 +2,10 @@
 
     .venv/bin/python benchmarks/accuracy.py --faces ../shared/data/faces [--pack DIR | --engine dlib]
 
+``--pack`` takes any pack folder (InsightFace or OpenCV YuNet + SFace): the pack's kind picks the engine, as
+``engine.kind: auto`` does. Every figure is at the engine's calibrated operating point
+(``resources/thresholds.yaml``, or the pack's own thresholds.yaml).
+
 1. Closed set: enrolls the first photo (sorted by name) of each person folder with
    ``core.enrollment.enroll_photos`` into a temporary gallery and identifies the person's other photos
    (their dominant face) with ``core.identify.matcher_for`` / ``core.matcher.Matcher``:
@@ -109,8 +113,9 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--faces", type=Path, required=True, help="folder of person folders with photos")
     src = ap.add_mutually_exclusive_group()
-    src.add_argument("--pack", help="InsightFace model pack folder (or name under the data dir's models/)")
-    src.add_argument("--engine", choices=["insightface", "dlib"], help="engine kind (default: insightface with --pack)")
+    src.add_argument("--pack", help="model pack folder, any kind (or a name under the data dir's models/)")
+    src.add_argument("--engine", choices=["auto", "insightface", "opencv", "dlib"],
+                     help="engine kind (default: auto, i.e. what the pack holds, with --pack)")
     ap.add_argument("--data-dir", type=Path, help="data dir with model packs (default: the configured one)")
     args = ap.parse_args(argv)
 
@@ -121,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     from core.engine.factory import create_engine
 
     base = load_config().engine
-    kind = args.engine or ("insightface" if args.pack else base.kind)
+    kind = args.engine or ("auto" if args.pack else base.kind)
     cfg = EngineConfig.model_validate({**base.model_dump(), "kind": kind, "pack": args.pack or base.pack})
     data_dir = args.data_dir or load_config().resolved_data_dir()
     engine = create_engine(cfg, data_dir)

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from cli.common import action_options, config_from_args, fail, run_guarded
+from core.engine.packs import KNOWN_PACKS, OPENCV_PACKS
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -15,8 +16,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     im = action_options(sub.add_parser("import", help="install a pack from a zip file or a folder"))
     im.add_argument("source", type=Path, metavar="PATH")
     im.add_argument("--name", help="pack name (default: the zip / folder name)")
-    dl = action_options(sub.add_parser("download", help="download a buffalo pack (needs internet)"))
-    dl.add_argument("name", choices=["buffalo_l", "buffalo_s", "buffalo_sc"])
+    dl = action_options(sub.add_parser("download", help="download a pack (needs internet): sface (OpenCV YuNet + SFace, "
+                                                        "commercial use allowed) or buffalo_l / buffalo_s / buffalo_sc "
+                                                        "(non-commercial research only)"))
+    dl.add_argument("name", choices=list(KNOWN_PACKS))
     action_options(sub.add_parser("check", help="load the configured engine and print what runs"))
 
 
@@ -29,14 +32,14 @@ def _body(args: argparse.Namespace) -> int:
     if args.action == "list":
         found = packs.installed_packs(data_dir)
         for p in found:
-            print(f"{p.name}\t{p.detector.name} + {p.recogniser.name}\t{p.folder}")
+            print(f"{p.name}\t{p.kind}\t{p.detector.name} + {p.recogniser.name}\t{p.folder}")
         if not found:
-            print(f"no InsightFace pack installed in {DataLayout(data_dir).models}", file=sys.stderr)
+            print(f"no model pack installed in {DataLayout(data_dir).models}", file=sys.stderr)
         print(f"config: engine.kind={cfg.engine.kind} engine.pack={cfg.engine.pack}", file=sys.stderr)
         return 0
     if args.action == "import":
         p = packs.import_pack(args.source, data_dir, name=args.name)
-        print(f"installed {p.name}: {p.detector.name} + {p.recogniser.name} in {p.folder}")
+        print(f"installed {p.name} ({p.kind}): {p.detector.name} + {p.recogniser.name} in {p.folder}")
         if cfg.engine.pack != p.name:
             print(f"to use it: set engine.pack: {p.name} in the config (or pass --pack {p.folder})", file=sys.stderr)
         return 0
@@ -50,7 +53,13 @@ def _body(args: argparse.Namespace) -> int:
 
         p = packs.download_pack(args.name, data_dir, progress=progress)
         print("", file=sys.stderr)
-        print(f"installed {p.name} in {p.folder}. Note: buffalo weights are for non-commercial research only.")
+        if args.name in OPENCV_PACKS:
+            print(f"installed {p.name} in {p.folder} (YuNet: MIT, SFace: Apache-2.0; commercial use allowed).")
+        else:
+            print(f"installed {p.name} in {p.folder}. Note: buffalo weights are for non-commercial research only.")
+        if cfg.engine.pack != p.name:
+            print(f"to use it: set engine.pack: {p.name} in the config (engine.kind: auto picks it when the configured "
+                  "pack is not installed)", file=sys.stderr)
         return 0
     if args.action == "check":
         from core.engine.factory import create_engine

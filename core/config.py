@@ -55,7 +55,7 @@ class OutletConfig(_Section):
 
 
 class EngineConfig(_Section):
-    kind: Literal["auto", "insightface", "dlib"] = "auto"
+    kind: Literal["auto", "insightface", "opencv", "dlib"] = "auto"
     pack: str = "buffalo_l"
     """Model pack: a name under ``<data_dir>/models/`` (buffalo_l, buffalo_s, buffalo_sc, ...) or a folder path."""
     providers: list[str] = Field(default_factory=lambda: ["auto"])

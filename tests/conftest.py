@@ -16,6 +16,8 @@ if str(REPO) not in sys.path:
 
 SHARED_DATA = REPO.parent / "shared" / "data"
 TEST_PACK = SHARED_DATA / "models" / "test_pack"
+OPENCV_PACK = SHARED_DATA / "models" / "opencv_pack"  # YuNet + SFace, the commercially usable pack
+BUFFALO_S_PACK = SHARED_DATA / "models" / "buffalo_s_pack"  # what outlets run with buffalo_s
 FACES = SHARED_DATA / "faces"
 
 
@@ -52,3 +54,35 @@ def test_pack() -> Path:
 @pytest.fixture(scope="session")
 def faces_dir() -> Path:
     return FACES
+
+
+@pytest.fixture(scope="session")
+def opencv_pack() -> Path:
+    return OPENCV_PACK
+
+
+@pytest.fixture(scope="session")
+def buffalo_s_pack() -> Path:
+    return BUFFALO_S_PACK
+
+
+REAL_PACKS = {"test_pack": TEST_PACK, "buffalo_s": BUFFALO_S_PACK, "opencv": OPENCV_PACK}
+"""The real model packs the engine tests run on, by the name used in test ids."""
+
+
+@pytest.fixture(scope="session")
+def engine_for(tmp_path_factory):
+    """engine_for("opencv" | "buffalo_s" | "test_pack" | "dlib"): one engine per session, built as the app
+    builds it (``engine.kind: auto`` on the pack folder; dlib by kind)."""
+    from core.config import EngineConfig
+    from core.engine.factory import create_engine
+
+    built: dict = {}
+
+    def get(name: str):
+        if name not in built:
+            cfg = EngineConfig(kind="dlib") if name == "dlib" else EngineConfig(kind="auto", pack=str(REAL_PACKS[name]))
+            built[name] = create_engine(cfg, tmp_path_factory.mktemp(f"engine_{name}"))
+        return built[name]
+
+    return get

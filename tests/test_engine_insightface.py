@@ -1,4 +1,7 @@
-"""The InsightFace engine on the real test pack (SCRFD-500M + MobileFaceNet) and real photos."""
+"""The ONNX pack engines on real packs and real photos: the test pack (SCRFD-500M + MobileFaceNet) and
+buffalo_s (SCRFD-500M + w600k_mbf) through InsightFace, the OpenCV pack (YuNet + SFace) through OpenCV.
+The behaviour tests run on every pack; the InsightFace-only ones (providers, threshold override, spawn)
+on the test pack."""
 
 from __future__ import annotations
 
@@ -20,18 +23,33 @@ GROUP_COUNTS = {
 }
 
 
+# pack -> engine name, model_id, embedding size, provider, calibrated threshold (resources/thresholds.yaml), licence words
+EXPECTED = {
+    "test_pack": ("insightface", "insightface/mobilefacenet_foamliu", 128, "CPUExecutionProvider", 0.38, "licence"),
+    "buffalo_s": ("insightface", "insightface/w600k_mbf", 512, "CPUExecutionProvider", 0.24, "non-commercial"),
+    "opencv": ("opencv", "opencv/face_recognition_sface_2021dec", 128, "opencv-dnn-cpu", 0.39, "commercial use allowed"),
+}
+
+
+@pytest.fixture(scope="session", params=sorted(EXPECTED))
+def pack_name(request) -> str:
+    return request.param
+
+
 @pytest.fixture(scope="session")
-def engine(test_pack) -> InsightFaceEngine:
-    return InsightFaceEngine(EngineConfig(kind="insightface", pack=str(test_pack)), test_pack)
+def engine(pack_name, engine_for):
+    return engine_for(pack_name)
 
 
-def test_reports_model_provider_and_calibrated_threshold(engine, test_pack):
+def test_reports_model_provider_licence_and_calibrated_threshold(engine, pack_name):
     info = engine.info
-    assert info.name == "insightface"
-    assert info.model_id == "insightface/mobilefacenet_foamliu"
-    assert info.embedding_dim == 128
-    assert info.provider == "CPUExecutionProvider"  # the only one in this onnxruntime build
-    assert info.threshold == pytest.approx(0.38) and info.margin == pytest.approx(0.05)  # resources/thresholds.yaml
+    name, model_id, dim, provider, threshold, licence = EXPECTED[pack_name]
+    assert (info.name, info.model_id, info.embedding_dim, info.provider) == (name, model_id, dim, provider)
+    assert info.threshold == pytest.approx(threshold) and info.margin == pytest.approx(0.05)
+    assert licence in info.licence
+
+
+def test_config_overrides_the_calibrated_threshold(test_pack):
     over = InsightFaceEngine(EngineConfig(kind="insightface", pack=str(test_pack), threshold=0.55, margin=0.1), test_pack)
     assert (over.info.threshold, over.info.margin) == (0.55, 0.1)
 
@@ -80,15 +98,49 @@ def test_embeddings_are_batched_normalised_and_identity_bearing(engine, faces_di
         chip = engine.align(img, max(engine.detect(img), key=lambda f: f.area))
         assert chip.shape == (112, 112, 3) and chip.dtype == np.uint8
         chips.append(chip)
+    dim = engine.info.embedding_dim
     emb = engine.embed_chips(chips)
-    assert emb.shape == (3, 128) and emb.dtype == np.float32
+    assert emb.shape == (3, dim) and emb.dtype == np.float32
     assert np.allclose(np.linalg.norm(emb, axis=1), 1.0, atol=1e-4)
     # one batched call gives the same vectors as one chip at a time
     single = np.concatenate([engine.embed_chips([c]) for c in chips])
     assert np.allclose(emb, single, atol=1e-4)
     same, other = float(emb[0] @ emb[1]), float(emb[0] @ emb[2])
     assert same > engine.info.threshold > other
-    assert engine.embed_chips([]).shape == (0, 128)
+    assert engine.embed_chips([]).shape == (0, dim)
+    # batches of other sizes after the first still give the same vectors
+    assert np.allclose(engine.embed_chips(chips[1:]), single[1:], atol=1e-4)
+
+
+_BATCHED_RUN = """
+import sys
+from pathlib import Path
+import numpy as np
+from core.config import EngineConfig
+from core.engine.factory import create_engine
+from core.enrollment import read_image
+engine = create_engine(EngineConfig(kind="auto", pack=sys.argv[1]), Path(sys.argv[2]))
+img = read_image(sys.argv[3])
+chips = [engine.align(img, f) for f in engine.detect(img)] * 2
+for n in (2, 3, 4):
+    out = engine.embed_chips(chips[:n])
+    assert out.shape == (n, 512), out.shape
+print("embedded", len(chips))
+"""
+
+
+def test_a_batched_run_of_buffalo_s_prints_nothing_on_stderr(buffalo_s_pack, shared_data, data_dir):
+    """w600k_mbf.onnx declares batch 1; onnxruntime used to print a shape warning for every batched call."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parent.parent
+    out = subprocess.run([sys.executable, "-c", _BATCHED_RUN, str(buffalo_s_pack), str(data_dir),
+                          str(shared_data / "group" / "two_people.jpg")],
+                         capture_output=True, text=True, timeout=180, cwd=str(repo))
+    assert out.returncode == 0 and out.stdout.strip() == "embedded 4", out.stderr[-2000:]
+    assert out.stderr == ""  # everything written to fd 2 by onnxruntime, insightface or OpenCV
 
 
 def _child_embeds(pack: str, photo: str, data_dir: str, q) -> None:

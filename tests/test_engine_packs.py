@@ -156,3 +156,98 @@ def test_a_pack_can_carry_its_own_thresholds(data_dir, tmp_path, test_pack):
     # the config still wins
     info = create_engine(EngineConfig(kind="insightface", pack="calibrated", threshold=0.5), data_dir).info
     assert (info.threshold, info.margin) == (0.5, 0.07)
+
+
+# --- the OpenCV (YuNet + SFace) pack -------------------------------------------------------------
+
+def test_a_pack_is_a_folder_whatever_its_engine(data_dir, tmp_path, opencv_pack, test_pack):
+    assert packs.validate_pack(opencv_pack).kind == "opencv"
+    assert packs.validate_pack(test_pack).kind == "insightface"
+    # the kind comes from the detector's graph when the file names say nothing
+    renamed = tmp_path / "renamed"
+    renamed.mkdir()
+    (renamed / "finder.onnx").symlink_to(opencv_pack / "face_detection_yunet_2023mar.onnx")
+    (renamed / "embedder_rec.onnx").symlink_to(opencv_pack / "face_recognition_sface_2021dec.onnx")
+    assert packs.validate_pack(renamed).kind == "opencv"
+    assert create_engine(EngineConfig(kind="auto", pack=str(opencv_pack)), data_dir).info.name == "opencv"
+    assert create_engine(EngineConfig(kind="opencv", pack=str(opencv_pack)), data_dir).info.name == "opencv"
+    assert create_engine(EngineConfig(kind="auto", pack=str(test_pack)), data_dir).info.name == "insightface"
+    # a kind that does not fit the pack is named, with what to do
+    with pytest.raises(ModelPackError, match=r"OpenCV .*engine.kind is insightface.*engine.kind: auto"):
+        create_engine(EngineConfig(kind="insightface", pack=str(opencv_pack)), data_dir)
+    with pytest.raises(ModelPackError, match=r"InsightFace pack.*engine.kind is opencv"):
+        create_engine(EngineConfig(kind="opencv", pack=str(test_pack)), data_dir)
+
+
+def test_auto_prefers_the_configured_pack_then_an_installed_opencv_pack(data_dir, tmp_path, opencv_pack, test_pack, caplog):
+    zpath = tmp_path / "sface.zip"  # the OpenCV pack as a zip, files at the top level
+    with zipfile.ZipFile(zpath, "w") as zf:
+        for f in opencv_pack.iterdir():
+            zf.write(f, f.name)
+    assert packs.import_pack(zpath, data_dir).kind == "opencv"
+    packs.import_pack(test_pack, data_dir, name="a_test_pack")  # sorts first by name
+    assert [p.name for p in packs.installed_packs(data_dir)] == ["sface", "a_test_pack"]
+    with caplog.at_level(logging.INFO, logger="core.engine.factory"):
+        engine = create_engine(EngineConfig(kind="auto", pack="buffalo_l"), data_dir)  # not installed
+    assert engine.info.name == "opencv" and engine.info.pack_path.endswith("sface")
+    assert "OpenCV (YuNet + SFace), because pack 'buffalo_l' is not usable" in caplog.text
+    # the configured pack wins over any other
+    assert create_engine(EngineConfig(kind="auto", pack="a_test_pack"), data_dir).info.name == "insightface"
+
+
+@pytest.fixture
+def local_opencv_zoo(tmp_path, opencv_pack, monkeypatch):
+    """OpenCV Zoo's repository layout on 127.0.0.1, serving the real files (no internet); yields its root."""
+    import functools
+    import http.server
+    import threading
+
+    root = tmp_path / "opencv_zoo"
+    for f in packs.SFACE_FILES:
+        (root / f.path).parent.mkdir(parents=True, exist_ok=True)
+        (root / f.path).symlink_to(opencv_pack / f.name)
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
+    handler.log_message = lambda *a, **k: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.setattr(packs, "OPENCV_ZOO_URL", f"http://127.0.0.1:{server.server_port}")
+    yield root
+    server.shutdown()
+
+
+def test_download_sface_checks_the_pinned_sums_and_installs(local_opencv_zoo, data_dir):
+    seen: list[tuple[int, int]] = []
+    files = packs.download_pack("sface", data_dir, progress=lambda d, t: seen.append((d, t)))
+    assert files.folder == data_dir / "models" / "sface" and files.kind == "opencv"
+    assert {p.name for p in files.folder.iterdir()} == {f.name for f in packs.SFACE_FILES}
+    total = sum(f.size for f in packs.SFACE_FILES)
+    assert seen[-1] == (total, total) and all(t == total for _, t in seen)  # one bar over both files
+    assert all(b >= a for (a, _), (b, _) in zip(seen, seen[1:]))
+    assert not [p for p in (data_dir / "models").iterdir() if p.name.startswith(".")]  # no partial download left
+    assert create_engine(EngineConfig(kind="auto", pack="sface"), data_dir).info.model_id == \
+        "opencv/face_recognition_sface_2021dec"
+
+
+def test_download_sface_refuses_a_file_that_is_not_the_pinned_one(local_opencv_zoo, data_dir, test_pack):
+    det = local_opencv_zoo / packs.SFACE_FILES[0].path
+    det.unlink()
+    det.symlink_to(test_pack / "scrfd_500m_bnkps.onnx")  # a real ONNX, but not YuNet 2023mar
+    with pytest.raises(ModelPackError, match="face_detection_yunet_2023mar.onnx .*not the expected file.*nothing was installed"):
+        packs.download_pack("sface", data_dir)
+    assert packs.installed_packs(data_dir) == []
+    assert not [p for p in (data_dir / "models").iterdir() if p.name.startswith(".")]
+
+
+def test_download_sface_when_offline_is_a_clear_error(data_dir, monkeypatch):
+    monkeypatch.setattr(packs, "OPENCV_ZOO_URL", "http://127.0.0.1:9")  # nothing listens
+    with pytest.raises(ModelPackError, match="offline.*models import"):
+        packs.download_pack("sface", data_dir, timeout_s=5)
+    assert packs.installed_packs(data_dir) == []
+
+
+def test_the_pinned_sums_are_those_of_the_real_files(opencv_pack):
+    import hashlib
+
+    for f in packs.SFACE_FILES:
+        data = (opencv_pack / f.name).read_bytes()
+        assert (hashlib.sha256(data).hexdigest(), len(data)) == (f.sha256, f.size)

@@ -5,7 +5,7 @@
 impostor similarities over a ``faces/<person>/`` folder and picks the threshold that keeps the impostor
 false-match rate under a target while accepting as many genuine pairs as possible.
 
-Run ``python -m core.engine.calibration --pack DIR`` (or ``--engine dlib``) to print new numbers.
+Run ``python -m core.engine.calibration --pack DIR`` (any pack kind) or ``--engine dlib`` to print new numbers.
 """
 
 from __future__ import annotations
@@ -121,13 +121,13 @@ def main(argv: list[str] | None = None) -> int:
 
     ap = argparse.ArgumentParser(description="Calibrate the recognition threshold of a face model")
     ap.add_argument("--faces", type=Path, default=shared_data_dir() / "faces")
-    ap.add_argument("--pack", help="InsightFace pack folder")
-    ap.add_argument("--engine", choices=["insightface", "dlib"], default="insightface")
+    ap.add_argument("--pack", help="model pack folder (InsightFace or OpenCV; its kind picks the engine)")
+    ap.add_argument("--engine", choices=["auto", "insightface", "opencv", "dlib"], default="auto")
     ap.add_argument("--max-far", type=float, default=0.002)
     args = ap.parse_args(argv)
     import tempfile
 
-    cfg = EngineConfig(kind="dlib" if args.engine == "dlib" else "insightface", pack=args.pack or "buffalo_l")
+    cfg = EngineConfig(kind=args.engine, pack=args.pack or "buffalo_l")
     engine = create_engine(cfg, Path(tempfile.mkdtemp()))
     labels, rows = [], []
     for person in sorted(p for p in args.faces.iterdir() if p.is_dir()):

@@ -54,6 +54,9 @@ def provider_candidates(requested: Sequence[str], available: Sequence[str]) -> l
 class InsightFaceEngine(FaceEngine):
     def __init__(self, cfg: EngineConfig, pack: PackFiles | Path):
         files = pack if isinstance(pack, PackFiles) else validate_pack(Path(pack))
+        if files.kind != "insightface":
+            raise ModelPackError(f"model pack {files.folder} is an OpenCV pack ({files.detector.name}); the InsightFace "
+                                 "engine runs SCRFD / RetinaFace packs. Set engine.kind: auto (or opencv) for this pack.")
         self.cfg = cfg
         self.files = files
         try:
@@ -91,7 +94,7 @@ class InsightFaceEngine(FaceEngine):
         warnings.filterwarnings("ignore", message=r".*`estimate` is deprecated", category=FutureWarning)
         size = int(cfg.det_size)
         self._det.prepare(0, input_size=(size, size), det_thresh=float(cfg.det_threshold))
-        self._rec_session = self._rec.session
+        self._rec_session = batchable_session(self._rec.session, files.recogniser)
         self._rec_input = self._rec.input_name
         self._rec_output = self._rec.output_names[0]
         self._chip = int(self._rec.input_size[0])
@@ -141,6 +144,35 @@ class InsightFaceEngine(FaceEngine):
                                       (self._mean, self._mean, self._mean), swapRB=True)
         out = self._rec_session.run([self._rec_output], {self._rec_input: blob.astype(np.float32, copy=False)})[0]
         return l2_normalise(out.reshape(out.shape[0], -1))
+
+
+def batchable_session(session, model_path: Path):
+    """``session``, or a new one on the same providers whose graph declares a free batch dimension.
+
+    Some recognisers (buffalo_s's w600k_mbf.onnx) declare batch 1 on their output although they compute any
+    batch; onnxruntime then prints "Expected shape from model of {1,512} does not match actual shape of
+    {N,512}" on stderr for every batched run. The graph is loaded with ``onnx``, the first dimension of its
+    inputs and outputs renamed to a symbolic ``N``, its stored intermediate shapes (also batch 1, and only
+    hints) dropped for onnxruntime to infer again, and the session built from those bytes (insightface's
+    ``get_model`` only takes a path, so its own session is kept for nothing but what it reads at load time).
+    """
+    fixed = [d for io in (*session.get_inputs(), *session.get_outputs()) for d in io.shape[:1] if isinstance(d, int)]
+    if not fixed:
+        return session
+    import onnx
+    import onnxruntime
+
+    model = onnx.load(str(model_path))
+    for value in (*model.graph.input, *model.graph.output):
+        dims = value.type.tensor_type.shape.dim
+        if len(dims):
+            dims[0].dim_param = "N"  # one name for every batch dim; setting it clears dim_value (a protobuf oneof)
+    del model.graph.value_info[:]
+    providers = session.get_providers()
+    options = session.get_provider_options()
+    log.info("%s declares a fixed batch size; running it with a free batch dimension", model_path.name)
+    return onnxruntime.InferenceSession(model.SerializeToString(), providers=providers,
+                                        provider_options=[options.get(p, {}) for p in providers])
 
 
 def _kps_from_box(b: np.ndarray) -> np.ndarray:
