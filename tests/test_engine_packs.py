@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 import zipfile
 
@@ -221,7 +222,7 @@ def test_download_sface_checks_the_pinned_sums_and_installs(local_opencv_zoo, da
     assert {p.name for p in files.folder.iterdir()} == {f.name for f in packs.SFACE_FILES}
     total = sum(f.size for f in packs.SFACE_FILES)
     assert seen[-1] == (total, total) and all(t == total for _, t in seen)  # one bar over both files
-    assert all(b >= a for (a, _), (b, _) in zip(seen, seen[1:]))
+    assert all(b >= a for (a, _), (b, _) in itertools.pairwise(seen))
     assert not [p for p in (data_dir / "models").iterdir() if p.name.startswith(".")]  # no partial download left
     assert create_engine(EngineConfig(kind="auto", pack="sface"), data_dir).info.model_id == \
         "opencv/face_recognition_sface_2021dec"
