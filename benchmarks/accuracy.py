@@ -13,7 +13,9 @@
 2. Open set: enrolls only every other person and counts how often a photo of a person NOT enrolled
    is matched to anyone (FPIR, false positive identification rate) at the operating threshold.
 ms_per_face = detect + align + embed time per probe face. Last line (parsed by scripts):
-``rank1=0.xxx tmr=0.xxx fpir=0.xxx ms_per_face=N``.
+``rank1=0.xxx tmr=0.xxx fpir=0.xxx ms_per_face=N``. Several ``--pack`` (and ``--engine dlib``) compare engines in
+one run: each line is then prefixed with the engine's label, and ms_per_face is timed side by side, photo by
+photo in turn, so a busy machine slows every engine alike.
 """
 
 from __future__ import annotations
@@ -109,13 +111,32 @@ def run(engine, faces_dir: Path, out=print) -> dict[str, float]:
     return res
 
 
+def interleaved_ms_per_face(engines: dict, faces_dir: Path, rounds: int = 2) -> dict[str, float]:
+    """ms per face of each engine, timed photo by photo in turn (the order rotating), so a machine that is busy
+    with something else slows every engine alike and the figures compare."""
+    photos = [p for ps in people_photos(faces_dir).values() for p in ps]
+    secs = dict.fromkeys(engines, 0.0)
+    n = dict.fromkeys(engines, 0)
+    names = list(engines)
+    for r in range(rounds):
+        for k, photo in enumerate(photos):
+            shift = (k + r) % len(names)
+            for name in names[shift:] + names[:shift]:
+                emb, dt = probe_embedding(engines[name], photo)
+                if emb is not None:
+                    secs[name] += dt
+                    n[name] += 1
+    return {name: 1000 * secs[name] / max(1, n[name]) for name in names}
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--faces", type=Path, required=True, help="folder of person folders with photos")
-    src = ap.add_mutually_exclusive_group()
-    src.add_argument("--pack", help="model pack folder, any kind (or a name under the data dir's models/)")
-    src.add_argument("--engine", choices=["auto", "insightface", "opencv", "dlib"],
-                     help="engine kind (default: auto, i.e. what the pack holds, with --pack)")
+    ap.add_argument("--pack", action="append", default=[],
+                    help="model pack folder, any kind (or a name under the data dir's models/); repeat to compare")
+    ap.add_argument("--engine", action="append", default=[], choices=["auto", "insightface", "opencv", "dlib"],
+                    help="engine kind (default: auto, i.e. what the pack holds, with --pack); "
+                         "with several --pack, only 'dlib' adds the offline engine to the comparison")
     ap.add_argument("--data-dir", type=Path, help="data dir with model packs (default: the configured one)")
     args = ap.parse_args(argv)
 
@@ -126,17 +147,33 @@ def main(argv: list[str] | None = None) -> int:
     from core.engine.factory import create_engine
 
     base = load_config().engine
-    kind = args.engine or ("auto" if args.pack else base.kind)
-    cfg = EngineConfig.model_validate({**base.model_dump(), "kind": kind, "pack": args.pack or base.pack})
     data_dir = args.data_dir or load_config().resolved_data_dir()
-    engine = create_engine(cfg, data_dir)
-    i = engine.info
-    print(f"engine {i.name} {i.model_id} ({i.embedding_dim}-d, {i.provider}), threshold {i.threshold:.3f}, margin {i.margin:.3f}")
-    res = run(engine, args.faces)
-    print(f"closed set: {res['enrolled']}/{res['people']} people enrolled from one photo, {res['n_known']} other photos: "
-          f"rank-1 {res['rank1']:.3f}, identified {res['tmr']:.3f}, as someone else {res['wrong']:.3f}")
-    print(f"open set: {res['n_unknown']} photos of people not enrolled, matched to someone {res['fpir']:.3f}")
-    print(f"rank1={res['rank1']:.3f} tmr={res['tmr']:.3f} fpir={res['fpir']:.3f} ms_per_face={res['ms_per_face']:.0f}")
+    if len(args.pack) <= 1 and len(args.engine) <= 1:  # one engine
+        kind = (args.engine or ["auto" if args.pack else base.kind])[0]
+        specs = [(kind, (args.pack or [base.pack])[0])]
+    else:  # a side-by-side comparison
+        specs = [("auto", p) for p in args.pack] + [("dlib", base.pack) for k in args.engine if k == "dlib"]
+    engines: dict = {}
+    results: dict = {}
+    for kind, pack in specs:
+        cfg = EngineConfig.model_validate({**base.model_dump(), "kind": kind, "pack": pack})
+        engine = create_engine(cfg, data_dir)
+        i = engine.info
+        label = i.name if kind == "dlib" else f"{Path(pack).name}"
+        print(f"engine {label}: {i.name} {i.model_id} ({i.embedding_dim}-d, {i.provider}), threshold {i.threshold:.3f}, "
+              f"margin {i.margin:.3f}")
+        res = run(engine, args.faces)
+        print(f"  closed set: {res['enrolled']}/{res['people']} people enrolled from one photo, {res['n_known']} other "
+              f"photos: rank-1 {res['rank1']:.3f}, identified {res['tmr']:.3f}, as someone else {res['wrong']:.3f}")
+        print(f"  open set: {res['n_unknown']} photos of people not enrolled, matched to someone {res['fpir']:.3f}")
+        engines[label], results[label] = engine, res
+    if len(engines) > 1:
+        print("timing the engines side by side, photo by photo ...")
+        for label, ms in interleaved_ms_per_face(engines, args.faces).items():
+            results[label]["ms_per_face"] = ms
+    for label, res in results.items():
+        prefix = f"{label}: " if len(results) > 1 else ""
+        print(f"{prefix}rank1={res['rank1']:.3f} tmr={res['tmr']:.3f} fpir={res['fpir']:.3f} ms_per_face={res['ms_per_face']:.0f}")
     return 0
 
 

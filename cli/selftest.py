@@ -124,10 +124,15 @@ def check_engine(ctx: Context) -> str:
 
     cfg = _need(ctx, "cfg", "data folder")
     engine_cfg = cfg.engine
+    data_dir = _need(ctx, "data_dir", "data folder")
     if getattr(ctx.args, "pack", None) and engine_cfg.kind == "auto":
         # support asked about this pack: report it broken instead of silently falling back to dlib
-        engine_cfg = engine_cfg.model_copy(update={"kind": "insightface"})
-    engine = create_engine(engine_cfg, _need(ctx, "data_dir", "data folder"))
+        from core.engine.factory import engine_for_pack
+        from core.engine.packs import find_pack
+
+        engine = engine_for_pack(engine_cfg, find_pack(engine_cfg.pack, data_dir))
+    else:
+        engine = create_engine(engine_cfg, data_dir)
     ctx.engine = engine
     info = engine.info
     return f"{info.model_id} on {info.provider} (threshold {info.threshold:.2f})"

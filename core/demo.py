@@ -3,8 +3,10 @@ downloaded), so a new user sees the whole console work within a minute.
 
 * Faces come from InsightFace's bundled sample photos (``insightface/data/images``: the ``t1.jpg``
   group photo and ``Tom_Hanks_54745.png``) and scikit-image's ``astronaut()``.
-* Four demo SPGs are enrolled with the configured engine (``auto`` falls back to the offline dlib
-  engine on a PC without an InsightFace pack).
+* Four demo SPGs are enrolled with the best engine this PC has without a download (:func:`demo_engine`):
+  with ``engine.kind: auto``, an installed OpenCV pack (YuNet + SFace: commercially usable, the most
+  accurate and fastest measured here), else the configured / any installed pack, else the offline dlib
+  engine. An explicit ``engine.kind`` is kept.
 * Two demo cameras play footage composed here with ``cv2.VideoWriter``: the SPGs (and one visitor
   who is not enrolled) walk into and out of a shop scene. One SPG leaves early and does not come
   back within the loop, so with the demo's short presence timings an absent alert fires in the
@@ -26,7 +28,7 @@ from typing import Any, Callable
 import cv2
 import numpy as np
 
-from core.config import AppConfig
+from core.config import AppConfig, EngineConfig
 from core.image_io import read_image, write_image
 from core.paths import DataLayout
 
@@ -199,13 +201,33 @@ def compose_footage(path: Path, camera_id: str, crops: dict[str, np.ndarray], se
     return path
 
 
+def demo_engine(engine: EngineConfig, data_dir: Path) -> EngineConfig:
+    """The engine config the demo runs: with ``kind: auto``, an OpenCV pack when one is installed (the configured
+    pack first), so the demo shows the engine an outlet may use commercially; packs as absolute folders,
+    because the demo's data dir has no models/ of its own. Other kinds are kept as configured."""
+    from core.engine import packs
+    from core.engine.base import ModelPackError
+
+    if engine.kind == "dlib":
+        return engine
+    try:
+        configured: packs.PackFiles | None = packs.find_pack(engine.pack, data_dir)
+    except ModelPackError:
+        configured = None
+    pick = configured
+    if engine.kind == "auto" and (configured is None or configured.kind != "opencv"):
+        pick = next((p for p in packs.installed_packs(data_dir) if p.kind == "opencv"), configured)
+    if pick is None:
+        return engine  # the factory falls back (auto) or says how to get the pack
+    if pick is not configured:
+        log.info("demo outlet: using the OpenCV pack %s (installed, commercially usable)", pick.folder)
+    return engine.model_copy(update={"pack": str(pick.folder.resolve())})
+
+
 def demo_config(base: AppConfig, outlet_dir: Path, data_dir: Path) -> AppConfig:
-    """Demo cameras (looping files), short presence timings, Telegram off."""
+    """Demo cameras (looping files), short presence timings, Telegram off, the demo's engine."""
     data = base.model_dump(mode="python")
-    pack = str(data["engine"]["pack"])
-    real_pack = DataLayout(data_dir).models / pack
-    if not Path(pack).is_absolute() and real_pack.is_dir():
-        data["engine"]["pack"] = str(real_pack)  # the demo's data dir has no models/ of its own
+    data["engine"] = demo_engine(base.engine, data_dir).model_dump(mode="python")
     data["outlet"].update({"id": "demo", "name": "Demo outlet"})
     data["cameras"] = [
         {"id": cid, "name": CAMERA_NAMES[cid], "source": str(outlet_dir / "footage" / f"{cid}.mp4"), "enabled": True, "loop": True}

@@ -39,6 +39,14 @@ def test_selftest_passes_with_the_real_test_pack(test_pack, data_dir):
     assert "self-test passed" in (data_dir / "logs" / "selftest.log").read_text(encoding="utf-8")
 
 
+def test_selftest_passes_with_the_opencv_pack(opencv_pack, data_dir):
+    proc = run_selftest("--pack", str(opencv_pack), data_dir=data_dir)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert check_lines(proc.stdout) == {name: "OK" for name in CHECK_NAMES}
+    assert "[ OK ] engine: opencv/face_recognition_sface_2021dec on opencv-dnn-cpu" in proc.stdout
+    assert "matched itself" in proc.stdout
+
+
 def test_selftest_works_in_a_data_folder_with_spaces_and_non_ascii(test_pack, tmp_path):
     """Windows user names like 'Siti Nurhaliza' or 'José Müller' put both in the app-data path."""
     data_dir = tmp_path / "Users" / "José Müller Sürya" / "AppData Local" / "SPG Présence"

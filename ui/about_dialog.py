@@ -1,11 +1,18 @@
-"""Help -> About: version, active engine, model pack and its licence, execution provider."""
+"""Help -> About: version, active engine, model pack and its licence, execution provider.
+
+``engine_info``: 'engine' (EngineInfo.name), 'pack', 'licence', 'provider', any of them missing."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QLabel, QVBoxLayout, QWidget
 
 from core.config import AppConfig
+from core.engine.licence import licence_for
 from ui.i18n import translate_buttons
+
+ENGINE_TITLES = {"opencv": "opencv (YuNet + SFace)", "dlib": "dlib (offline)"}
 
 try:
     from core import __version__ as VERSION  # type: ignore[attr-defined]
@@ -18,11 +25,15 @@ class AboutDialog(QDialog):
         super().__init__(parent)
         self.setWindowTitle(self.tr("About SPG Presence Console"))
         info = engine_info or {}
+        engine = str(info.get("engine") or "")
+        pack = str(info.get("pack") or cfg.engine.pack)
+        # the running engine's own EngineInfo.licence when known, else the licence of that engine's models
+        licence = str(info.get("licence") or (licence_for(engine, Path(pack).name) if engine else ""))
         rows = [
             (self.tr("Version"), str(VERSION)),
-            (self.tr("Engine"), str(info.get("engine") or cfg.engine.kind)),
-            (self.tr("Model pack"), str(info.get("pack") or cfg.engine.pack)),
-            (self.tr("Model licence"), str(info.get("licence") or self.tr("see the pack's folder"))),
+            (self.tr("Engine"), ENGINE_TITLES.get(engine, engine) or cfg.engine.kind),
+            (self.tr("Model pack"), pack),
+            (self.tr("Model licence"), licence or self.tr("see the pack's folder")),
             (self.tr("Execution provider"), str(info.get("provider") or self.tr("not started yet"))),
         ]
         html = "<h3>SPG Presence Console</h3><table>" + "".join(

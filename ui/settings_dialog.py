@@ -325,7 +325,7 @@ class SettingsDialog(QDialog):
         w = QWidget()
         self.pack = QLineEdit(self.cfg.engine.pack)
         self.engine_kind = QComboBox()
-        for k in ("auto", "insightface", "dlib"):
+        for k in ("auto", "insightface", "opencv", "dlib"):
             self.engine_kind.addItem(k, k)
         self.engine_kind.setCurrentIndex(max(0, self.engine_kind.findData(self.cfg.engine.kind)))
         info = self.engine_info

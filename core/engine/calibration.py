@@ -140,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
             labels.append(person.name)
             rows.append(emb)
     cal = calibrate(labels, np.stack(rows), args.max_far)
-    print(f"{engine.info.model_id}: threshold={cal.threshold:.2f} genuine_accept={cal.genuine_accept:.3f} "
+    print(f"{engine.info.model_id}: threshold={cal.threshold:.3f} genuine_accept={cal.genuine_accept:.3f} "
           f"impostor_accept={cal.impostor_accept:.4f} ({cal.n_genuine} genuine / {cal.n_impostor} impostor pairs)")
     return 0
 

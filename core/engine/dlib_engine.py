@@ -22,12 +22,12 @@ import numpy as np
 from core.config import EngineConfig
 from core.engine.base import DetectedFace, EngineError, EngineInfo, FaceEngine, l2_normalise
 from core.engine.calibration import resolve_threshold
+from core.engine.licence import DLIB as LICENCE
 
 log = logging.getLogger(__name__)
 
 MODEL_ID = "dlib/dlib_face_recognition_resnet_model_v1"
 CHIP_SIZE = 150
-LICENCE = "dlib models: public domain (Davis King); the 68-point model is not used"
 
 
 class DlibEngine(FaceEngine):

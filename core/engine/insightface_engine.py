@@ -19,7 +19,8 @@ import numpy as np
 from core.config import EngineConfig
 from core.engine.base import DetectedFace, EngineError, EngineInfo, FaceEngine, ModelPackError, l2_normalise
 from core.engine.calibration import resolve_threshold
-from core.engine.packs import PACK_LICENCE, PackFiles, validate_pack
+from core.engine.licence import licence_for
+from core.engine.packs import PackFiles, validate_pack
 
 log = logging.getLogger(__name__)
 
@@ -114,7 +115,7 @@ class InsightFaceEngine(FaceEngine):
             margin=margin,
             provider=provider,
             pack_path=str(files.folder),
-            licence=PACK_LICENCE if files.folder.name.startswith("buffalo") else "see the pack's own licence",
+            licence=licence_for("insightface", files.folder.name, files.recogniser.stem),
         )
         log.info("InsightFace engine: pack %s (%s + %s), %d-d, provider %s, threshold %.2f margin %.2f",
                  files.folder, files.detector.name, files.recogniser.name, dim, provider, threshold, margin)

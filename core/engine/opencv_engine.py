@@ -21,19 +21,19 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Iterator, Sequence
 
 import numpy as np
 
 from core.config import EngineConfig
 from core.engine.base import DetectedFace, EngineError, EngineInfo, FaceEngine, ModelPackError, l2_normalise
 from core.engine.calibration import resolve_threshold
+from core.engine.licence import OPENCV as LICENCE
 from core.engine.packs import PackFiles, validate_pack
 
 log = logging.getLogger(__name__)
 
-LICENCE = "OpenCV Zoo: YuNet MIT, SFace Apache-2.0 (commercial use allowed)"
 CHIP_SIZE = 112
 EMBEDDING_DIM = 128
 _NMS_THRESHOLD = 0.3

@@ -33,7 +33,6 @@ log = logging.getLogger(__name__)
 INSIGHTFACE_PACKS = ("buffalo_l", "buffalo_s", "buffalo_sc")
 OPENCV_PACKS = ("sface",)
 KNOWN_PACKS = INSIGHTFACE_PACKS + OPENCV_PACKS
-PACK_LICENCE = "InsightFace model weights: non-commercial research use only"
 PackKind = Literal["insightface", "opencv"]
 
 OPENCV_ZOO_URL = "https://github.com/opencv/opencv_zoo/raw/47534e27c9851bb1128ccc0102f1145e27f23f98"
