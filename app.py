@@ -5,7 +5,8 @@
     python app.py --selftest           check an install (engine, SharedMemory, a worker process)
     python app.py enroll|identify|gallery|run|report|models ...   headless subcommands (see --help)
 
-Every subcommand accepts --config FILE, --data-dir DIR and --pack DIR.
+--config FILE, --data-dir DIR and --pack DIR work before the subcommand and after it alike.
+Config load order: see core/config.py (app.yaml, the data folder's settings.yaml and .env, --config, flags).
 """
 
 from __future__ import annotations
@@ -26,10 +27,17 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
-def add_common_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", metavar="FILE", help="YAML config file (default: configs/app.yaml + app.dev.yaml)")
-    parser.add_argument("--data-dir", metavar="DIR", help="data folder (gallery, database, logs, model packs)")
-    parser.add_argument("--pack", metavar="DIR", help="face model pack folder to use")
+def add_common_options(parser: argparse.ArgumentParser, *, subcommand: bool = False) -> None:
+    """--config / --data-dir / --pack, before the subcommand (global) or after it: both mean the same.
+
+    After the subcommand they default to SUPPRESS, so an option given only before it is not reset to None
+    by the subcommand's parser (argparse's default behaviour); given twice, the later one wins."""
+    default = argparse.SUPPRESS if subcommand else None
+    parser.add_argument("--config", metavar="FILE", default=default,
+                        help="YAML config file, applied over configs/app.yaml and the data folder's settings.yaml")
+    parser.add_argument("--data-dir", metavar="DIR", default=default,
+                        help="data folder (gallery, database, logs, model packs); beats SPG_DATA_DIR")
+    parser.add_argument("--pack", metavar="DIR", default=default, help="face model pack folder to use")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -42,7 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (module_name, help_text) in SUBCOMMANDS.items():
         sp = sub.add_parser(name, help=help_text)
-        add_common_options(sp)
+        add_common_options(sp, subcommand=True)
         try:
             module = importlib.import_module(module_name)
         except ModuleNotFoundError as exc:

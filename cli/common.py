@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
-from core.config import AppConfig, ConfigError, load_config
+from core.config import AppConfig, ConfigError, flag_overrides, load_config
 
 
 def action_options(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -17,21 +16,23 @@ def action_options(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     return parser
 
 
+def positive_seconds(text: str) -> float:
+    """An argparse type for durations: a number of seconds above 0 (``--duration 0`` would mean "forever")."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(
+            f"{text} s is not a duration; give more than 0 seconds, or leave the option out to run until Ctrl-C")
+    return value
+
+
 def config_from_args(args: argparse.Namespace) -> AppConfig:
-    overrides: dict = {}
-    if getattr(args, "data_dir", None):
-        overrides["data_dir"] = str(Path(args.data_dir).expanduser())
-    if getattr(args, "pack", None):
-        overrides.setdefault("engine", {})["pack"] = str(Path(args.pack).expanduser())
-    cfg = load_config(getattr(args, "config", None), overrides=overrides or None)
-    if getattr(args, "data_dir", None):
-        # --data-dir beats SPG_DATA_DIR for this command
-        import os
-
-        from core.config import ENV_DATA_DIR
-
-        os.environ[ENV_DATA_DIR] = str(Path(args.data_dir).expanduser())
-    return cfg
+    """The command's config through the one loader (``core.config.load_config``): app.yaml, the data folder's
+    settings.yaml and .env, ``--config``, then the flags; the data folder from ``--data-dir`` first."""
+    return load_config(getattr(args, "config", None), data_dir=getattr(args, "data_dir", None),
+                       overrides=flag_overrides(getattr(args, "pack", None)) or None)
 
 
 def fail(message: str, code: int = 2) -> int:

@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cli.common import config_from_args, fail, run_guarded
+from cli.common import config_from_args, fail, positive_seconds, run_guarded
 
 if TYPE_CHECKING:
     from workers.inline_pipeline import InlinePipeline
@@ -31,7 +31,8 @@ log = logging.getLogger("cli.run")
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--headless", action="store_true", help="no GUI: run the pipeline and write what it sees")
-    parser.add_argument("--duration", type=float, default=None, metavar="SECONDS", help="stop after this long")
+    parser.add_argument("--duration", type=positive_seconds, default=None, metavar="SECONDS",
+                        help="stop after this many seconds (more than 0)")
     parser.add_argument("--results", type=Path, default=None, metavar="FILE",
                         help="per-frame results as JSON lines (default: results_file in the config)")
     parser.add_argument("--inline", action="store_true", help="everything in one process (single-camera dev mode)")

@@ -240,6 +240,7 @@ def _camera_probe(video: Path, timeout_s: float) -> str:
     from core.messages import CameraState, CameraStatus, FrameMeta
     from workers import frame_buffer as fb
     from workers.camera_worker import CameraWorkerArgs, run_camera_worker
+    from workers.child_logging import child_log_queue
     from workers.mp import mp_context
 
     ctx = mp_context()
@@ -253,7 +254,7 @@ def _camera_probe(video: Path, timeout_s: float) -> str:
     heartbeat = ctx.Value("d", 0.0, lock=False)
     args = CameraWorkerArgs(cam, defaults, name, "WARNING")
     proc = ctx.Process(target=run_camera_worker, name="spg-camera-selftest", daemon=True,
-                       args=(args, input_q, status_q, feedback_q, stop, heartbeat))
+                       args=(args, input_q, status_q, feedback_q, stop, heartbeat, child_log_queue()))
     states: list[str] = []
 
     def drain_status() -> None:

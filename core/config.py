@@ -1,14 +1,24 @@
-"""The one typed configuration object of the console.
+"""The one typed configuration object of the console, and THE loader every entry point uses.
 
-Load order (later wins): ``configs/app.yaml`` (committed defaults) -> ``configs/app.dev.yaml``
-(git-ignored, per machine) -> the file given with ``--config`` -> environment (``.env`` and the
-process environment) for secrets and the data directory.
+Load order (later wins), the same for the console, ``app.py run --headless``, ``app.py report``, the
+enroll / identify / gallery / models commands and the self-test (:func:`load_config`):
 
-Secrets (Telegram token and chat id) come only from the environment / ``.env``; they are never read
-from YAML, so they cannot end up in a committed file. RTSP passwords live in the camera URL of the
-git-ignored dev config and are masked everywhere they are shown (see :mod:`core.secrets`).
+1. ``configs/app.yaml`` (committed defaults), then ``configs/app.dev.yaml`` (git-ignored, per machine;
+   skipped when ``--config`` is given);
+2. ``<data folder>/settings.yaml`` (what the console's Settings dialog saved);
+3. the file given with ``--config``;
+4. command-line flags (``--pack``).
 
-Every validation error names the file, the key and what is allowed: see :class:`ConfigError`.
+The data folder is resolved once, before any of that (:func:`resolve_data_dir`): ``--data-dir``, else
+``SPG_DATA_DIR``, else ``data_dir`` of the config files, else the OS per-user folder.
+
+Secrets (Telegram token and chat id) come only from the environment: the process environment, over
+``<data folder>/.env`` (saved from Settings), over the repository's ``.env``. They are never read from
+YAML, so they cannot end up in a committed file. RTSP passwords live in camera URLs and are masked
+everywhere they are shown (see :mod:`core.secrets`).
+
+Every validation error names the file, the key and what is allowed, and never echoes a value that could
+hold a secret: see :class:`ConfigError`.
 """
 
 from __future__ import annotations
@@ -20,8 +30,10 @@ from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from core.paths import REPO_CONFIG_DIR
+from core.secrets import redact, register_secret, url_password
 
 ENV_DATA_DIR = "SPG_DATA_DIR"
 ENV_TELEGRAM_TOKEN = "SPG_TELEGRAM_TOKEN"
@@ -193,23 +205,27 @@ class AppConfig(_Section):
     results_file: Path | None = None
     """Headless mode: where per-frame results are written as JSON lines (optional)."""
 
-    @model_validator(mode="after")
-    def _unique_camera_ids(self) -> AppConfig:
+    @field_validator("cameras")
+    @classmethod
+    def _unique_camera_ids(cls, cameras: list[CameraConfig]) -> list[CameraConfig]:
+        # a field validator, so the error is located at "cameras" (the file that set them gets the blame)
         seen: set[str] = set()
-        for cam in self.cameras:
+        for cam in cameras:
             if cam.id in seen:
                 raise ValueError(f"camera id {cam.id!r} is used twice; every camera needs its own id")
             seen.add(cam.id)
-        return self
+        return cameras
 
     def resolved_data_dir(self) -> Path:
+        """The data folder. :func:`load_config` stores the one it resolved in ``data_dir``; a config built
+        another way (tests, the demo outlet) falls back to ``SPG_DATA_DIR``, then the OS folder."""
         from core.paths import default_data_dir
 
+        if self.data_dir is not None:
+            return Path(self.data_dir).expanduser()
         env = os.environ.get(ENV_DATA_DIR)
         if env:
             return Path(env).expanduser()
-        if self.data_dir is not None:
-            return Path(self.data_dir).expanduser()
         return default_data_dir()
 
     def to_yaml_dict(self) -> dict[str, Any]:
@@ -248,23 +264,56 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     return data
 
 
+# Keys whose (string) value is shown back in a validation message: none of them can hold a secret.
+# Any other value (a camera source, a URL, a path, a whole section) is never echoed, only its key is named.
+_ECHO_STR_KEYS = frozenset({"timezone", "language", "kind", "level", "rtsp_transport", "dlib_detector", "id"})
+
+
+def _echo(loc: tuple[Any, ...], value: Any) -> str:
+    if isinstance(value, bool) or isinstance(value, (int, float)):
+        return f" (got {value!r})"
+    if isinstance(value, str) and loc and loc[-1] in _ECHO_STR_KEYS and len(value) <= 64:
+        return f" (got {redact(value)!r})"
+    return ""
+
+
 def _format_validation_error(path_label: str, exc: ValidationError) -> str:
     lines = []
     for err in exc.errors():
-        key = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        loc = tuple(err["loc"])
+        key = ".".join(str(p) for p in loc) or "(top level)"
         msg = err["msg"]
         if err["type"] == "extra_forbidden":
             msg = "unknown key; check the spelling against configs/app.yaml"
         elif err["type"] == "literal_error":
             msg = f"not allowed; {err['msg'].replace('Input should be', 'allowed:')}"
         elif "input" in err and err["type"] not in ("missing",):
-            msg = f"{msg} (got {err['input']!r})"
-        lines.append(f"{path_label}: {key}: {msg}")
+            msg = f"{msg}{_echo(loc, err['input'])}"
+        # a validator's own message may quote what it got: masked like everything else shown
+        lines.append(redact(f"{path_label}: {key}: {msg}"))
     return "\n".join(lines)
 
 
+class EnvSettings(BaseSettings):
+    """The ``SPG_*`` environment: the process environment, over the data folder's ``.env``, over the
+    repository's ``.env`` (pydantic-settings reads them; nothing is written into ``os.environ``)."""
+
+    model_config = SettingsConfigDict(env_prefix="SPG_", extra="ignore", env_file_encoding="utf-8")
+
+    data_dir: Path | None = None
+    telegram_token: SecretStr | None = None
+    telegram_chat_id: SecretStr | None = None
+
+
+def read_env(*env_files: Path | None) -> EnvSettings:
+    """``SPG_*`` settings; a later file wins over an earlier one, the process environment over both."""
+    files = tuple(str(p) for p in env_files if p is not None and Path(p).is_file())
+    return EnvSettings(_env_file=files or None)  # type: ignore[call-arg]
+
+
 def load_dotenv_file(path: Path | None) -> None:
-    """Load ``.env`` into the process environment without overriding what is already set."""
+    """Load ``.env`` into the process environment without overriding what is already set (kept for tools
+    that start other programs; the config loader itself reads ``.env`` through :func:`read_env`)."""
     if path is None or not path.is_file():
         return
     from dotenv import load_dotenv
@@ -272,29 +321,101 @@ def load_dotenv_file(path: Path | None) -> None:
     load_dotenv(path, override=False)
 
 
-def load_config(
-    path: Path | str | None = None,
+def resolve_data_dir(
+    data_dir_flag: Path | str | None = None,
+    config_file: Path | str | None = None,
     *,
     base: Path | None = None,
     dev: Path | None = None,
     env_file: Path | None = None,
-    overrides: dict[str, Any] | None = None,
-) -> AppConfig:
-    """Build the validated :class:`AppConfig`.
+) -> Path:
+    """THE data folder, resolved once, in this order: ``--data-dir``, ``SPG_DATA_DIR`` (environment or the
+    repository's ``.env``), ``data_dir`` of the config files (``--config`` over ``app.dev.yaml`` over
+    ``app.yaml``), the OS per-user app-data folder. (``settings.yaml`` lives inside the data folder, so it
+    cannot choose it.)"""
+    if data_dir_flag:
+        return Path(data_dir_flag).expanduser()
+    env = read_env(_repo_env(env_file))
+    if env.data_dir:
+        return Path(env.data_dir).expanduser()
+    for _, layer in reversed(_file_layers(config_file, base, dev)):
+        if layer.get("data_dir"):
+            return Path(str(layer["data_dir"])).expanduser()
+    from core.paths import default_data_dir
 
-    ``base`` defaults to ``configs/app.yaml``; ``dev`` to ``configs/app.dev.yaml`` when present and no
-    explicit ``path`` is given. ``overrides`` is a nested dict applied last (used by the CLI flags).
-    """
+    return default_data_dir()
+
+
+def _repo_env(env_file: Path | None) -> Path:
+    return env_file or (REPO_CONFIG_DIR.parent / ".env")
+
+
+def _file_layers(config_file: Path | str | None, base: Path | None, dev: Path | None) -> list[tuple[str, dict[str, Any]]]:
+    """``app.yaml``, then ``app.dev.yaml`` (only without ``--config``), then the ``--config`` file."""
     base = base or (REPO_CONFIG_DIR / "app.yaml")
     layers: list[tuple[str, dict[str, Any]]] = []
     if base.is_file():
         layers.append((str(base), _read_yaml(base)))
-    if path is None:
+    if config_file is None:
         dev = dev or (REPO_CONFIG_DIR / "app.dev.yaml")
         if dev.is_file():
             layers.append((str(dev), _read_yaml(dev)))
     else:
-        layers.append((str(path), _read_yaml(Path(path))))
+        layers.append((str(config_file), _read_yaml(Path(config_file))))
+    return layers
+
+
+SETTINGS_FILE = "settings.yaml"
+SECRETS_FILE = ".env"
+
+
+def settings_file(data_dir: Path) -> Path:
+    """What the console's Settings dialog saved (applied over app.yaml, under --config and flags)."""
+    return Path(data_dir) / SETTINGS_FILE
+
+
+def secrets_file(data_dir: Path) -> Path:
+    """The Telegram token and chat id saved from the console's Settings."""
+    return Path(data_dir) / SECRETS_FILE
+
+
+def flag_overrides(pack: str | Path | None = None) -> dict[str, Any]:
+    """The command-line flags that set config keys, as a config layer."""
+    out: dict[str, Any] = {}
+    if pack:
+        out.setdefault("engine", {})["pack"] = str(Path(pack).expanduser())
+    return out
+
+
+def load_config(
+    path: Path | str | None = None,
+    *,
+    data_dir: Path | str | None = None,
+    overrides: dict[str, Any] | None = None,
+    base: Path | None = None,
+    dev: Path | None = None,
+    env_file: Path | None = None,
+    saved_settings: bool = True,
+) -> AppConfig:
+    """THE config loader of every entry point (console, headless run, report, CLI, self-test).
+
+    Layers, later wins: ``configs/app.yaml`` (``base``) -> ``configs/app.dev.yaml`` (``dev``, only without
+    ``path``) -> ``<data folder>/settings.yaml`` -> ``path`` (``--config``) -> ``overrides`` (the flags).
+    Secrets (Telegram token / chat id) come from the environment: the process environment over
+    ``<data folder>/.env`` over the repository's ``.env`` (``env_file``). The data folder is resolved once
+    (:func:`resolve_data_dir`, ``data_dir`` = the ``--data-dir`` flag) and stored in ``cfg.data_dir``.
+    ``saved_settings=False`` leaves ``settings.yaml`` out (the Settings dialog's "defaults").
+    """
+    files = _file_layers(path, base, dev)
+    folder = resolve_data_dir(data_dir, path, base=base, dev=dev, env_file=env_file)
+    layers = list(files[:-1] if path is not None else files)
+    if saved_settings and settings_file(folder).is_file():
+        saved = _read_yaml(settings_file(folder))
+        # the data folder cannot move itself; older saves wrote it
+        saved.pop("data_dir", None)
+        layers.append((str(settings_file(folder)), saved))
+    if path is not None:
+        layers.append(files[-1])
     if overrides:
         layers.append(("command line", overrides))
 
@@ -302,12 +423,13 @@ def load_config(
     for _, layer in layers:
         merged = _deep_merge(merged, layer)
     # Secrets never come from YAML.
-    tg = merged.get("telegram")
-    if isinstance(tg, dict) and ("token" in tg or "chat_id" in tg):
-        raise ConfigError(
-            f"{layers[-1][0]}: telegram.token / telegram.chat_id must not be in YAML; "
-            f"put {ENV_TELEGRAM_TOKEN} and {ENV_TELEGRAM_CHAT_ID} in .env instead."
-        )
+    for name, layer in layers:
+        tg = layer.get("telegram")
+        if isinstance(tg, dict) and ("token" in tg or "chat_id" in tg):
+            raise ConfigError(
+                f"{name}: telegram.token / telegram.chat_id must not be in YAML; "
+                f"put {ENV_TELEGRAM_TOKEN} and {ENV_TELEGRAM_CHAT_ID} in .env instead."
+            )
     label = " + ".join(name for name, _ in layers) or "defaults"
     try:
         cfg = AppConfig.model_validate(merged)
@@ -315,14 +437,23 @@ def load_config(
         # Name the most specific file that set a wrong key, falling back to the merged label.
         raise ConfigError(_format_validation_error(_blame(layers, exc) or label, exc)) from None
 
-    load_dotenv_file(env_file or (REPO_CONFIG_DIR.parent / ".env"))
-    token = os.environ.get(ENV_TELEGRAM_TOKEN)
-    chat = os.environ.get(ENV_TELEGRAM_CHAT_ID)
-    if token:
-        cfg.telegram.token = SecretStr(token)
-    if chat:
-        cfg.telegram.chat_id = SecretStr(chat)
+    cfg.data_dir = folder
+    env = read_env(_repo_env(env_file), secrets_file(folder))
+    if env.telegram_token is not None and env.telegram_token.get_secret_value():
+        cfg.telegram.token = env.telegram_token
+    if env.telegram_chat_id is not None and env.telegram_chat_id.get_secret_value():
+        cfg.telegram.chat_id = env.telegram_chat_id
+    register_config_secrets(cfg)
     return cfg
+
+
+def register_config_secrets(cfg: AppConfig) -> None:
+    """Every secret of this config is redacted wherever it shows, even outside a URL."""
+    for secret in (cfg.telegram.token, cfg.telegram.chat_id):
+        if secret is not None:
+            register_secret(secret.get_secret_value())
+    for cam in cfg.cameras:
+        register_secret(url_password(cam.source))
 
 
 def _blame(layers: list[tuple[str, dict[str, Any]]], exc: ValidationError) -> str | None:
@@ -354,6 +485,8 @@ def save_config(cfg: AppConfig, path: Path) -> None:
     from core.atomic import atomic_write_text
 
     data = cfg.to_yaml_dict()
+    # the data folder is chosen before any file inside it is read, so settings.yaml cannot move it
+    data.pop("data_dir", None)
     data["telegram"].pop("token", None)
     data["telegram"].pop("chat_id", None)
     atomic_write_text(path, yaml.safe_dump(data, sort_keys=False, allow_unicode=True))

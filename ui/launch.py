@@ -17,7 +17,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QCoreApplication
 
-from core.config import ENV_DATA_DIR, AppConfig, ConfigError
+from core.config import ENV_DATA_DIR, AppConfig, ConfigError, flag_overrides, load_config, resolve_data_dir
 from core.paths import DataLayout
 
 log = logging.getLogger(__name__)
@@ -77,9 +77,11 @@ def main(args: argparse.Namespace) -> int:
     app.setApplicationName("SPG Presence Console")
     app.setOrganizationName("SPGPresence")
 
-    from ui.config_store import resolve_data_dir
-
-    data_dir = resolve_data_dir(args)
+    try:
+        data_dir = resolve_data_dir(getattr(args, "data_dir", None), getattr(args, "config", None))
+    except ConfigError as exc:
+        show_message("error", "SPG Presence Console", QCoreApplication.translate("launch", "The settings are not valid:\n{err}").format(err=exc))
+        return EXIT_FAILED
     os.environ[ENV_DATA_DIR] = str(data_dir)  # children (spawned) and core.config agree on it
     try:
         DataLayout(data_dir).ensure()
@@ -108,12 +110,12 @@ def _run(app, args: argparse.Namespace, data_dir: Path) -> int:
     from PySide6.QtCore import QTimer
 
     from core.logging_setup import setup_logging
-    from ui.config_store import load_console_config
     from ui.i18n import install_translation
     from ui.tasks import shutdown_shared
 
     try:
-        cfg = load_console_config(args, data_dir)
+        cfg = load_config(getattr(args, "config", None), data_dir=data_dir,
+                          overrides=flag_overrides(getattr(args, "pack", None)) or None)
     except ConfigError as exc:
         setup_logging("INFO", DataLayout(data_dir).logs)
         show_message("error", "SPG Presence Console", QCoreApplication.translate("launch", "The settings are not valid:\n{err}").format(err=exc))

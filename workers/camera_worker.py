@@ -24,6 +24,7 @@ import numpy as np
 
 from core.config import CameraConfig, CameraDefaults
 from core.messages import CameraMetrics, CameraState, CameraStatus, FrameMeta
+from core.logging_setup import configure_child_logging
 from core.secrets import mask_url, redact
 from workers.camera_source import CameraSource, EndOfFile, SourceError
 from workers.frame_buffer import FrameBuffer
@@ -263,9 +264,10 @@ class CameraWorkerArgs:
 
 
 def run_camera_worker(args: CameraWorkerArgs, input_q: Any, status_q: Any, feedback_q: Any, stop: Any,
-                      heartbeat: Any) -> None:
-    """Process entry point. ``heartbeat`` is a shared double (``mp.Value('d')``) set to ``time.time()``."""
-    logging.basicConfig(level=args.log_level, format="%(asctime)s %(processName)s %(levelname)s %(name)s: %(message)s")
+                      heartbeat: Any, log_queue: Any = None) -> None:
+    """Process entry point. ``heartbeat`` is a shared double (``mp.Value('d')``) set to ``time.time()``;
+    ``log_queue`` is the main process's queue for log records (``workers.child_logging``)."""
+    configure_child_logging(log_queue, args.log_level)
     cv2.setNumThreads(1)  # one camera = one core at most; leave the rest to the inference server
     buffer = None
     d = args.defaults

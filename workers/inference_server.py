@@ -36,6 +36,7 @@ from core.engine.base import DetectedFace, FaceEngine
 from core.face_quality import sharpness
 from core.matcher import Matcher
 from core.messages import CameraRemoved, FaceResult, FrameMeta, FrameResult, InferenceStats, Stop, WorkerError
+from core.logging_setup import configure_child_logging
 from core.secrets import redact
 from core.tracker import FaceTracker
 from workers.frame_buffer import FrameBuffer
@@ -262,10 +263,10 @@ class FrameSource:
 
 
 def run_inference_server(cfg: AppConfig, data_dir: str, engine_spec: EngineSpec, input_q: Any, output_q: Any,
-                         control_q: Any, heartbeat: Any) -> None:
-    """Process entry point. ``heartbeat.value`` stays 0 while the engine loads, then ``time.time()`` each loop."""
-    logging.basicConfig(level=cfg.logging.level,
-                        format="%(asctime)s %(processName)s %(levelname)s %(name)s: %(message)s")
+                         control_q: Any, heartbeat: Any, log_queue: Any = None) -> None:
+    """Process entry point. ``heartbeat.value`` stays 0 while the engine loads, then ``time.time()`` each loop;
+    ``log_queue`` is the main process's queue for log records (``workers.child_logging``)."""
+    configure_child_logging(log_queue, cfg.logging.level)
     try:
         engine = engine_spec.build(cfg, Path(data_dir))
     except Exception as exc:  # noqa: BLE001 - reported to the main process, which restarts with backoff

@@ -40,6 +40,7 @@ from core.config import AppConfig, CameraConfig
 from core.messages import CameraRemoved, CameraState, CameraStatus, FrameResult, InferenceStats, Stop, WorkerError
 from core.secrets import mask_url
 from workers.camera_worker import CameraWorkerArgs, run_camera_worker
+from workers.child_logging import child_log_queue
 from workers.frame_buffer import FrameBuffer, buffer_name, create_buffer, run_token, unlink_all_created
 from workers.inference_server import EngineSpec, run_inference_server
 from workers.mp import mp_context
@@ -345,7 +346,7 @@ class Pipeline:
         ch.process = self._ctx.Process(
             target=run_inference_server, name="spg-inference", daemon=True,
             args=(self.cfg, str(self.data_dir), self.engine_spec, self._input_q, self._output_q, self._control_q,
-                  ch.heartbeat))
+                  ch.heartbeat, child_log_queue()))
         ch.process.start()
         ch.started = time.monotonic()
         ch.restart_at = None
@@ -361,7 +362,7 @@ class Pipeline:
         args = CameraWorkerArgs(cam, self.cfg.camera, buf.name if buf is not None else None, self.cfg.logging.level)
         ch.process = self._ctx.Process(target=run_camera_worker, name=f"spg-camera-{camera_id}", daemon=True,
                                        args=(args, self._input_q, self._status_q, ch.feedback_q, ch.stop_event,
-                                             ch.heartbeat))
+                                             ch.heartbeat, child_log_queue()))
         ch.process.start()
         ch.started = time.monotonic()
         ch.restart_at = None
