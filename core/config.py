@@ -270,7 +270,7 @@ _ECHO_STR_KEYS = frozenset({"timezone", "language", "kind", "level", "rtsp_trans
 
 
 def _echo(loc: tuple[Any, ...], value: Any) -> str:
-    if isinstance(value, bool) or isinstance(value, (int, float)):
+    if isinstance(value, (bool, int, float)):
         return f" (got {value!r})"
     if isinstance(value, str) and loc and loc[-1] in _ECHO_STR_KEYS and len(value) <= 64:
         return f" (got {redact(value)!r})"
@@ -463,9 +463,9 @@ def _blame(layers: list[tuple[str, dict[str, Any]]], exc: ValidationError) -> st
         node: Any = data
         found = True
         for part in loc:
-            if isinstance(node, dict) and part in node:
-                node = node[part]
-            elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+            in_dict = isinstance(node, dict) and part in node
+            in_list = isinstance(node, list) and isinstance(part, int) and part < len(node)
+            if in_dict or in_list:
                 node = node[part]
             else:
                 found = False

@@ -59,8 +59,8 @@ def configure_child_logging(log_queue: Any, level: str = "INFO") -> None:
     has no listener) records go to stderr, still redacted."""
     root = logging.getLogger()
     root.setLevel(level)
-    for handler in list(root.handlers):
-        root.removeHandler(handler)
+    for old in list(root.handlers):
+        root.removeHandler(old)
     handler: logging.Handler
     if log_queue is None:
         handler = logging.StreamHandler()

@@ -1,10 +1,12 @@
 """Config: typed, validated at load, errors name the file, the key and what is allowed."""
 
+import argparse
 from pathlib import Path
 
 import pytest
+import yaml
 
-from core.config import ConfigError, load_config
+from core.config import ConfigError, load_config, resolve_data_dir
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -73,11 +75,6 @@ def test_data_dir_env_override(tmp_path, monkeypatch):
 
 
 # --- one loader, one data folder ----------------------------------------------------------------------------
-import argparse  # noqa: E402
-
-import yaml  # noqa: E402
-
-from core.config import resolve_data_dir  # noqa: E402
 
 
 def test_load_order_app_yaml_then_settings_then_config_file_then_flags(tmp_path):

@@ -26,7 +26,7 @@ CHAT = "-1005550001"
 
 def app(*argv: str, env: dict, timeout: float = 240) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, os.path.join(REPO, "app.py"), *argv], cwd=REPO, env=env,
-                          capture_output=True, text=True, encoding="utf-8", timeout=timeout)
+                          capture_output=True, text=True, encoding="utf-8", timeout=timeout, check=False)
 
 
 def test_settings_saved_in_the_console_drive_headless_run_and_report(tmp_path, test_pack, shared_data, faces_dir):

@@ -1,8 +1,14 @@
 """RTSP passwords and Telegram tokens never reach logs."""
 
 import logging
+import re
+from urllib.parse import quote, unquote
 
-from core.secrets import RedactingFilter, mask_url, redact
+import pytest
+import yaml
+
+from core.config import ConfigError, load_config
+from core.secrets import RedactingFilter, mask_url, redact, register_secret, url_password
 
 
 def test_mask_url_hides_password_keeps_host():
@@ -30,13 +36,6 @@ def test_log_records_are_redacted(caplog):
 
 
 # --- masking by parsing: passwords users really type ----------------------------------------------------------
-import re  # noqa: E402
-from urllib.parse import quote, unquote  # noqa: E402
-
-import pytest  # noqa: E402
-
-from core.config import ConfigError, load_config  # noqa: E402
-from core.secrets import url_password  # noqa: E402
 
 # Each fragment of 4+ letters is distinctive, so finding any of them in an output means a leak.
 NASTY_PASSWORDS = [
@@ -97,8 +96,6 @@ def test_telegram_tokens_are_masked_in_urls_and_alone():
 
 
 def test_a_registered_secret_is_masked_in_every_spelling():
-    from core.secrets import register_secret
-
     register_secret("Capybara@Tapir/Okapi")
     out = redact("ffmpeg said Capybara@Tapir/Okapi and Capybara%40Tapir%2FOkapi")
     assert "Capybara" not in out and "Okapi" not in out
@@ -107,8 +104,6 @@ def test_a_registered_secret_is_masked_in_every_spelling():
 def test_duplicate_camera_ids_name_the_key_never_the_password(tmp_path):
     pw = "Falcon@Heron/Egret#Numbat?x"
     cfg = tmp_path / "cams.yaml"
-    import yaml
-
     cam = {"id": "c1", "source": f"rtsp://admin:{pw}@127.0.0.1:554/x"}
     cfg.write_text(yaml.safe_dump({"cameras": [cam, dict(cam)]}), encoding="utf-8")
     with pytest.raises(ConfigError) as e:
@@ -122,8 +117,6 @@ def test_duplicate_camera_ids_name_the_key_never_the_password(tmp_path):
 def test_a_bad_value_next_to_a_secret_does_not_echo_the_secret(tmp_path):
     pw = "Wombat#Quokka"
     cfg = tmp_path / "cams.yaml"
-    import yaml
-
     cfg.write_text(yaml.safe_dump({"cameras": [{"id": "c1", "source": f"rtsp://admin:{pw}@h/x", "enabled": "maybe"}],
                                    "telegram": {"api_base": f"https://u:{pw}@proxy.local"}, "outlet": {"id": 7}}),
                    encoding="utf-8")

@@ -26,7 +26,7 @@ CHAT_ID = "-1009876543210"
 
 def app(*argv: str, env: dict, timeout: float = 300) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, str(REPO / "app.py"), *argv], cwd=str(REPO), env=env,
-                          capture_output=True, timeout=timeout)
+                          capture_output=True, timeout=timeout, check=False)
 
 
 def leaks(blob: bytes, where: str) -> list[str]:
