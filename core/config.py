@@ -311,16 +311,6 @@ def read_env(*env_files: Path | None) -> EnvSettings:
     return EnvSettings(_env_file=files or None)  # type: ignore[call-arg]
 
 
-def load_dotenv_file(path: Path | None) -> None:
-    """Load ``.env`` into the process environment without overriding what is already set (kept for tools
-    that start other programs; the config loader itself reads ``.env`` through :func:`read_env`)."""
-    if path is None or not path.is_file():
-        return
-    from dotenv import load_dotenv
-
-    load_dotenv(path, override=False)
-
-
 def resolve_data_dir(
     data_dir_flag: Path | str | None = None,
     config_file: Path | str | None = None,
