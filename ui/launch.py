@@ -19,6 +19,7 @@ from PySide6.QtCore import QCoreApplication
 
 from core.config import ENV_DATA_DIR, AppConfig, ConfigError, flag_overrides, load_config, resolve_data_dir
 from core.paths import DataLayout
+from core.secrets import redact
 
 log = logging.getLogger(__name__)
 
@@ -80,13 +81,13 @@ def main(args: argparse.Namespace) -> int:
     try:
         data_dir = resolve_data_dir(getattr(args, "data_dir", None), getattr(args, "config", None))
     except ConfigError as exc:
-        show_message("error", "SPG Presence Console", QCoreApplication.translate("launch", "The settings are not valid:\n{err}").format(err=exc))
+        show_message("error", "SPG Presence Console", QCoreApplication.translate("launch", "The settings are not valid:\n{err}").format(err=redact(str(exc))))
         return EXIT_FAILED
     os.environ[ENV_DATA_DIR] = str(data_dir)  # children (spawned) and core.config agree on it
     try:
         DataLayout(data_dir).ensure()
     except OSError as exc:
-        show_message("error", "SPG Presence Console", QCoreApplication.translate("launch", "The data folder {dir} cannot be used: {err}. Choose another with --data-dir or SPG_DATA_DIR.").format(dir=data_dir, err=exc))
+        show_message("error", "SPG Presence Console", QCoreApplication.translate("launch", "The data folder {dir} cannot be used: {err}. Choose another with --data-dir or SPG_DATA_DIR.").format(dir=data_dir, err=redact(str(exc))))
         return EXIT_FAILED
     lock = acquire_instance_lock(data_dir)
     if lock is None:
@@ -99,7 +100,7 @@ def main(args: argparse.Namespace) -> int:
     except Exception as exc:  # noqa: BLE001 - a dialog, never a silent exit
         log.exception("the console failed to start")
         show_message("error", "SPG Presence Console",
-                     QCoreApplication.translate("launch", "The console could not start:\n{err}\n\nDetails are in {log}.").format(err=exc, log=DataLayout(data_dir).logs / "console.log"))
+                     QCoreApplication.translate("launch", "The console could not start:\n{err}\n\nDetails are in {log}.").format(err=redact(str(exc)), log=DataLayout(data_dir).logs / "console.log"))
         traceback.print_exc()
         return EXIT_FAILED
     finally:
@@ -118,7 +119,7 @@ def _run(app, args: argparse.Namespace, data_dir: Path) -> int:
                           overrides=flag_overrides(getattr(args, "pack", None)) or None)
     except ConfigError as exc:
         setup_logging("INFO", DataLayout(data_dir).logs)
-        show_message("error", "SPG Presence Console", QCoreApplication.translate("launch", "The settings are not valid:\n{err}").format(err=exc))
+        show_message("error", "SPG Presence Console", QCoreApplication.translate("launch", "The settings are not valid:\n{err}").format(err=redact(str(exc))))
         return EXIT_FAILED
     setup_logging(cfg.logging.level, DataLayout(data_dir).logs)
     install_translation(app, cfg.outlet.language)
@@ -132,7 +133,7 @@ def _run(app, args: argparse.Namespace, data_dir: Path) -> int:
             win = MainWindow(run_cfg, run_dir, demo=is_demo, settings_target=(cfg, data_dir) if is_demo else None)
         except Exception as exc:  # noqa: BLE001
             log.exception("main window failed")
-            show_message("error", "SPG Presence Console", QCoreApplication.translate("launch", "The console could not start:\n{err}").format(err=exc))
+            show_message("error", "SPG Presence Console", QCoreApplication.translate("launch", "The console could not start:\n{err}").format(err=redact(str(exc))))
             state["rc"] = EXIT_FAILED
             app.quit()
             return
@@ -180,7 +181,7 @@ def _start_demo(app, args, cfg: AppConfig, data_dir: Path, open_window, state: d
     def fail(exc: BaseException) -> None:
         progress.close()
         log.error("demo outlet failed: %s", exc)
-        show_message("error", "SPG Presence Console", QCoreApplication.translate("launch", "The demo outlet could not be prepared:\n{err}").format(err=exc))
+        show_message("error", "SPG Presence Console", QCoreApplication.translate("launch", "The demo outlet could not be prepared:\n{err}").format(err=redact(str(exc))))
         state["rc"] = EXIT_FAILED
         app.quit()
 
