@@ -308,7 +308,7 @@ class EnvSettings(BaseSettings):
 def read_env(*env_files: Path | None) -> EnvSettings:
     """``SPG_*`` settings; a later file wins over an earlier one, the process environment over both."""
     files = tuple(str(p) for p in env_files if p is not None and Path(p).is_file())
-    return EnvSettings(_env_file=files or None)  # type: ignore[call-arg]
+    return EnvSettings(_env_file=files or None)
 
 
 def resolve_data_dir(

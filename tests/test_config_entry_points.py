@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from datetime import datetime
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -20,12 +21,12 @@ from ui.config_store import save_settings
 
 pytestmark = pytest.mark.slow
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REPO = Path(__file__).resolve().parent.parent
 CHAT = "-1005550001"
 
 
 def app(*argv: str, env: dict, timeout: float = 240) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, os.path.join(REPO, "app.py"), *argv], cwd=REPO, env=env,
+    return subprocess.run([sys.executable, str(REPO / "app.py"), *argv], cwd=str(REPO), env=env,
                           capture_output=True, text=True, encoding="utf-8", timeout=timeout, check=False)
 
 

@@ -9,7 +9,6 @@ and the flags.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from core.config import ENV_TELEGRAM_CHAT_ID, ENV_TELEGRAM_TOKEN, AppConfig, save_config, secrets_file, settings_file

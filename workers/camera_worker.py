@@ -23,8 +23,8 @@ import cv2
 import numpy as np
 
 from core.config import CameraConfig, CameraDefaults
-from core.messages import CameraMetrics, CameraState, CameraStatus, FrameMeta
 from core.logging_setup import configure_child_logging
+from core.messages import CameraMetrics, CameraState, CameraStatus, FrameMeta
 from core.secrets import mask_url, redact
 from workers.camera_source import CameraSource, EndOfFile, SourceError
 from workers.frame_buffer import FrameBuffer

@@ -34,9 +34,9 @@ import numpy as np
 from core.config import AppConfig
 from core.engine.base import DetectedFace, FaceEngine
 from core.face_quality import sharpness
+from core.logging_setup import configure_child_logging
 from core.matcher import Matcher
 from core.messages import CameraRemoved, FaceResult, FrameMeta, FrameResult, InferenceStats, Stop, WorkerError
-from core.logging_setup import configure_child_logging
 from core.secrets import redact
 from core.tracker import FaceTracker
 from workers.frame_buffer import FrameBuffer
