@@ -26,7 +26,6 @@ def child_log_queue() -> Any:
         if _listener is None:
             _listener = ChildLogListener(mp_context().Queue())
             _listener.start()
-            atexit.register(stop_child_logging)
         return _listener.queue
 
 
@@ -37,3 +36,8 @@ def stop_child_logging() -> None:
         listener, _listener = _listener, None
     if listener is not None:
         listener.stop()
+
+
+# Registered at import, i.e. before any Pipeline registers its own stop: exit handlers run last-in first-out,
+# so the children's farewell lines (written while the pipeline stops them at exit) still reach the log.
+atexit.register(stop_child_logging)
