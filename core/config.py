@@ -308,7 +308,11 @@ class EnvSettings(BaseSettings):
 def read_env(*env_files: Path | None) -> EnvSettings:
     """``SPG_*`` settings; a later file wins over an earlier one, the process environment over both."""
     files = tuple(str(p) for p in env_files if p is not None and Path(p).is_file())
-    return EnvSettings(_env_file=files or None)
+    try:
+        return EnvSettings(_env_file=files or None)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{' / '.join(files)}: cannot read the .env file ({exc.__class__.__name__}). "
+                          f"Check its permissions, or delete it and save the Telegram settings again.") from None
 
 
 def resolve_data_dir(

@@ -157,3 +157,11 @@ def test_duration_zero_is_refused_not_forever(capsys):
         app.main(["run", "--headless", "--duration", "0"])
     assert e.value.code == 2
     assert "give more than 0 seconds" in capsys.readouterr().err
+
+
+def test_an_unreadable_env_file_is_named_not_a_traceback(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / ".env").write_bytes(b"SPG_TELEGRAM_TOKEN=\xff\xfe\n")
+    with pytest.raises(ConfigError, match=r"\.env: cannot read the \.env file"):
+        load_config(data_dir=data, env_file=tmp_path / "no.env")
