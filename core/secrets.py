@@ -9,7 +9,9 @@ password may hold ``#``, ``?``, ``/``, ``:`` or ``@``, each of which makes ``url
 authority early (and its ``.port`` raises on ``:99999``). The rule here: after ``scheme://`` the user
 information runs up to the LAST ``@`` before the next whitespace. Everything after the first ``:`` of
 it is the password and is replaced, however it is spelled (unicode, percent-encoded). A URL whose path
-holds an ``@`` is therefore masked more than needed, never less.
+holds an ``@`` is therefore masked more than needed, never less. (A password with a space in it is only
+masked up to the space when it appears in free text; the exact configured passwords are also registered with
+:func:`register_secret` by ``core.config``, which masks them wherever they appear.)
 """
 
 from __future__ import annotations
