@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import Callable
 
 from core.config import AppConfig, ConfigError, flag_overrides, load_config
 
@@ -40,7 +41,7 @@ def fail(message: str, code: int = 2) -> int:
     return code
 
 
-def run_guarded(func, args: argparse.Namespace) -> int:
+def run_guarded(func: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
     """Run a subcommand body; known errors become one clear line on stderr and exit code 2."""
     from core.engine.base import EngineError
 

@@ -5,8 +5,14 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from typing import TYPE_CHECKING
 
 from cli.common import action_options, config_from_args, fail, run_guarded
+
+if TYPE_CHECKING:  # cheap start: the subcommand imports what it needs when it runs
+    from core.config import AppConfig
+    from core.gallery import Gallery
+    from core.paths import DataLayout
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -19,7 +25,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     ri.add_argument("--force", action="store_true", help="also samples that already have this model's embedding")
 
 
-def _gallery(args):
+def _gallery(args: argparse.Namespace) -> tuple[AppConfig, DataLayout, Gallery]:
     from core.gallery import Gallery
     from core.paths import DataLayout
 
@@ -28,7 +34,7 @@ def _gallery(args):
     return cfg, layout, Gallery(layout.gallery)
 
 
-def _list(args) -> int:
+def _list(args: argparse.Namespace) -> int:
     _, _, gallery = _gallery(args)
     people = gallery.people()
     for p in people:
@@ -46,7 +52,7 @@ def _list(args) -> int:
     return 0
 
 
-def _remove(args) -> int:
+def _remove(args: argparse.Namespace) -> int:
     from core.forget_spg import forget_spg
     from core.gallery import GalleryError
 
@@ -60,7 +66,7 @@ def _remove(args) -> int:
     return 0
 
 
-def _reindex(args) -> int:
+def _reindex(args: argparse.Namespace) -> int:
     from core.engine.factory import create_engine
     from core.enrollment import reindex
 

@@ -6,15 +6,19 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, Sequence
 
 from cli.common import config_from_args, run_guarded
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("photos", nargs="+", type=Path, metavar="PHOTO")
 
 
-def face_record(file: str, bbox, spg_id: str | None, similarity: float) -> dict:
+def face_record(file: str, bbox: Sequence[float] | np.ndarray, spg_id: str | None, similarity: float) -> dict[str, Any]:
     return {"file": file, "bbox": [round(float(v), 1) for v in bbox], "spg_id": spg_id,
             "similarity": round(float(similarity), 4)}
 

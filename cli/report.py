@@ -51,7 +51,7 @@ def _body(args: argparse.Namespace) -> int:
         if args.jsonl:
             from zoneinfo import ZoneInfo
 
-            from core.attendance import day_bounds
+            from core.shifts import day_bounds
 
             tz = ZoneInfo(cfg.outlet.timezone)
             n = store.export_jsonl(Path(args.jsonl).expanduser(), day_bounds(args.date_from, tz)[0],

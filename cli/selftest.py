@@ -34,7 +34,15 @@ import time
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, TextIO
+from typing import TYPE_CHECKING, Callable, TextIO, TypeVar
+
+if TYPE_CHECKING:  # the checks import what they test themselves, so a broken install fails one check, not all
+    import numpy as np
+
+    from core.config import AppConfig
+    from core.engine.base import DetectedFace, FaceEngine
+
+T = TypeVar("T")
 
 SELFTEST_IMAGE = "selftest_face.jpg"
 """In resources/: NASA's astronaut portrait (Eileen Collins) from scikit-image's data, public domain."""
@@ -55,18 +63,18 @@ class CheckFailed(Exception):
 @dataclass
 class Context:
     args: argparse.Namespace
-    cfg: Any = None
+    cfg: AppConfig | None = None
     data_dir: Path | None = None
     tmp: Path | None = None
     image_path: Path | None = None
-    engine: Any = None
-    image: Any = None
-    face: Any = None
+    engine: FaceEngine | None = None
+    image: np.ndarray | None = None
+    face: DetectedFace | None = None
     results: list[tuple[str, bool, str]] = field(default_factory=list)
 
 
-def _need(ctx: Context, attr: str, what: str) -> Any:
-    value = getattr(ctx, attr)
+def _need(value: T | None, what: str) -> T:
+    """The result of an earlier check, or this check is skipped because ``what`` failed."""
     if value is None:
         raise CheckFailed(f"skipped: {what} failed")
     return value
@@ -122,10 +130,10 @@ def check_qt(ctx: Context) -> str:
 def check_engine(ctx: Context) -> str:
     from core.engine.factory import create_engine
 
-    cfg = _need(ctx, "cfg", "data folder")
+    cfg = _need(ctx.cfg, "data folder")
     engine_cfg = cfg.engine
-    data_dir = _need(ctx, "data_dir", "data folder")
-    if getattr(ctx.args, "pack", None) and engine_cfg.kind == "auto":
+    data_dir = _need(ctx.data_dir, "data folder")
+    if ctx.args.pack and engine_cfg.kind == "auto":
         # support asked about this pack: report it broken instead of silently falling back to dlib
         from core.engine.factory import engine_for_pack
         from core.engine.packs import find_pack
@@ -141,8 +149,8 @@ def check_engine(ctx: Context) -> str:
 def check_detection(ctx: Context) -> str:
     import cv2
 
-    engine = _need(ctx, "engine", "engine")
-    path = _need(ctx, "image_path", "resources")
+    engine = _need(ctx.engine, "engine")
+    path = _need(ctx.image_path, "resources")
     image = cv2.imdecode(__import__("numpy").fromfile(str(path), dtype="uint8"), cv2.IMREAD_COLOR)
     if image is None:
         raise CheckFailed(f"{path} cannot be decoded (OpenCV image codecs missing?)")
@@ -163,11 +171,10 @@ def check_matching(ctx: Context) -> str:
     from core.gallery import Gallery
     from core.matcher import Matcher
 
-    engine = _need(ctx, "engine", "engine")
-    image = _need(ctx, "image", "detection")
-    gallery = Gallery(Path(_need(ctx, "tmp", "temp folder")) / "gallery")
-    enroll_photos(engine, gallery, SELFTEST_SPG, "Self test", [_need(ctx, "image_path", "resources")], cfg=engine.cfg
-                  if hasattr(engine, "cfg") else None)
+    engine = _need(ctx.engine, "engine")
+    image = _need(ctx.image, "detection")
+    gallery = Gallery(Path(_need(ctx.tmp, "temp folder")) / "gallery")
+    enroll_photos(engine, gallery, SELFTEST_SPG, "Self test", [_need(ctx.image_path, "resources")], cfg=_need(ctx.cfg, "data folder").engine)
     ids, matrix = gallery.matrix(engine.info.model_id)
     if len(ids) != 1:
         raise CheckFailed(f"enrollment stored {len(ids)} samples, expected 1")
@@ -224,9 +231,9 @@ def write_test_video(path: Path, frames: int = 30, size: tuple[int, int] = (160,
 
 
 def check_camera_worker(ctx: Context) -> str:
-    tmp = Path(_need(ctx, "tmp", "temp folder"))
+    tmp = Path(_need(ctx.tmp, "temp folder"))
     video = write_test_video(tmp / "selftest camera.mp4")
-    _need(ctx, "cfg", "data folder")
+    _need(ctx.cfg, "data folder")
     return _camera_probe(video, CAMERA_TIMEOUT_S)
 
 
@@ -262,7 +269,7 @@ def _camera_probe(video: Path, timeout_s: float) -> str:
             while True:
                 st = status_q.get_nowait()
                 if isinstance(st, CameraStatus):
-                    states.append(f"{st.state.value if hasattr(st.state, 'value') else st.state}"
+                    states.append(f"{st.state.value}"
                                   + (f" ({st.reason})" if st.reason and st.state in (CameraState.FAILED, CameraState.RECONNECTING) else ""))
         except (queue_mod.Empty, OSError, EOFError):
             pass
@@ -327,7 +334,7 @@ CHECKS: list[tuple[str, Callable[[Context], str]]] = [
 # --- runner --------------------------------------------------------------------------------------------
 def _stream() -> TextIO | None:
     out = sys.stdout
-    return out if out is not None and not getattr(out, "closed", False) else None
+    return out if out is not None and not out.closed else None
 
 
 def _emit(lines: list[str], line: str) -> None:

@@ -21,13 +21,22 @@ import threading
 from typing import Any
 
 from core.clock import Clock, as_clock
+from core.config import TelegramConfig
 from core.secrets import redact
-from core.telegram import TelegramClient, TelegramRejected, TelegramRetryable
+from core.telegram import TelegramClient, TelegramError, TelegramRejected, TelegramRetryable
 
 log = logging.getLogger(__name__)
 
 
 class AlertOutbox:
+    @classmethod
+    def for_telegram(cls, tg_cfg: TelegramConfig, store: Any, **kwargs: Any) -> AlertOutbox:
+        """The outbox for this Telegram config, its delivery thread started.
+        Raises :class:`core.telegram.TelegramError` when Telegram is off or not configured."""
+        if not tg_cfg.enabled:
+            raise TelegramError("Telegram alerts are off (telegram.enabled: false)")
+        return cls(TelegramClient.from_config(tg_cfg), store, **kwargs)
+
     def __init__(self, client: TelegramClient, store: Any, clock: Clock | None = None, *,
                  base_backoff_s: float = 2.0, max_backoff_s: float = 300.0, poll_s: float = 1.0,
                  start: bool = True):
@@ -95,7 +104,7 @@ class AlertOutbox:
             return self.client.send_message(row.text)
 
     def _backoff(self, attempts: int) -> float:
-        return min(self.max_backoff_s, self.base_backoff_s * (2 ** max(0, attempts)))
+        return float(min(self.max_backoff_s, self.base_backoff_s * (2 ** max(0, attempts))))
 
     # --- thread --------------------------------------------------------------------------------
     def notify(self) -> None:

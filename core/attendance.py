@@ -17,18 +17,20 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import date, datetime, time as dtime, timedelta
+from datetime import datetime
 from typing import Any, Callable
 from zoneinfo import ZoneInfo
 
 import numpy as np
 
+from core.alert_outbox import AlertOutbox
 from core.alert_templates import AlertTemplates, fmt_duration, fmt_time
 from core.clock import as_clock
 from core.events_db import ALERT_PENDING, ALERT_SKIPPED, EventStoreError, StateRow
 from core.presence import PresenceEngine, State, Transition
+from core.reports import summary_text
 from core.secrets import register_secret
-from core.shifts import ShiftBook
+from core.shifts import ShiftBook, day_bounds
 
 log = logging.getLogger(__name__)
 
@@ -56,12 +58,6 @@ class SpgPresence:
 def _secret(v: Any) -> str:
     get = getattr(v, "get_secret_value", None)
     return str(get()) if get else (str(v) if v else "")
-
-
-def day_bounds(day: date, tz: ZoneInfo) -> tuple[float, float]:
-    start = datetime.combine(day, dtime(0, 0), tz)
-    end = datetime.combine(day + timedelta(days=1), dtime(0, 0), tz)
-    return start.timestamp(), end.timestamp()
 
 
 class AttendanceService:
@@ -345,8 +341,6 @@ class AttendanceService:
         if self.store.get_meta("daily_summary_date") == today:
             self._summary_done = today
             return
-        from core.reports import summary_text
-
         text = summary_text(self.store, self.cfg, local.date(), self._names, now=now)
         self.store.add_alert(now, None, "summary", text)
         self.store.set_meta("daily_summary_date", today)
@@ -430,9 +424,7 @@ def open_attendance(cfg: Any, data_dir: Any, gallery_names: Callable[[], dict[st
     outbox = None
     if cfg.telegram.enabled:
         try:
-            from core.telegram import TelegramOutbox
-
-            outbox = TelegramOutbox(cfg.telegram, store)
+            outbox = AlertOutbox.for_telegram(cfg.telegram, store)
         except Exception as exc:  # noqa: BLE001 - presence still works; the alert rows stay 'skipped'
             log.warning("Telegram alerts are off: %s", exc)
     return AttendanceService(cfg, store, outbox, clock, gallery_names)

@@ -8,9 +8,10 @@ including the awkward cases: a wall-clock jump alone (NTP) and a suspend/resume 
 from __future__ import annotations
 
 import time
-from typing import Any, Callable, Protocol, runtime_checkable
+from typing import Callable, Protocol, runtime_checkable
 
 
+@runtime_checkable
 @runtime_checkable
 class Clock(Protocol):
     def time(self) -> float:
@@ -77,11 +78,11 @@ class FakeClock:
         self._wall = float(wall)
 
 
-def as_clock(obj: Any) -> Clock:
+def as_clock(obj: Clock | Callable[[], float] | None) -> Clock:
     """Accept a :class:`Clock`, ``None`` (the system clock) or a bare wall-time callable such as ``time.time``."""
     if obj is None:
         return SystemClock()
-    if hasattr(obj, "time") and hasattr(obj, "monotonic") and callable(obj.monotonic):
+    if isinstance(obj, Clock):
         return obj
     if callable(obj):
         return _CallableClock(obj)

@@ -87,7 +87,7 @@ def source_images() -> dict[str, np.ndarray]:
         if img is None:
             raise FileNotFoundError(f"demo picture {images_dir / name} is missing from the insightface package")
         out[key] = img
-    out["astronaut"] = cv2.cvtColor(skimage.data.astronaut(), cv2.COLOR_RGB2BGR)
+    out["astronaut"] = cv2.cvtColor(skimage.data.astronaut(), cv2.COLOR_RGB2BGR)  # type: ignore[no-untyped-call]
     return out
 
 
@@ -256,7 +256,7 @@ def build_demo(data_dir: Path, base: AppConfig, engine: Any = None,
 
         say("loading the face engine")
         engine = create_engine(cfg.engine, data_dir)
-    model_id = getattr(getattr(engine, "info", None), "model_id", "")
+    model_id = engine.info.model_id
     try:
         info = json.loads(marker.read_text(encoding="utf-8"))
     except (OSError, ValueError):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -26,29 +27,43 @@ log = logging.getLogger(__name__)
 
 Photo = Path | str | np.ndarray
 
+
+class Reason(StrEnum):
+    """Every reason enrollment refuses a photo or a request; the console words each one (ui.enroll_dialogs)."""
+
+    UNREADABLE = "unreadable"
+    NOT_IMAGE = "not_image"
+    NO_FACE = "no_face"
+    SEVERAL_FACES = "several_faces"
+    TOO_SMALL = "too_small"
+    TOO_BLURRED = "too_blurred"
+    BAD_ID = "bad_id"
+    BAD_NAME = "bad_name"
+    NO_PHOTOS = "no_photos"
+
+
 MESSAGES = {
-    "unreadable": "the file cannot be opened (missing, empty or no permission). Check the file and try again.",
-    "not_image": "the file is not a photo this program can read. Use a JPG or PNG picture.",
-    "no_face": "no face was found. Use a photo where the face is clear, lit and looking at the camera.",
-    "several_faces": "there is more than one face of similar size. Use a photo of this SPG alone.",
-    "too_small": "the face is too small ({px} px wide, at least {min_px} px needed). Use a closer or larger photo.",
-    "too_blurred": "the face is too blurred (sharpness {sharp:.0f}, at least {min_sharp:.0f} needed). "
-                   "Use a sharper photo with good light.",
-    "bad_id": "{detail}",
+    Reason.UNREADABLE: "the file cannot be opened (missing, empty or no permission). Check the file and try again.",
+    Reason.NOT_IMAGE: "the file is not a photo this program can read. Use a JPG or PNG picture.",
+    Reason.NO_FACE: "no face was found. Use a photo where the face is clear, lit and looking at the camera.",
+    Reason.SEVERAL_FACES: "there is more than one face of similar size. Use a photo of this SPG alone.",
+    Reason.TOO_SMALL: "the face is too small ({px} px wide, at least {min_px} px needed). Use a closer or larger photo.",
+    Reason.TOO_BLURRED: "the face is too blurred (sharpness {sharp:.0f}, at least {min_sharp:.0f} needed). "
+                        "Use a sharper photo with good light.",
 }
 
 
 class EnrollmentError(Exception):
     """One photo (or the whole enrollment) was refused. ``reason`` is machine-readable."""
 
-    def __init__(self, reason: str, message: str, photo: str | None = None):
+    def __init__(self, reason: Reason, message: str, photo: str | None = None):
         self.reason = reason
         self.photo = photo
         self.message = message
         super().__init__(f"{Path(photo).name}: {message}" if photo else message)
 
 
-def _error(reason: str, photo: str | None, **kw) -> EnrollmentError:
+def _error(reason: Reason, photo: str | None, **kw: float) -> EnrollmentError:
     return EnrollmentError(reason, MESSAGES[reason].format(**kw), photo)
 
 
@@ -84,7 +99,7 @@ def load_image(photo: Photo) -> tuple[np.ndarray, bytes, str, str]:
         if img.ndim == 2:
             img = cv2.cvtColor(img, cv2.COLOR_GRAY2BGR)
         if img.ndim != 3 or img.shape[2] not in (3, 4) or img.size == 0:
-            raise _error("not_image", "camera frame")
+            raise _error(Reason.NOT_IMAGE, "camera frame")
         if img.shape[2] == 4:
             img = cv2.cvtColor(img, cv2.COLOR_BGRA2BGR)
         img = np.ascontiguousarray(img, dtype=np.uint8)
@@ -95,12 +110,12 @@ def load_image(photo: Photo) -> tuple[np.ndarray, bytes, str, str]:
     try:
         data = path.read_bytes()
     except OSError:
-        raise _error("unreadable", label) from None
+        raise _error(Reason.UNREADABLE, label) from None
     if not data:
-        raise _error("unreadable", label)
+        raise _error(Reason.UNREADABLE, label)
     decoded = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)  # applies EXIF orientation
     if decoded is None or decoded.size == 0:
-        raise _error("not_image", label)
+        raise _error(Reason.NOT_IMAGE, label)
     suffix = path.suffix.lower() if path.suffix.lower() in (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff") else ".jpg"
     return decoded, data, suffix, label
 
@@ -114,15 +129,15 @@ def usable_face(engine: FaceEngine, image: np.ndarray, label: str | None = None,
     """The photo's one usable face, or EnrollmentError (no_face / several_faces / too_small / too_blurred)."""
     faces = engine.detect(image)
     if not faces:
-        raise _error("no_face", label)
+        raise _error(Reason.NO_FACE, label)
     face = dominant_face(faces, image.shape)
     if face is None:
-        raise _error("several_faces", label)
+        raise _error(Reason.SEVERAL_FACES, label)
     q = assess(image, face, cfg)
     if q.reason == "too_small":
-        raise _error("too_small", label, px=int(q.face_px), min_px=int(getattr(cfg, "enroll_min_face_px", 60)))
+        raise _error(Reason.TOO_SMALL, label, px=int(q.face_px), min_px=int(getattr(cfg, "enroll_min_face_px", 60)))
     if q.reason == "too_blurred":
-        raise _error("too_blurred", label, sharp=q.sharpness, min_sharp=float(getattr(cfg, "min_sharpness", 15.0)))
+        raise _error(Reason.TOO_BLURRED, label, sharp=q.sharpness, min_sharp=float(getattr(cfg, "min_sharpness", 15.0)))
     return face
 
 
@@ -164,11 +179,11 @@ def enroll_photos(
     try:
         check_spg_id(spg_id)
     except GalleryError as exc:
-        raise EnrollmentError("bad_id", str(exc)) from None
+        raise EnrollmentError(Reason.BAD_ID, str(exc)) from None
     if not (name or "").strip() and gallery.get(spg_id) is None:
-        raise EnrollmentError("bad_name", "the SPG needs a name")
+        raise EnrollmentError(Reason.BAD_NAME, "the SPG needs a name")
     if not photos:
-        raise EnrollmentError("no_photos", "no photo was given; add at least one photo of the SPG")
+        raise EnrollmentError(Reason.NO_PHOTOS, "no photo was given; add at least one photo of the SPG")
     cfg = _cfg_of(engine, cfg)
     report = EnrollReport(spg_id=spg_id, name=(name or "").strip())
     accepted: list[FaceSample] = []
@@ -254,7 +269,7 @@ def _sample_chip(engine: FaceEngine, gallery: Gallery, spg_id: str, s: Sample) -
         face = dominant_face(engine.detect(img))
         if face is not None:
             return engine.align(img, face)
-    raise EnrollmentError("no_face", "the face of this sample cannot be found again in its photo")
+    raise EnrollmentError(Reason.NO_FACE, "the face of this sample cannot be found again in its photo")
 
 
 def reindex(engine: FaceEngine, gallery: Gallery, progress: Callable[[int, int], None] | None = None,
@@ -282,6 +297,3 @@ def reindex(engine: FaceEngine, gallery: Gallery, progress: Callable[[int, int],
         report.done += len(items)
     log.info("reindex for %s: %d sample(s) embedded, %d failed", model_id, report.done, len(report.failed))
     return report
-
-
-reindex_gallery = reindex

@@ -13,6 +13,7 @@ from typing import Sequence
 import cv2
 import numpy as np
 
+from core.config import EngineConfig
 from core.engine.base import DetectedFace
 
 DOMINANT_AREA_RATIO = 2.5
@@ -65,11 +66,12 @@ def turn_amount(face: DetectedFace) -> float:
     return abs(float(np.dot(lm[2] - mid, axis))) / eye_dx
 
 
-def assess(image_bgr: np.ndarray, face: DetectedFace, cfg=None, *, min_face_px: float | None = None,
-           min_sharpness: float | None = None) -> Quality:
-    """Size first, then sharpness, then pose. ``cfg`` is an EngineConfig (enrollment limits) or None."""
-    min_px = min_face_px if min_face_px is not None else float(getattr(cfg, "enroll_min_face_px", 60))
-    min_sharp = min_sharpness if min_sharpness is not None else float(getattr(cfg, "min_sharpness", 15.0))
+def assess(image_bgr: np.ndarray, face: DetectedFace, cfg: EngineConfig | None = None, *,
+           min_face_px: float | None = None, min_sharpness: float | None = None) -> Quality:
+    """Size first, then sharpness, then pose. ``cfg`` holds the enrollment limits (None: the defaults)."""
+    limits = cfg or EngineConfig()
+    min_px = min_face_px if min_face_px is not None else float(limits.enroll_min_face_px)
+    min_sharp = min_sharpness if min_sharpness is not None else float(limits.min_sharpness)
     size = min(face.width, face.height)
     sharp = sharpness(image_bgr, face)
     turn = turn_amount(face)
@@ -84,7 +86,7 @@ def assess(image_bgr: np.ndarray, face: DetectedFace, cfg=None, *, min_face_px: 
     return Quality(reason, size, sharp, turn)
 
 
-def quality_hint(frame_bgr: np.ndarray, face: DetectedFace, cfg=None) -> str:
+def quality_hint(frame_bgr: np.ndarray, face: DetectedFace, cfg: EngineConfig | None = None) -> str:
     """Live hint for the webcam dialog: 'ok', 'too_small', 'blurred' or 'turn'."""
     r = assess(frame_bgr, face, cfg).reason
     return "blurred" if r == "too_blurred" else r
@@ -110,7 +112,7 @@ def prominence(face: DetectedFace, image_shape: Sequence[int]) -> float:
     weight = max(0.05, 1.0 - off) ** 2
     if cut_by_edge(face, image_shape):
         weight *= 0.5
-    return face.area * weight
+    return float(face.area * weight)
 
 
 def dominant_face(faces: Sequence[DetectedFace], image_shape: Sequence[int] | None = None,

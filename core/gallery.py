@@ -411,12 +411,6 @@ class Gallery:
                     s.embeddings[model_id] = np.asarray(updates[s.id], np.float32).ravel()
         self._update(spg_id, change)
 
-    def reindex(self, engine, progress_cb: ProgressCallback | None = None) -> ReindexReport:
-        """Re-embed every sample with ``engine`` (from the original photos); see core.enrollment.reindex."""
-        from core.enrollment import reindex
-
-        return reindex(engine, self, progress=progress_cb)
-
 
 def check_spg_id(spg_id: str) -> str:
     if not isinstance(spg_id, str) or not SPG_ID_RE.match(spg_id) or spg_id in (".", ".."):

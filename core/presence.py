@@ -85,7 +85,7 @@ class SpgState:
     last_seen: float | None = None
     last_seen_mono: float | None = None
     last_camera: str = ""
-    pending: deque = field(default_factory=deque)
+    pending: deque[tuple[float, float, str]] = field(default_factory=deque)
     """Unconfirmed hits (mono, wall, camera) while NOT_SEEN or ABSENT."""
 
 

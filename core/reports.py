@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 from zoneinfo import ZoneInfo
 
-from core.attendance import day_bounds
-from core.shifts import ShiftBook
+from core.alert_templates import AlertTemplates, fmt_duration
+from core.shifts import ShiftBook, day_bounds
 
 HEADERS = [
     ("day", "Date"), ("spg_id", "SPG ID"), ("name", "Name"), ("first_seen", "First seen"),
@@ -245,8 +245,6 @@ def gallery_names_for(cfg: Any) -> dict[str, str]:
 
 def summary_text(store: Any, cfg: Any, day: date, names: dict[str, str], now: float | None = None) -> str:
     """The daily Telegram summary (HTML, outlet language)."""
-    from core.alert_templates import AlertTemplates, fmt_duration
-
     tpl = AlertTemplates(cfg.outlet.language)
     rows = build_report(store, cfg, day, day, None, names, now)
     lines = [tpl.render("daily_summary_header", outlet=cfg.outlet.name, date=day.isoformat())]

@@ -10,8 +10,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, time as dtime, timedelta
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 from zoneinfo import ZoneInfo
+
+if TYPE_CHECKING:
+    from core.config import AppConfig, ShiftWindow, Weekday
+
+# weekday -> window: the config's typed schedule, or plain {"mon": {"start": "09:00", ...}} mappings
+Weekly = Mapping["Weekday", "ShiftWindow"] | Mapping[str, Any]
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
@@ -26,6 +32,13 @@ class ShiftSpan:
 
     def contains(self, ts: float) -> bool:
         return self.start <= ts < self.end
+
+
+def day_bounds(day: date, tz: ZoneInfo) -> tuple[float, float]:
+    """Epoch seconds of ``day``'s local midnight and the next one (23 or 25 h apart on DST days)."""
+    start = datetime.combine(day, dtime(0, 0), tz)
+    end = datetime.combine(day + timedelta(days=1), dtime(0, 0), tz)
+    return start.timestamp(), end.timestamp()
 
 
 def _window(w: Any) -> tuple[dtime, dtime]:
@@ -43,7 +56,7 @@ def _window(w: Any) -> tuple[dtime, dtime]:
 class ShiftSchedule:
     """A weekly schedule in one time zone."""
 
-    def __init__(self, weekly: Mapping[str, Any] | None, tz: str | ZoneInfo):
+    def __init__(self, weekly: Weekly | None, tz: str | ZoneInfo):
         self.tz = tz if isinstance(tz, ZoneInfo) else ZoneInfo(tz)
         self.weekly: dict[str, tuple[dtime, dtime]] = {d: _window(w) for d, w in (weekly or {}).items()}
 
@@ -78,14 +91,13 @@ class ShiftSchedule:
 class ShiftBook:
     """Everyone's schedule: per-SPG overrides over the outlet default."""
 
-    def __init__(self, default: Mapping[str, Any] | None, per_spg: Mapping[str, Mapping[str, Any]] | None, tz: str):
+    def __init__(self, default: Weekly | None, per_spg: Mapping[str, Weekly] | None, tz: str):
         self.default = ShiftSchedule(default, tz)
         self.per_spg = {k: ShiftSchedule(v, tz) for k, v in (per_spg or {}).items()}
 
     @classmethod
-    def from_config(cls, cfg: Any) -> ShiftBook:
-        per = getattr(cfg.presence, "shifts", None) or {}
-        return cls(cfg.presence.default_shift, per, cfg.outlet.timezone)
+    def from_config(cls, cfg: AppConfig) -> ShiftBook:
+        return cls(cfg.presence.default_shift, cfg.presence.shifts, cfg.outlet.timezone)
 
     def of(self, spg_id: str) -> ShiftSchedule:
         return self.per_spg.get(spg_id, self.default)

@@ -141,12 +141,3 @@ def send_test_message(cfg: Any) -> tuple[bool, str]:
         return False, redact(f"Could not send the test message: {exc}")
     return True, "Test message sent. Check the Telegram chat."
 
-
-def TelegramOutbox(tg_cfg: Any, store: Any, **kwargs: Any):  # noqa: N802 - a factory named like the class
-    """The persistent outbox for this Telegram config (see :class:`core.alert_outbox.AlertOutbox`).
-    Raises :class:`TelegramError` when Telegram is disabled or not configured."""
-    from core.alert_outbox import AlertOutbox
-
-    if not getattr(tg_cfg, "enabled", False):
-        raise TelegramError("Telegram alerts are off (telegram.enabled: false)")
-    return AlertOutbox(TelegramClient.from_config(tg_cfg), store, **kwargs)

@@ -44,7 +44,7 @@ class Track:
     since_embed: int = 0
     """Frames since the last embedding (0 = embedded this frame)."""
     missed: int = 0
-    votes: deque = field(default_factory=deque)
+    votes: deque[tuple[str | None, float]] = field(default_factory=deque)
     """Recent identifications: (spg_id or None, similarity)."""
     embedded_once: bool = False
 

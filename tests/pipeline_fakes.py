@@ -7,16 +7,18 @@ marker so tests can tell squares apart. Real-model tests use the real test pack 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 import cv2
 import numpy as np
 
+from core.config import EngineConfig
 from core.engine.base import DetectedFace, EngineInfo, FaceEngine, l2_normalise
 
 
 class GreenSquareEngine(FaceEngine):
-    def __init__(self, cfg=None, data_dir: Path | None = None, delay_s: float = 0.0, hang_after: int = 0):
+    def __init__(self, cfg: EngineConfig | None = None, data_dir: Path | None = None, delay_s: float = 0.0,
+                 hang_after: int = 0):
         self.delay_s = delay_s
         self.hang_after = hang_after
         self.calls = 0
@@ -54,7 +56,7 @@ class GreenSquareEngine(FaceEngine):
         return l2_normalise(np.stack([np.r_[c.reshape(-1, 3).mean(0), np.ones(5)] for c in chips]).astype(np.float32))
 
 
-def make_engine(cfg, data_dir, **kwargs) -> GreenSquareEngine:
+def make_engine(cfg: EngineConfig | None, data_dir: Path | None, **kwargs: Any) -> GreenSquareEngine:
     return GreenSquareEngine(cfg, data_dir, **kwargs)
 
 
@@ -63,7 +65,7 @@ def green_square_video(path: Path, size: tuple[int, int], frames: int = 60, fps:
     """A video (w, h) with one textured green square at ``box`` (x1, y1, x2, y2) on a grey background."""
     w, h = size
     box = box or (w // 4, h // 4, w // 4 + h // 3, h // 4 + h // 3)
-    vw = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (w, h))
+    vw = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"mp4v"), fps, (w, h))
     for i in range(frames):
         img = np.full((h, w, 3), 90, np.uint8)
         cv2.putText(img, str(i), (10, 40), cv2.FONT_HERSHEY_SIMPLEX, 1.0, (255, 255, 255), 2)

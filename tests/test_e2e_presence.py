@@ -29,8 +29,6 @@ from core.reports import build_report
 from tests.fake_telegram import FakeTelegram
 from tests.test_attendance_real import NAMES, PEOPLE, PRESENCE, compose_footage, enroll_people
 
-pytest.importorskip("workers.pipeline")
-pytest.importorskip("cli.run")
 pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parent.parent

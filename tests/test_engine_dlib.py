@@ -40,7 +40,9 @@ def test_group_photos_give_the_right_face_count(engine, shared_data, name):
 
 
 def test_photos_without_a_face_give_no_face(engine, shared_data):
-    for photo in sorted((shared_data / "noface").iterdir()):
+    photos = sorted((shared_data / "noface").iterdir())
+    assert photos, "the shared data set holds photos without a face"
+    for photo in photos:
         assert engine.detect(read_image(photo)) == [], photo.name
 
 

@@ -45,9 +45,15 @@ def test_oversized_frame_comes_back_with_boxes_in_original_coordinates(running):
     assert r.frame_shape == (1440, 2560)
     (face,) = r.faces
     assert face.bbox == pytest.approx(BIG_BOX, abs=6)  # detected at 1280x720, scaled x2 back
-    stored = running.read_frame("big", r.slot, r.generation)
-    if stored is not None:  # None only if the slot was overwritten meanwhile
-        assert stored.shape == (720, 1280, 3)
+    # The frame a result names stays readable until its slot is reused; read it as soon as the result arrives.
+    frames = []
+
+    def stored_frame(b, seen):
+        frames.extend(f for r in results_of([b], "big") if (f := running.read_frame("big", r.slot, r.generation)) is not None)
+        return bool(frames)
+
+    pump(running, stored_frame)
+    assert frames[0].shape == (720, 1280, 3)  # the downscaled copy in SharedMemory, not the 2560x1440 original
 
 
 def test_metrics_report_per_camera_rates_and_inference_latency(running):

@@ -27,19 +27,17 @@ def test_demo_script_has_an_spg_who_leaves_and_a_visitor():
 
 
 def test_demo_outlet_is_built_and_recognised_by_the_offline_dlib_engine(data_dir):
-    factory = pytest.importorskip("core.engine.factory")
-    pytest.importorskip("core.enrollment")
+    from core.engine.factory import create_engine
     from core.gallery import Gallery
-    from core.matcher import Matcher  # noqa: F401 - the engine's own matching is used below via identify
 
     base = AppConfig.model_validate({"engine": {"kind": "dlib"}})
     outlet = demo.build_demo(data_dir, base)
     assert outlet.data_dir == data_dir / "demo"
-    names = sorted(getattr(p, "name", None) or p["name"] for p in Gallery(outlet.data_dir / "gallery").people())
+    names = sorted(p.name for p in Gallery(outlet.data_dir / "gallery").people())
     assert names == sorted(p.name for p in demo.PEOPLE if p.spg_id)
     assert [c.id for c in outlet.config.cameras] == list(demo.SCRIPT)
     assert outlet.config.presence.absent_seconds <= 15 and not outlet.config.telegram.enabled
-    engine = factory.create_engine(outlet.config.engine, data_dir)
+    engine = create_engine(outlet.config.engine, data_dir)
     assert engine.info.name == "dlib"
     # a frame of the counter camera at 15 s shows Citra and Dewi; both are found by the dlib detector
     cap = cv2.VideoCapture(str(outlet.config.cameras[1].source))
@@ -57,8 +55,6 @@ def test_demo_outlet_is_built_and_recognised_by_the_offline_dlib_engine(data_dir
 
 @pytest.mark.slow
 def test_first_run_opens_the_demo_and_screenshot_command_writes_a_png(tmp_path, test_pack):
-    pytest.importorskip("workers.pipeline")
-    pytest.importorskip("core.attendance")
     shot = tmp_path / "shot.png"
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "SPG_DATA_DIR": str(tmp_path / "data")}
     # no --demo: a first run (nothing configured) opens the demo outlet by itself
@@ -138,13 +134,14 @@ def test_about_box_names_the_engine_and_its_licence(qtbot, engine_for):
     from ui.about_dialog import AboutDialog
 
     info = engine_for("opencv").info
-    # as the console knows it: the engine from the inference server's stats, the licence from EngineInfo
-    dlg = AboutDialog(AppConfig(), {"engine": info.name, "pack": info.pack_path, "licence": info.licence})
+    # the dialogs' engine is loaded: its own EngineInfo
+    dlg = AboutDialog(AppConfig(), info)
     qtbot.addWidget(dlg)
     text = dlg.text.text()
     assert "YuNet + SFace" in text and "YuNet MIT, SFace Apache-2.0" in text and "commercial use allowed" in text
-    # before the dialogs' engine has loaded only the engine's name is known: the licence is still named
+    # before the dialogs' engine has loaded only the engine's name is known (from the inference server's stats):
+    # the licence is still named
     for engine, words in (("opencv", "Apache-2.0"), ("dlib", "public domain"), ("insightface", "non-commercial")):
-        dlg = AboutDialog(AppConfig(), {"engine": engine, "pack": "buffalo_s" if engine == "insightface" else ""})
+        dlg = AboutDialog(AppConfig(), None, running_engine=engine)
         qtbot.addWidget(dlg)
         assert words in dlg.text.text()

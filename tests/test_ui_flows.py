@@ -16,11 +16,7 @@ import cv2
 import numpy as np
 import pytest
 
-pytest.importorskip("core.gallery")
-pytest.importorskip("core.enrollment")
-pytest.importorskip("core.engine.factory")
-
-from core.config import AppConfig  # noqa: E402
+from core.config import AppConfig
 
 STAYS, LEAVES = "George_W_Bush", "Colin_Powell"
 

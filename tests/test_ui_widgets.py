@@ -13,6 +13,7 @@ from PySide6.QtCore import Qt
 
 from core.config import AppConfig
 from core.messages import FaceResult, FrameResult
+from tests.engine_fakes import BoxEngine
 from tests.ui_fakes import FakeAttendance, FakeGallery, FakePipeline
 from ui.camera_grid import CameraGrid, grid_shape
 from ui.presence_table import PresenceRow, PresenceTable, row_from
@@ -206,20 +207,20 @@ def test_camera_test_connection_shows_a_preview_frame(qtbot, tmp_path):
 def test_enrollment_errors_in_supervisor_words(qtbot):
     from PySide6.QtWidgets import QWidget
 
-    from ui.enroll_dialogs import error_text
+    from core.engine.base import ModelPackError
+    from core.enrollment import EnrollmentError, Reason
+    from ui.enroll_dialogs import error_text, reason_texts
 
     w = QWidget()
     qtbot.addWidget(w)
-
-    class E(Exception):
-        def __init__(self, reason, msg="x"):
-            super().__init__(msg)
-            self.reason = reason
-
-    assert "more than one face" in error_text(w, E("multiple_faces"))
-    assert "No face" in error_text(w, E("no_face"))
-    assert "too blurred" in error_text(w, E("blurred"))
-    assert "another SPG" in error_text(w, E("looks_like_other"))
+    assert set(reason_texts(w)) == set(Reason), "every reason enrollment raises has a sentence"
+    assert "more than one face" in error_text(w, EnrollmentError(Reason.SEVERAL_FACES, "core words", "/x/team.jpg"))
+    assert error_text(w, EnrollmentError(Reason.SEVERAL_FACES, "core words", "/x/team.jpg")).startswith("team.jpg: ")
+    assert "No face" in error_text(w, EnrollmentError(Reason.NO_FACE, "core words"))
+    assert "too blurred" in error_text(w, EnrollmentError(Reason.TOO_BLURRED, "core words"))
+    assert "too small" in error_text(w, EnrollmentError(Reason.TOO_SMALL, "core words"))
+    assert "name first" in error_text(w, EnrollmentError(Reason.BAD_NAME, "core words"))
+    assert "engine could not start" in error_text(w, ModelPackError("pack is broken"))
 
 
 def test_second_instance_is_refused(data_dir):
@@ -333,19 +334,6 @@ def test_presence_timeline_draws_bands_per_state_change(qtbot):
     assert [b[2] for b in tl.bands["a"]] == ["present", "absent"] and tl.bands["a"][0][1] == now[0]
 
 
-class _BoxEngine:
-    """Stand-in engine: one centred face box in every frame."""
-
-    def detect(self, img):
-        import numpy as np
-
-        from core.engine.base import DetectedFace
-
-        h, w = img.shape[:2]
-        lm = np.array([[w * .45, h * .45], [w * .55, h * .45], [w * .5, h * .5], [w * .46, h * .56], [w * .54, h * .56]], np.float32)
-        return [DetectedFace(np.array([w * .3, h * .3, w * .7, h * .7], np.float32), lm, 0.9)]
-
-
 def test_webcam_dialog_previews_captures_and_saves(qtbot, tmp_path, monkeypatch):
     import cv2
     import numpy as np
@@ -363,7 +351,7 @@ def test_webcam_dialog_previews_captures_and_saves(qtbot, tmp_path, monkeypatch)
     calls = []
     monkeypatch.setattr(enroll_dialogs, "run_enrollment",
                         lambda eng, gal, sid, name, photos, cfg=None, source="photo": calls.append((sid, name, [getattr(p, "shape", None) is not None for p in photos], source)) or len(photos))
-    engine = EngineService(AppConfig(), tmp_path, factory=lambda c, d: _BoxEngine())
+    engine = EngineService(AppConfig(), tmp_path, factory=lambda c, d: BoxEngine())
     dlg = enroll_dialogs.WebcamEnrollDialog(engine, FakeGallery({"ayu": "Ayu"}), AppConfig())
     qtbot.addWidget(dlg)
     dlg.show()
@@ -414,12 +402,16 @@ def test_report_dialog_runs_in_background_with_progress_and_opens_folder(qtbot, 
     assert dlg.progress.value() == dlg.progress.maximum()
 
 
-def test_about_shows_engine_pack_licence_and_provider(window):
-    window.engine_info.update(engine="insightface", pack="buffalo_s", licence="non-commercial research", provider="CPUExecutionProvider")
-    dlg = window.open_about()
-    text = dlg.text.text()
-    for part in ("insightface", "buffalo_s", "non-commercial research", "CPUExecutionProvider", "Version"):
-        assert part in text
+def test_about_shows_the_release_and_the_loaded_engine(window, test_pack):
+    """Version from pyproject.toml; engine, pack, licence and provider from the real engine the console loaded."""
+    import tomllib
+
+    window.engine.set_config(AppConfig.model_validate({"engine": {"kind": "insightface", "pack": str(test_pack)}}))
+    engine = window.engine.engine_blocking()  # what an enrollment dialog does first
+    text = window.open_about().text.text()
+    release = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]["version"]
+    for part in (release, engine.info.name, Path(engine.info.pack_path).name, engine.info.licence, engine.info.provider):
+        assert part and part in text, part
 
 
 def test_indonesian_translations_are_complete_and_keep_placeholders():

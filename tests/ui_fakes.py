@@ -110,6 +110,9 @@ class FakeGallery:
     def people(self):
         return [dict(p) for p in self._people.values()]
 
+    def names(self) -> dict[str, str]:  # core.gallery.Gallery.names
+        return {k: p["name"] for k, p in self._people.items()}
+
     def thumbnail_path(self, spg_id):
         return None
 

@@ -35,6 +35,7 @@ class CameraGrid(QWidget):
         super().__init__(parent)
         self.tiles: dict[str, CameraTile] = {}
         self._titles: dict[str, str] = {}
+        self._order: list[str] = []
         self._names: dict[str, str] = {}
         self.focused: str = ""
         self._stack = QStackedWidget(self)
@@ -84,7 +85,7 @@ class CameraGrid(QWidget):
     def _relayout(self) -> None:
         while self._grid.count():
             self._grid.takeAt(0)
-        order = getattr(self, "_order", [])
+        order = self._order
         if not order:
             self._grid.addWidget(self._empty, 0, 0)
             self._empty.show()

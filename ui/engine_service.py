@@ -14,14 +14,15 @@ from typing import Any, Callable
 from PySide6.QtCore import QObject
 
 from core.config import AppConfig
+from core.engine.base import FaceEngine
 from ui.tasks import Background
 
 log = logging.getLogger(__name__)
 
-EngineFactory = Callable[[AppConfig, Path], Any]
+EngineFactory = Callable[[AppConfig, Path], FaceEngine]
 
 
-def default_engine_factory(cfg: AppConfig, data_dir: Path) -> Any:
+def default_engine_factory(cfg: AppConfig, data_dir: Path) -> FaceEngine:
     from core.engine.factory import create_engine
 
     return create_engine(cfg.engine, data_dir)
@@ -33,7 +34,7 @@ class EngineService(QObject):
         self.cfg = cfg
         self.data_dir = Path(data_dir)
         self._factory = factory or default_engine_factory
-        self._engine: Any = None
+        self._engine: FaceEngine | None = None
         self._load_lock = threading.Lock()
         self.lock = threading.RLock()
         """Hold while calling the engine from any thread."""
@@ -45,7 +46,7 @@ class EngineService(QObject):
                 self._engine = None
         self.cfg = cfg
 
-    def engine_blocking(self) -> Any:
+    def engine_blocking(self) -> FaceEngine:
         """The engine, loading it if needed. NEVER call on the UI thread."""
         with self._load_lock:
             if self._engine is None:
@@ -54,7 +55,7 @@ class EngineService(QObject):
             return self._engine
 
     @property
-    def loaded(self) -> Any:
+    def loaded(self) -> FaceEngine | None:
         return self._engine
 
     def run(self, fn: Callable[[Any], Any], on_done: Callable[[Any], None] | None = None,

@@ -34,6 +34,9 @@ from PySide6.QtWidgets import (
 )
 
 from core.config import AppConfig
+from core.engine.base import EngineError
+from core.enrollment import EnrollmentError, Reason
+from core.gallery import Gallery
 from core.secrets import mask_url
 from ui.controller import array_to_qimage
 from ui.engine_service import EngineService
@@ -58,46 +61,35 @@ def unique_id(base: str, taken: set[str]) -> str:
     return f"{base}_{i}"
 
 
-def gallery_ids(gallery: Any) -> set[str]:
-    from ui.gallery_manager import person_fields
+def gallery_ids(gallery: Gallery) -> set[str]:
+    return set(gallery.names())
 
-    try:
-        return {person_fields(p)["spg_id"] for p in gallery.people()}
-    except Exception:  # noqa: BLE001
-        return set()
+
+def reason_texts(widget: QWidget) -> dict[Reason, str]:
+    """One sentence per :class:`core.enrollment.Reason`, in the console's language (a test checks all are here)."""
+    tr = widget.tr
+    unreadable = tr("The file could not be opened as a photo. Use a JPG or PNG picture.")
+    return {
+        Reason.UNREADABLE: unreadable,
+        Reason.NOT_IMAGE: unreadable,
+        Reason.NO_FACE: tr("No face was found in the photo. Use a photo where the face is clear and facing the camera."),
+        Reason.SEVERAL_FACES: tr("There is more than one face in the photo. Use a photo of this SPG alone."),
+        Reason.TOO_SMALL: tr("The face is too small. Move closer to the camera or use a bigger photo."),
+        Reason.TOO_BLURRED: tr("The photo is too blurred. Hold still, use good light and try again."),
+        Reason.BAD_ID: tr("This SPG id cannot be used: use letters, digits, '_', '-' or '.', starting with a letter or digit."),
+        Reason.BAD_NAME: tr("Type the SPG's name first."),
+        Reason.NO_PHOTOS: tr("Add at least one photo."),
+    }
 
 
 def error_text(widget: QWidget, exc: BaseException) -> str:
-    """An enrollment error in words a supervisor understands (with the photo it concerns)."""
-    reason = str(getattr(exc, "reason", "") or "").lower()
-    photo = getattr(exc, "photo", None) or getattr(exc, "path", None)
-    other = getattr(exc, "other_name", None) or getattr(exc, "other", None) or getattr(exc, "other_spg", None) or ""
-    tr = widget.tr
-    texts = {
-        "no_face": tr("No face was found in the photo. Use a photo where the face is clear and facing the camera."),
-        "multiple_faces": tr("There is more than one face in the photo. Use a photo of this SPG alone."),
-        "several_faces": tr("There is more than one face in the photo. Use a photo of this SPG alone."),
-        "too_small": tr("The face is too small. Move closer to the camera or use a bigger photo."),
-        "bad_name": tr("Type the SPG's name first."),
-        "no_photos": tr("Add at least one photo."),
-        "blurred": tr("The photo is too blurred. Hold still, use good light and try again."),
-        "too_blurred": tr("The photo is too blurred. Hold still, use good light and try again."),
-        "looks_like_other": tr("This face looks like another SPG already enrolled{other}. Check you chose the right person."),
-        "duplicate": tr("This face looks like another SPG already enrolled{other}. Check you chose the right person."),
-        "unreadable": tr("The file could not be opened as a photo. Use a JPG or PNG picture."),
-        "not_image": tr("The file could not be opened as a photo. Use a JPG or PNG picture."),
-        "pose": tr("The face is turned away. Look straight at the camera."),
-    }
-    key = next((k for k in texts if k in reason), None)
-    if key is None:
-        base = str(getattr(exc, "message", "") or exc) or exc.__class__.__name__
-        if type(exc).__name__ in ("EngineError", "ModelPackError"):
-            base = tr("The face engine could not start: {err}").format(err=base)
-    else:
-        base = texts[key].format(other=f" ({other})" if other else "")
-    if photo:
-        base = f"{Path(str(photo)).name}: {base}"
-    return base
+    """An enrollment or engine error in words a supervisor understands (with the photo it concerns)."""
+    if isinstance(exc, EnrollmentError):
+        text = reason_texts(widget)[exc.reason]
+        return f"{Path(exc.photo).name}: {text}" if exc.photo else text
+    if isinstance(exc, EngineError):  # ModelPackError too
+        return widget.tr("The face engine could not start: {err}").format(err=exc)
+    return str(exc) or exc.__class__.__name__
 
 
 def run_enrollment(engine: Any, gallery: Any, spg_id: str, name: str, photos: Sequence[Any], cfg: AppConfig | None = None,

@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 from core.config import AppConfig
 from core.forget_spg import forget_spg
 from ui.engine_service import EngineService
+from ui.enroll_dialogs import PhotoEnrollDialog, WebcamEnrollDialog
 from ui.tasks import Background
 
 log = logging.getLogger(__name__)
@@ -175,8 +176,6 @@ class GalleryManager(QWidget):
 
     # --- actions -------------------------------------------------------------------------------
     def open_photo_dialog(self, photos=(), name: str = "") -> QWidget:
-        from ui.enroll_dialogs import PhotoEnrollDialog
-
         p = self.selected() if not name and not photos else None
         dlg = PhotoEnrollDialog(self.engine, self.gallery, self, spg_id=p["spg_id"] if p else "",
                                 name=p["name"] if p else name, photos=photos)
@@ -187,8 +186,6 @@ class GalleryManager(QWidget):
         return dlg
 
     def open_webcam_dialog(self) -> QWidget:
-        from ui.enroll_dialogs import WebcamEnrollDialog
-
         dlg = WebcamEnrollDialog(self.engine, self.gallery, self.cfg, self, extra_sources=self._webcam_sources())
         dlg.enrolled.connect(lambda _sid: self._after_change())
         self.dialog = dlg

@@ -18,6 +18,7 @@ from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QMessageBox, QSplitter, QTabWidget, QVBoxLayout, QWidget
 
 from core.config import AppConfig
+from core.messages import InferenceStats
 from core.paths import DataLayout
 from core.unknown_faces import UnknownFaceKeeper
 from ui.camera_grid import CameraGrid
@@ -211,14 +212,13 @@ class MainWindow(QMainWindow):
         if ev.kind == "alert":
             self.statusBar().showMessage(ev.text, 15000)
 
-    def _on_stats(self, stats) -> None:
-        eng = getattr(stats, "engine", "")
-        prov = getattr(stats, "provider", "")
+    def _on_stats(self, stats: InferenceStats) -> None:
+        eng, prov = stats.engine, stats.provider
         if eng:
             self.engine_info.setdefault("engine", eng)
             self.engine_info.setdefault("provider", prov)
-        lat = getattr(stats, "latency_p50_ms", 0.0)
-        self.engine_label.setText(self.tr("{engine} · {provider} · {lat:.0f} ms").format(engine=eng, provider=prov, lat=lat))
+        self.engine_label.setText(self.tr("{engine} · {provider} · {lat:.0f} ms").format(
+            engine=eng, provider=prov, lat=stats.latency_p50_ms))
 
     def _on_started(self, info: dict) -> None:
         self.engine_info.update({k: v for k, v in (info or {}).items() if v})
@@ -262,13 +262,10 @@ class MainWindow(QMainWindow):
     def open_about(self) -> QWidget:
         from ui.about_dialog import AboutDialog
 
-        info = dict(self.engine_info)
-        eng_info = getattr(self.engine.loaded, "info", None)  # the dialogs' engine, if already loaded
-        if eng_info is not None:
-            for key, attr in (("engine", "name"), ("pack", "pack_path"), ("licence", "licence"), ("provider", "provider")):
-                if not info.get(key) and getattr(eng_info, attr, ""):
-                    info[key] = getattr(eng_info, attr)
-        dlg = AboutDialog(self.cfg, info, self)
+        loaded = self.engine.loaded  # the dialogs' engine, if already loaded
+        dlg = AboutDialog(self.cfg, loaded.info if loaded is not None else None, self,
+                          running_engine=str(self.engine_info.get("engine", "")),
+                          running_provider=str(self.engine_info.get("provider", "")))
         self.dialog = dlg
         dlg.show()
         return dlg
@@ -306,10 +303,8 @@ class MainWindow(QMainWindow):
         self.unknown._timer.stop()
         ok = self.controller.shutdown(timeout_s)
         self.engine.shutdown()
-        for w in (self, self.gallery_manager, self.unknown):
-            bg = getattr(w, "_bg", None)
-            if bg is not None:
-                bg.shutdown(wait=False)
+        for bg in (self._bg, self.gallery_manager._bg, self.unknown._bg):
+            bg.shutdown(wait=False)
         self.closed_cleanly = ok
         return ok
 

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from core.config import AppConfig, CameraConfig
+from core.engine.base import FaceEngine
 from core.messages import CameraRemoved, CameraStatus, FrameMeta, FrameResult, InferenceStats, Stop
 from workers.camera_worker import CameraLoop
 from workers.frame_buffer import FrameBuffer, buffer_name, create_buffer, run_token
@@ -32,7 +33,8 @@ class InlinePipeline:
     """Same interface as :class:`workers.pipeline.Pipeline` (start, stop, poll, add_camera, remove_camera,
     read_frame, frame_shape, metrics); ``engine`` may be passed in already built."""
 
-    def __init__(self, cfg: AppConfig, data_dir: Path, *, engine_spec: EngineSpec | None = None, engine=None):
+    def __init__(self, cfg: AppConfig, data_dir: Path, *, engine_spec: EngineSpec | None = None,
+                 engine: FaceEngine | None = None):
         self.cfg = cfg
         self.data_dir = Path(data_dir)
         self.engine_spec = engine_spec or EngineSpec()

@@ -93,4 +93,5 @@ def l2_normalise(x: np.ndarray) -> np.ndarray:
     if x.size == 0:
         return x.reshape(0, x.shape[-1] if x.ndim == 2 else 0)
     norms = np.linalg.norm(x, axis=-1, keepdims=True)
-    return x / np.maximum(norms, 1e-12)
+    out: np.ndarray = x / np.maximum(norms, 1e-12)
+    return out

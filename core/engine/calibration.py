@@ -5,7 +5,7 @@
 impostor similarities over a ``faces/<person>/`` folder and picks the threshold that keeps the impostor
 false-match rate under a target while accepting as many genuine pairs as possible.
 
-Run ``python -m core.engine.calibration --pack DIR`` (any pack kind) or ``--engine dlib`` to print new numbers.
+``python -m cli.calibrate --pack DIR`` (any pack kind) or ``--engine dlib`` prints new numbers.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import functools
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -26,7 +27,7 @@ _FALLBACK = (0.40, 0.05)
 
 
 @functools.lru_cache(maxsize=1)
-def _table() -> dict:
+def _table() -> dict[str, Any]:
     import yaml
 
     try:
@@ -51,7 +52,7 @@ PACK_THRESHOLDS_FILE = "thresholds.yaml"
 """Optional file inside a model pack folder: ``threshold: 0.35`` / ``margin: 0.05`` calibrated for that pack."""
 
 
-def pack_thresholds(pack_folder: Path | None) -> dict:
+def pack_thresholds(pack_folder: Path | None) -> dict[str, Any]:
     if pack_folder is None:
         return {}
     f = Path(pack_folder) / PACK_THRESHOLDS_FILE
@@ -110,40 +111,3 @@ def calibrate(labels: list[str], embeddings: np.ndarray, max_far: float = 0.002)
         n_impostor=len(impostor),
     )
 
-
-def main(argv: list[str] | None = None) -> int:
-    import argparse
-
-    from core.config import EngineConfig
-    from core.engine.factory import create_engine
-    from core.enrollment import embed_dominant_face
-    from core.paths import shared_data_dir
-
-    ap = argparse.ArgumentParser(description="Calibrate the recognition threshold of a face model")
-    ap.add_argument("--faces", type=Path, default=shared_data_dir() / "faces")
-    ap.add_argument("--pack", help="model pack folder (InsightFace or OpenCV; its kind picks the engine)")
-    ap.add_argument("--engine", choices=["auto", "insightface", "opencv", "dlib"], default="auto")
-    ap.add_argument("--max-far", type=float, default=0.002)
-    args = ap.parse_args(argv)
-    import tempfile
-
-    cfg = EngineConfig(kind=args.engine, pack=args.pack or "buffalo_l")
-    engine = create_engine(cfg, Path(tempfile.mkdtemp()))
-    labels, rows = [], []
-    for person in sorted(p for p in args.faces.iterdir() if p.is_dir()):
-        for photo in sorted(person.iterdir()):
-            try:
-                emb = embed_dominant_face(engine, photo)[0]
-            except Exception as exc:  # noqa: BLE001 - report and go on
-                print(f"skip {photo.name}: {exc}")
-                continue
-            labels.append(person.name)
-            rows.append(emb)
-    cal = calibrate(labels, np.stack(rows), args.max_far)
-    print(f"{engine.info.model_id}: threshold={cal.threshold:.3f} genuine_accept={cal.genuine_accept:.3f} "
-          f"impostor_accept={cal.impostor_accept:.4f} ({cal.n_genuine} genuine / {cal.n_impostor} impostor pairs)")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -134,7 +134,9 @@ class InsightFaceEngine(FaceEngine):
     def align(self, image_bgr: np.ndarray, face: DetectedFace) -> np.ndarray:
         from insightface.utils import face_align
 
-        return face_align.norm_crop(image_bgr, landmark=np.asarray(face.landmarks, np.float32), image_size=self._chip)
+        chip: np.ndarray = face_align.norm_crop(image_bgr, landmark=np.asarray(face.landmarks, np.float32),
+                                                image_size=self._chip)
+        return chip
 
     def embed_chips(self, chips: Sequence[np.ndarray]) -> np.ndarray:
         if len(chips) == 0:

@@ -97,6 +97,7 @@ ID = {
     "The report could not be made: {err}": "Laporan tidak bisa dibuat: {err}",
     "There is more than one face in the photo. Use a photo of this SPG alone.": "Ada lebih dari satu wajah di foto. Pakai foto SPG ini sendirian.",
     "This face looks like another SPG already enrolled{other}. Check you chose the right person.": "Wajah ini mirip SPG lain yang sudah terdaftar{other}. Periksa apakah orangnya sudah benar.",
+    "This SPG id cannot be used: use letters, digits, '_', '-' or '.', starting with a letter or digit.": "ID SPG ini tidak bisa dipakai: gunakan huruf, angka, '_', '-' atau '.', diawali huruf atau angka.",
     "Thu": "Kam", "Tick at least one SPG.": "Centang minimal satu SPG.", "Time zone": "Zona waktu", "To": "Sampai",
     "To use another data folder start the console with --data-dir or set SPG_DATA_DIR.": "Untuk memakai folder data lain, jalankan konsol dengan --data-dir atau atur SPG_DATA_DIR.",
     "Tue": "Sel", "Turn to the camera: look straight at it.": "Hadap ke kamera: lihat lurus ke kamera.",
