@@ -13,7 +13,7 @@ import logging
 import time
 from datetime import time as dtime
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import cv2
 from pydantic import SecretStr, ValidationError
@@ -43,6 +43,7 @@ from PySide6.QtWidgets import (
 )
 
 from core.config import AppConfig, CameraConfig
+from core.engine.packs import PackFiles, download_pack, import_pack
 from core.secrets import mask_url, redact
 from ui.config_store import save_settings
 from ui.controller import array_to_qimage
@@ -465,16 +466,14 @@ class SettingsDialog(QDialog):
         if d:
             self.pack.setText(d)
 
-    def _pack_job(self, label: str, fn) -> None:
+    def _pack_job(self, label: str, fn: Callable[[], PackFiles]) -> None:
         self.pack_progress.setVisible(True)
         self.pack_progress.setRange(0, 0)
         self.pack_message.setText(label)
 
-        def done(res) -> None:
+        def done(res: PackFiles) -> None:
             self.pack_progress.setVisible(False)
-            name = getattr(res, "name", None) or (Path(res).name if isinstance(res, (str, Path)) else "")
-            if name:
-                self.pack.setText(name)
+            self.pack.setText(res.name)
             self.pack_message.setText(self.tr("Done. Save to use it; re-index the gallery afterwards if the model changed."))
 
         def fail(exc: BaseException) -> None:
@@ -488,9 +487,7 @@ class SettingsDialog(QDialog):
         if not d:
             return
 
-        def job():
-            from core.engine.packs import import_pack
-
+        def job() -> PackFiles:
             return import_pack(Path(d), self.data_dir)
 
         self._pack_job(self.tr("Importing…"), job)
@@ -498,9 +495,7 @@ class SettingsDialog(QDialog):
     def download_pack(self) -> None:
         name = self.pack.text().strip() or "buffalo_l"
 
-        def job():
-            from core.engine.packs import download_pack
-
+        def job() -> PackFiles:
             return download_pack(name, self.data_dir, progress=lambda d, t: self._pack_progress.emit(d, t))
 
         self._pack_job(self.tr("Downloading {name}…").format(name=name), job)
