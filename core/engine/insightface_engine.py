@@ -149,7 +149,7 @@ class InsightFaceEngine(FaceEngine):
         return l2_normalise(out.reshape(out.shape[0], -1))
 
 
-def batchable_session(session, model_path: Path):
+def batchable_session(session: Any, model_path: Path) -> Any:  # onnxruntime.InferenceSession (untyped library)
     """``session``, or a new one on the same providers whose graph declares a free batch dimension.
 
     Some recognisers (buffalo_s's w600k_mbf.onnx) declare batch 1 on their output although they compute any
