@@ -3,99 +3,85 @@
 <context>
     <name />
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="66" />
+        <location filename="../../ui/enroll_dialogs.py" line="75" />
         <source>No face was found in the photo. Use a photo where the face is clear and facing the camera.</source>
         <translation>Tidak ada wajah di foto. Pakai foto dengan wajah yang jelas dan menghadap kamera.</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="67" />
-        <location filename="../../ui/enroll_dialogs.py" line="68" />
+        <location filename="../../ui/enroll_dialogs.py" line="76" />
         <source>There is more than one face in the photo. Use a photo of this SPG alone.</source>
         <translation>Ada lebih dari satu wajah di foto. Pakai foto SPG ini sendirian.</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="69" />
+        <location filename="../../ui/enroll_dialogs.py" line="77" />
         <source>The face is too small. Move closer to the camera or use a bigger photo.</source>
         <translation>Wajah terlalu kecil. Mendekatlah ke kamera atau pakai foto yang lebih besar.</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="70" />
+        <location filename="../../ui/enroll_dialogs.py" line="79" />
+        <source>This SPG id cannot be used: use letters, digits, '_', '-' or '.', starting with a letter or digit.</source>
+        <translation>ID SPG ini tidak bisa dipakai: gunakan huruf, angka, '_', '-' atau '.', diawali huruf atau angka.</translation>
+    </message>
+    <message>
+        <location filename="../../ui/enroll_dialogs.py" line="80" />
         <source>Type the SPG's name first.</source>
         <translation>Ketik nama SPG dulu.</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="71" />
+        <location filename="../../ui/enroll_dialogs.py" line="81" />
         <source>Add at least one photo.</source>
         <translation>Tambahkan minimal satu foto.</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="72" />
-        <location filename="../../ui/enroll_dialogs.py" line="73" />
+        <location filename="../../ui/enroll_dialogs.py" line="78" />
         <source>The photo is too blurred. Hold still, use good light and try again.</source>
         <translation>Foto terlalu buram. Jangan bergerak, pakai cahaya yang baik lalu coba lagi.</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="74" />
-        <location filename="../../ui/enroll_dialogs.py" line="75" />
-        <source>This face looks like another SPG already enrolled{other}. Check you chose the right person.</source>
-        <translation>Wajah ini mirip SPG lain yang sudah terdaftar{other}. Periksa apakah orangnya sudah benar.</translation>
-    </message>
-    <message>
-        <location filename="../../ui/enroll_dialogs.py" line="76" />
-        <location filename="../../ui/enroll_dialogs.py" line="77" />
+        <location filename="../../ui/enroll_dialogs.py" line="71" />
         <source>The file could not be opened as a photo. Use a JPG or PNG picture.</source>
         <translation>Berkas tidak bisa dibuka sebagai foto. Pakai gambar JPG atau PNG.</translation>
-    </message>
-    <message>
-        <location filename="../../ui/enroll_dialogs.py" line="78" />
-        <source>The face is turned away. Look straight at the camera.</source>
-        <translation>Wajah menoleh. Lihat lurus ke kamera.</translation>
-    </message>
-    <message>
-        <location filename="../../ui/enroll_dialogs.py" line="84" />
-        <source>The face engine could not start: {err}</source>
-        <translation>Mesin wajah tidak bisa mulai: {err}</translation>
     </message>
 </context>
 <context>
     <name>AboutDialog</name>
     <message>
-        <location filename="../../ui/about_dialog.py" line="19" />
+        <location filename="../../ui/about_dialog.py" line="25" />
         <source>About SPG Presence Console</source>
         <translation>Tentang SPG Presence Console</translation>
     </message>
     <message>
-        <location filename="../../ui/about_dialog.py" line="22" />
+        <location filename="../../ui/about_dialog.py" line="31" />
         <source>Version</source>
         <translation>Versi</translation>
     </message>
     <message>
-        <location filename="../../ui/about_dialog.py" line="23" />
+        <location filename="../../ui/about_dialog.py" line="32" />
         <source>Engine</source>
         <translation>Mesin</translation>
     </message>
     <message>
-        <location filename="../../ui/about_dialog.py" line="24" />
+        <location filename="../../ui/about_dialog.py" line="33" />
         <source>Model pack</source>
         <translation>Paket model</translation>
     </message>
     <message>
-        <location filename="../../ui/about_dialog.py" line="25" />
+        <location filename="../../ui/about_dialog.py" line="34" />
         <source>Model licence</source>
         <translation>Lisensi model</translation>
     </message>
     <message>
-        <location filename="../../ui/about_dialog.py" line="25" />
+        <location filename="../../ui/about_dialog.py" line="34" />
         <source>see the pack's folder</source>
         <translation>lihat folder paket</translation>
     </message>
     <message>
-        <location filename="../../ui/about_dialog.py" line="26" />
+        <location filename="../../ui/about_dialog.py" line="35" />
         <source>Execution provider</source>
         <translation>Penyedia eksekusi</translation>
     </message>
     <message>
-        <location filename="../../ui/about_dialog.py" line="26" />
+        <location filename="../../ui/about_dialog.py" line="35" />
         <source>not started yet</source>
         <translation>belum dimulai</translation>
     </message>
@@ -103,67 +89,67 @@
 <context>
     <name>CameraEditDialog</name>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="72" />
+        <location filename="../../ui/settings_dialog.py" line="90" />
         <source>Camera</source>
         <translation>Kamera</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="77" />
+        <location filename="../../ui/settings_dialog.py" line="95" />
         <source>rtsp://&lt;user&gt;:&lt;password&gt;@&lt;camera-ip&gt;/stream, a webcam number (0) or a video file</source>
         <translation>rtsp://&lt;user&gt;:&lt;password&gt;@&lt;camera-ip&gt;/stream, nomor webcam (0) atau berkas video</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="78" />
+        <location filename="../../ui/settings_dialog.py" line="96" />
         <source>Enabled</source>
         <translation>Aktif</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="80" />
+        <location filename="../../ui/settings_dialog.py" line="98" />
         <source>File…</source>
         <translation>Berkas…</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="82" />
+        <location filename="../../ui/settings_dialog.py" line="100" />
         <source>Test connection</source>
         <translation>Uji sambungan</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="84" />
+        <location filename="../../ui/settings_dialog.py" line="102" />
         <source>No test yet.</source>
         <translation>Belum diuji.</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="91" />
+        <location filename="../../ui/settings_dialog.py" line="109" />
         <source>Id</source>
         <translation>ID</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="92" />
+        <location filename="../../ui/settings_dialog.py" line="110" />
         <source>Name</source>
         <translation>Nama</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="93" />
+        <location filename="../../ui/settings_dialog.py" line="111" />
         <source>Source</source>
         <translation>Sumber</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="107" />
+        <location filename="../../ui/settings_dialog.py" line="125" />
         <source>Video file</source>
         <translation>Berkas video</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="120" />
+        <location filename="../../ui/settings_dialog.py" line="138" />
         <source>Connecting…</source>
         <translation>Menyambung…</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="132" />
+        <location filename="../../ui/settings_dialog.py" line="150" />
         <source>Connected: {info}</source>
         <translation>Tersambung: {info}</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="134" />
+        <location filename="../../ui/settings_dialog.py" line="152" />
         <source>Connection failed: {why}</source>
         <translation>Sambungan gagal: {why}</translation>
     </message>
@@ -171,12 +157,12 @@
 <context>
     <name>CameraGrid</name>
     <message>
-        <location filename="../../ui/camera_grid.py" line="45" />
+        <location filename="../../ui/camera_grid.py" line="46" />
         <source>No cameras yet. Add one in Settings → Cameras.</source>
         <translation>Belum ada kamera. Tambahkan di Pengaturan → Kamera.</translation>
     </message>
     <message>
-        <location filename="../../ui/camera_grid.py" line="131" />
+        <location filename="../../ui/camera_grid.py" line="132" />
         <source>(Esc: back to all cameras)</source>
         <translation>(Esc: kembali ke semua kamera)</translation>
     </message>
@@ -274,133 +260,133 @@
 <context>
     <name>GalleryManager</name>
     <message>
-        <location filename="../../ui/gallery_manager.py" line="70" />
+        <location filename="../../ui/gallery_manager.py" line="80" />
         <source>Photo</source>
         <translation>Foto</translation>
     </message>
     <message>
-        <location filename="../../ui/gallery_manager.py" line="70" />
+        <location filename="../../ui/gallery_manager.py" line="80" />
         <source>Name</source>
         <translation>Nama</translation>
     </message>
     <message>
-        <location filename="../../ui/gallery_manager.py" line="70" />
+        <location filename="../../ui/gallery_manager.py" line="80" />
         <source>Samples</source>
         <translation>Sampel</translation>
     </message>
     <message>
-        <location filename="../../ui/gallery_manager.py" line="70" />
+        <location filename="../../ui/gallery_manager.py" line="80" />
         <source>Active</source>
         <translation>Aktif</translation>
     </message>
     <message>
-        <location filename="../../ui/gallery_manager.py" line="78" />
+        <location filename="../../ui/gallery_manager.py" line="88" />
         <source>Add from photos…</source>
         <translation>Tambah dari foto…</translation>
     </message>
     <message>
-        <location filename="../../ui/gallery_manager.py" line="79" />
+        <location filename="../../ui/gallery_manager.py" line="89" />
         <source>Enroll from camera…</source>
         <translation>Daftar dari kamera…</translation>
     </message>
     <message>
-        <location filename="../../ui/gallery_manager.py" line="80" />
+        <location filename="../../ui/gallery_manager.py" line="90" />
         <source>Rename…</source>
         <translation>Ganti nama…</translation>
     </message>
     <message>
-        <location filename="../../ui/gallery_manager.py" line="81" />
-        <location filename="../../ui/gallery_manager.py" line="156" />
+        <location filename="../../ui/gallery_manager.py" line="91" />
+        <location filename="../../ui/gallery_manager.py" line="166" />
         <source>Deactivate</source>
         <translation>Nonaktifkan</translation>
     </message>
     <message>
-        <location filename="../../ui/gallery_manager.py" line="82" />
+        <location filename="../../ui/gallery_manager.py" line="92" />
         <source>Delete…</source>
         <translation>Hapus…</translation>
     </message>
     <message>
-        <location filename="../../ui/gallery_manager.py" line="83" />
+        <location filename="../../ui/gallery_manager.py" line="93" />
         <source>Re-index</source>
         <translation>Indeks ulang</translation>
     </message>
     <message>
-        <location filename="../../ui/gallery_manager.py" line="114" />
+        <location filename="../../ui/gallery_manager.py" line="124" />
         <source>Cannot read the gallery: {err}</source>
         <translation>Galeri tidak bisa dibaca: {err}</translation>
     </message>
     <message>
-        <location filename="../../ui/gallery_manager.py" line="129" />
+        <location filename="../../ui/gallery_manager.py" line="139" />
         <source>yes</source>
         <translation>ya</translation>
     </message>
     <message>
-        <location filename="../../ui/gallery_manager.py" line="129" />
+        <location filename="../../ui/gallery_manager.py" line="139" />
         <source>no</source>
         <translation>tidak</translation>
     </message>
     <message>
-        <location filename="../../ui/gallery_manager.py" line="132" />
+        <location filename="../../ui/gallery_manager.py" line="142" />
         <source>{n} SPG(s) enrolled.</source>
         <translation>{n} SPG terdaftar.</translation>
     </message>
     <message>
-        <location filename="../../ui/gallery_manager.py" line="156" />
+        <location filename="../../ui/gallery_manager.py" line="166" />
         <source>Activate</source>
         <translation>Aktifkan</translation>
     </message>
     <message>
-        <location filename="../../ui/gallery_manager.py" line="165" />
+        <location filename="../../ui/gallery_manager.py" line="175" />
         <source>Could not change the gallery: {err}</source>
         <translation>Galeri tidak bisa diubah: {err}</translation>
     </message>
     <message>
-        <location filename="../../ui/gallery_manager.py" line="194" />
+        <location filename="../../ui/gallery_manager.py" line="200" />
         <source>Rename SPG</source>
         <translation>Ganti nama SPG</translation>
     </message>
     <message>
-        <location filename="../../ui/gallery_manager.py" line="194" />
+        <location filename="../../ui/gallery_manager.py" line="200" />
         <source>New name:</source>
         <translation>Nama baru:</translation>
     </message>
     <message>
-        <location filename="../../ui/gallery_manager.py" line="199" />
+        <location filename="../../ui/gallery_manager.py" line="205" />
         <source>A name cannot be empty.</source>
         <translation>Nama tidak boleh kosong.</translation>
     </message>
     <message>
-        <location filename="../../ui/gallery_manager.py" line="202" />
+        <location filename="../../ui/gallery_manager.py" line="208" />
         <source>Renamed to {name}.</source>
         <translation>Nama diganti menjadi {name}.</translation>
     </message>
     <message>
-        <location filename="../../ui/gallery_manager.py" line="218" />
+        <location filename="../../ui/gallery_manager.py" line="224" />
         <source>Delete SPG</source>
         <translation>Hapus SPG</translation>
     </message>
     <message>
-        <location filename="../../ui/gallery_manager.py" line="219" />
+        <location filename="../../ui/gallery_manager.py" line="225" />
         <source>Delete {name} and all their face photos from the gallery? This cannot be undone.</source>
         <translation>Hapus {name} dan semua foto wajahnya dari galeri? Ini tidak bisa dibatalkan.</translation>
     </message>
     <message>
-        <location filename="../../ui/gallery_manager.py" line="224" />
+        <location filename="../../ui/gallery_manager.py" line="230" />
         <source>{name} deleted.</source>
         <translation>{name} dihapus.</translation>
     </message>
     <message>
-        <location filename="../../ui/gallery_manager.py" line="232" />
+        <location filename="../../ui/gallery_manager.py" line="238" />
         <source>Re-indexing the gallery with the current face model…</source>
         <translation>Mengindeks ulang galeri dengan model wajah saat ini…</translation>
     </message>
     <message>
-        <location filename="../../ui/gallery_manager.py" line="243" />
+        <location filename="../../ui/gallery_manager.py" line="249" />
         <source>Re-index finished: {n} photo(s).</source>
         <translation>Indeks ulang selesai: {n} foto.</translation>
     </message>
     <message>
-        <location filename="../../ui/gallery_manager.py" line="245" />
+        <location filename="../../ui/gallery_manager.py" line="251" />
         <source>{n} could not be re-indexed: {which}</source>
         <translation>{n} tidak bisa diindeks ulang: {which}</translation>
     </message>
@@ -409,7 +395,7 @@
     <name>MainWindow</name>
     <message>
         <location filename="../../ui/main_window.py" line="71" />
-        <location filename="../../ui/main_window.py" line="293" />
+        <location filename="../../ui/main_window.py" line="289" />
         <source>SPG Presence Console — {outlet}</source>
         <translation>SPG Presence Console — {outlet}</translation>
     </message>
@@ -509,37 +495,37 @@
         <translation>Tentang</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.py" line="222" />
+        <location filename="../../ui/main_window.py" line="220" />
         <source>{engine} · {provider} · {lat:.0f} ms</source>
         <translation>{engine} · {provider} · {lat:.0f} ms</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.py" line="226" />
+        <location filename="../../ui/main_window.py" line="225" />
         <source>running</source>
         <translation>berjalan</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.py" line="227" />
+        <location filename="../../ui/main_window.py" line="226" />
         <source>Pipeline started</source>
         <translation>Pipeline dimulai</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.py" line="230" />
+        <location filename="../../ui/main_window.py" line="229" />
         <source>Pipeline problem: {msg}</source>
         <translation>Masalah pipeline: {msg}</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.py" line="231" />
+        <location filename="../../ui/main_window.py" line="230" />
         <source>stopped</source>
         <translation>berhenti</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.py" line="232" />
+        <location filename="../../ui/main_window.py" line="231" />
         <source>The camera pipeline stopped</source>
         <translation>Pipeline kamera berhenti</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.py" line="233" />
+        <location filename="../../ui/main_window.py" line="232" />
         <source>The cameras could not be started:
 {msg}
 
@@ -550,22 +536,22 @@ Check Settings (cameras, model pack) and the log in {logs}.</source>
 Periksa Pengaturan (kamera, paket model) dan log di {logs}.</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.py" line="279" />
+        <location filename="../../ui/main_window.py" line="275" />
         <source>Your outlet's settings are saved. Close and start the console again to leave the demo and use your cameras.</source>
         <translation>Pengaturan outlet Anda tersimpan. Tutup lalu jalankan konsol lagi untuk keluar dari demo dan memakai kamera Anda.</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.py" line="281" />
+        <location filename="../../ui/main_window.py" line="277" />
         <source>Settings saved for your outlet (used from the next start)</source>
         <translation>Pengaturan disimpan untuk outlet Anda (dipakai mulai saat dijalankan berikutnya)</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.py" line="294" />
+        <location filename="../../ui/main_window.py" line="290" />
         <source>Settings saved and applied</source>
         <translation>Pengaturan disimpan dan diterapkan</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.py" line="319" />
+        <location filename="../../ui/main_window.py" line="313" />
         <source>Stopping cameras…</source>
         <translation>Menghentikan kamera…</translation>
     </message>
@@ -573,42 +559,42 @@ Periksa Pengaturan (kamera, paket model) dan log di {logs}.</translation>
 <context>
     <name>PhotoEnrollDialog</name>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="157" />
+        <location filename="../../ui/enroll_dialogs.py" line="171" />
         <source>Enroll an SPG from photos</source>
         <translation>Daftarkan SPG dari foto</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="166" />
+        <location filename="../../ui/enroll_dialogs.py" line="180" />
         <source>Add photos…</source>
         <translation>Tambah foto…</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="168" />
+        <location filename="../../ui/enroll_dialogs.py" line="182" />
         <source>Remove selected</source>
         <translation>Hapus yang dipilih</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="182" />
+        <location filename="../../ui/enroll_dialogs.py" line="191" />
         <source>Photos (one face each, several photos give better recognition):</source>
         <translation>Foto (satu wajah per foto, beberapa foto membuat pengenalan lebih baik):</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="202" />
+        <location filename="../../ui/enroll_dialogs.py" line="211" />
         <source>Choose photos of the SPG</source>
         <translation>Pilih foto SPG</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="213" />
+        <location filename="../../ui/enroll_dialogs.py" line="222" />
         <source>Type the SPG's name first.</source>
         <translation>Ketik nama SPG dulu.</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="216" />
+        <location filename="../../ui/enroll_dialogs.py" line="225" />
         <source>Add at least one photo.</source>
         <translation>Tambahkan minimal satu foto.</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="220" />
+        <location filename="../../ui/enroll_dialogs.py" line="229" />
         <source>Enrolling… (the face engine may take a few seconds to start)</source>
         <translation>Mendaftarkan… (mesin wajah mungkin perlu beberapa detik untuk mulai)</translation>
     </message>
@@ -684,62 +670,62 @@ Periksa Pengaturan (kamera, paket model) dan log di {logs}.</translation>
 <context>
     <name>PresenceModel</name>
     <message>
-        <location filename="../../ui/presence_table.py" line="116" />
+        <location filename="../../ui/presence_table.py" line="82" />
         <source>Photo</source>
         <translation>Foto</translation>
     </message>
     <message>
-        <location filename="../../ui/presence_table.py" line="116" />
+        <location filename="../../ui/presence_table.py" line="82" />
         <source>Name</source>
         <translation>Nama</translation>
     </message>
     <message>
-        <location filename="../../ui/presence_table.py" line="116" />
+        <location filename="../../ui/presence_table.py" line="82" />
         <source>State</source>
         <translation>Status</translation>
     </message>
     <message>
-        <location filename="../../ui/presence_table.py" line="116" />
+        <location filename="../../ui/presence_table.py" line="82" />
         <source>Since</source>
         <translation>Sejak</translation>
     </message>
     <message>
-        <location filename="../../ui/presence_table.py" line="117" />
+        <location filename="../../ui/presence_table.py" line="83" />
         <source>Last camera</source>
         <translation>Kamera terakhir</translation>
     </message>
     <message>
-        <location filename="../../ui/presence_table.py" line="117" />
+        <location filename="../../ui/presence_table.py" line="83" />
         <source>Present today</source>
         <translation>Hadir hari ini</translation>
     </message>
     <message>
-        <location filename="../../ui/presence_table.py" line="117" />
+        <location filename="../../ui/presence_table.py" line="83" />
         <source>Shift</source>
         <translation>Shift</translation>
     </message>
     <message>
-        <location filename="../../ui/presence_table.py" line="147" />
+        <location filename="../../ui/presence_table.py" line="113" />
         <source>{present} of {total} present</source>
         <translation>{present} dari {total} hadir</translation>
     </message>
     <message>
-        <location filename="../../ui/presence_table.py" line="151" />
+        <location filename="../../ui/presence_table.py" line="117" />
         <source>PRESENT</source>
         <translation>HADIR</translation>
     </message>
     <message>
-        <location filename="../../ui/presence_table.py" line="151" />
+        <location filename="../../ui/presence_table.py" line="117" />
         <source>grace</source>
         <translation>tenggang</translation>
     </message>
     <message>
-        <location filename="../../ui/presence_table.py" line="151" />
+        <location filename="../../ui/presence_table.py" line="117" />
         <source>ABSENT</source>
         <translation>TIDAK HADIR</translation>
     </message>
     <message>
-        <location filename="../../ui/presence_table.py" line="151" />
+        <location filename="../../ui/presence_table.py" line="117" />
         <source>not seen</source>
         <translation>belum terlihat</translation>
     </message>
@@ -747,7 +733,7 @@ Periksa Pengaturan (kamera, paket model) dan log di {logs}.</translation>
 <context>
     <name>PresenceTable</name>
     <message>
-        <location filename="../../ui/presence_table.py" line="245" />
+        <location filename="../../ui/presence_table.py" line="207" />
         <source>Filter by name, state or camera…</source>
         <translation>Saring menurut nama, status atau kamera…</translation>
     </message>
@@ -763,12 +749,12 @@ Periksa Pengaturan (kamera, paket model) dan log di {logs}.</translation>
 <context>
     <name>PreviewThread</name>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="273" />
+        <location filename="../../ui/enroll_dialogs.py" line="282" />
         <source>Cannot open camera {src}. Check it is connected and not used by another program.</source>
         <translation>Kamera {src} tidak bisa dibuka. Pastikan kamera tersambung dan tidak dipakai program lain.</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="290" />
+        <location filename="../../ui/enroll_dialogs.py" line="299" />
         <source>The camera stopped sending pictures.</source>
         <translation>Kamera berhenti mengirim gambar.</translation>
     </message>
@@ -776,82 +762,82 @@ Periksa Pengaturan (kamera, paket model) dan log di {logs}.</translation>
 <context>
     <name>ReportDialog</name>
     <message>
-        <location filename="../../ui/report_dialog.py" line="58" />
+        <location filename="../../ui/report_dialog.py" line="71" />
         <source>Export attendance report</source>
         <translation>Ekspor laporan kehadiran</translation>
     </message>
     <message>
-        <location filename="../../ui/report_dialog.py" line="69" />
+        <location filename="../../ui/report_dialog.py" line="82" />
         <source>Excel (.xlsx)</source>
         <translation>Excel (.xlsx)</translation>
     </message>
     <message>
-        <location filename="../../ui/report_dialog.py" line="70" />
+        <location filename="../../ui/report_dialog.py" line="83" />
         <source>CSV (.csv)</source>
         <translation>CSV (.csv)</translation>
     </message>
     <message>
-        <location filename="../../ui/report_dialog.py" line="80" />
+        <location filename="../../ui/report_dialog.py" line="93" />
         <source>Choose…</source>
         <translation>Pilih…</translation>
     </message>
     <message>
-        <location filename="../../ui/report_dialog.py" line="86" />
+        <location filename="../../ui/report_dialog.py" line="99" />
         <source>From</source>
         <translation>Dari</translation>
     </message>
     <message>
-        <location filename="../../ui/report_dialog.py" line="87" />
+        <location filename="../../ui/report_dialog.py" line="100" />
         <source>To</source>
         <translation>Sampai</translation>
     </message>
     <message>
-        <location filename="../../ui/report_dialog.py" line="88" />
+        <location filename="../../ui/report_dialog.py" line="101" />
         <source>Format</source>
         <translation>Format</translation>
     </message>
     <message>
-        <location filename="../../ui/report_dialog.py" line="89" />
+        <location filename="../../ui/report_dialog.py" line="102" />
         <source>Save in</source>
         <translation>Simpan di</translation>
     </message>
     <message>
-        <location filename="../../ui/report_dialog.py" line="96" />
+        <location filename="../../ui/report_dialog.py" line="109" />
         <source>Export</source>
         <translation>Ekspor</translation>
     </message>
     <message>
-        <location filename="../../ui/report_dialog.py" line="101" />
+        <location filename="../../ui/report_dialog.py" line="114" />
         <source>SPGs:</source>
         <translation>SPG:</translation>
     </message>
     <message>
-        <location filename="../../ui/report_dialog.py" line="111" />
+        <location filename="../../ui/report_dialog.py" line="124" />
         <source>Where to save the report</source>
         <translation>Tempat menyimpan laporan</translation>
     </message>
     <message>
-        <location filename="../../ui/report_dialog.py" line="123" />
+        <location filename="../../ui/report_dialog.py" line="136" />
         <source>The end date is before the start date.</source>
         <translation>Tanggal akhir sebelum tanggal awal.</translation>
     </message>
     <message>
-        <location filename="../../ui/report_dialog.py" line="127" />
+        <location filename="../../ui/report_dialog.py" line="140" />
         <source>Tick at least one SPG.</source>
         <translation>Centang minimal satu SPG.</translation>
     </message>
     <message>
-        <location filename="../../ui/report_dialog.py" line="135" />
+        <location filename="../../ui/report_dialog.py" line="148" />
         <source>Exporting…</source>
         <translation>Mengekspor…</translation>
     </message>
     <message>
-        <location filename="../../ui/report_dialog.py" line="156" />
+        <location filename="../../ui/report_dialog.py" line="169" />
         <source>Saved {file}</source>
         <translation>Tersimpan {file}</translation>
     </message>
     <message>
-        <location filename="../../ui/report_dialog.py" line="164" />
+        <location filename="../../ui/report_dialog.py" line="177" />
         <source>The report could not be made: {err}</source>
         <translation>Laporan tidak bisa dibuat: {err}</translation>
     </message>
@@ -859,316 +845,316 @@ Periksa Pengaturan (kamera, paket model) dan log di {logs}.</translation>
 <context>
     <name>SettingsDialog</name>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="143" />
+        <location filename="../../ui/settings_dialog.py" line="161" />
         <source>Settings</source>
         <translation>Pengaturan</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="149" />
+        <location filename="../../ui/settings_dialog.py" line="167" />
         <source>Cameras</source>
         <translation>Kamera</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="150" />
+        <location filename="../../ui/settings_dialog.py" line="168" />
         <source>Recognition</source>
         <translation>Pengenalan</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="151" />
+        <location filename="../../ui/settings_dialog.py" line="169" />
         <source>Presence &amp;&amp; shifts</source>
         <translation>Kehadiran &amp;&amp; shift</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="152" />
+        <location filename="../../ui/settings_dialog.py" line="170" />
         <source>Telegram</source>
         <translation>Telegram</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="153" />
-        <location filename="../../ui/settings_dialog.py" line="334" />
+        <location filename="../../ui/settings_dialog.py" line="171" />
+        <location filename="../../ui/settings_dialog.py" line="352" />
         <source>Model pack</source>
         <translation>Paket model</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="154" />
+        <location filename="../../ui/settings_dialog.py" line="172" />
         <source>Outlet &amp;&amp; data</source>
         <translation>Outlet &amp;&amp; data</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="179" />
+        <location filename="../../ui/settings_dialog.py" line="197" />
         <source>Id</source>
         <translation>ID</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="179" />
+        <location filename="../../ui/settings_dialog.py" line="197" />
         <source>Name</source>
         <translation>Nama</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="179" />
+        <location filename="../../ui/settings_dialog.py" line="197" />
         <source>Source</source>
         <translation>Sumber</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="179" />
+        <location filename="../../ui/settings_dialog.py" line="197" />
         <source>Enabled</source>
         <translation>Aktif</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="183" />
+        <location filename="../../ui/settings_dialog.py" line="201" />
         <source>Add…</source>
         <translation>Tambah…</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="184" />
+        <location filename="../../ui/settings_dialog.py" line="202" />
         <source>Edit…</source>
         <translation>Ubah…</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="185" />
+        <location filename="../../ui/settings_dialog.py" line="203" />
         <source>Remove</source>
         <translation>Hapus</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="202" />
+        <location filename="../../ui/settings_dialog.py" line="220" />
         <source>yes</source>
         <translation>ya</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="202" />
+        <location filename="../../ui/settings_dialog.py" line="220" />
         <source>no</source>
         <translation>tidak</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="234" />
+        <location filename="../../ui/settings_dialog.py" line="252" />
         <source>empty = the value calibrated for the model</source>
         <translation>kosong = nilai kalibrasi model</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="242" />
+        <location filename="../../ui/settings_dialog.py" line="260" />
         <source>Recognition threshold (-1 to 1)</source>
         <translation>Ambang pengenalan (-1 sampai 1)</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="243" />
+        <location filename="../../ui/settings_dialog.py" line="261" />
         <source>Smallest face to recognise (pixels)</source>
         <translation>Wajah terkecil yang dikenali (piksel)</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="244" />
+        <location filename="../../ui/settings_dialog.py" line="262" />
         <source>Frames per second per camera</source>
         <translation>Frame per detik per kamera</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="257" />
+        <location filename="../../ui/settings_dialog.py" line="275" />
         <source>Also notify when an SPG comes back</source>
         <translation>Beri tahu juga saat SPG kembali</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="260" />
+        <location filename="../../ui/settings_dialog.py" line="278" />
         <source>Grace period (seconds not seen before 'grace')</source>
         <translation>Masa tenggang (detik tidak terlihat sebelum 'tenggang')</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="261" />
+        <location filename="../../ui/settings_dialog.py" line="279" />
         <source>Absent after (seconds not seen)</source>
         <translation>Tidak hadir setelah (detik tidak terlihat)</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="265" />
+        <location filename="../../ui/settings_dialog.py" line="283" />
         <source>Mon</source>
         <translation>Sen</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="265" />
+        <location filename="../../ui/settings_dialog.py" line="283" />
         <source>Tue</source>
         <translation>Sel</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="265" />
+        <location filename="../../ui/settings_dialog.py" line="283" />
         <source>Wed</source>
         <translation>Rab</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="265" />
+        <location filename="../../ui/settings_dialog.py" line="283" />
         <source>Thu</source>
         <translation>Kam</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="265" />
+        <location filename="../../ui/settings_dialog.py" line="283" />
         <source>Fri</source>
         <translation>Jum</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="265" />
+        <location filename="../../ui/settings_dialog.py" line="283" />
         <source>Sat</source>
         <translation>Sab</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="265" />
+        <location filename="../../ui/settings_dialog.py" line="283" />
         <source>Sun</source>
         <translation>Min</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="280" />
+        <location filename="../../ui/settings_dialog.py" line="298" />
         <source>Shift (default for every SPG; no day ticked = always on duty):</source>
         <translation>Shift (bawaan untuk semua SPG; tanpa hari dicentang = selalu bertugas):</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="288" />
+        <location filename="../../ui/settings_dialog.py" line="306" />
         <source>Send alerts to Telegram</source>
         <translation>Kirim peringatan ke Telegram</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="292" />
-        <location filename="../../ui/settings_dialog.py" line="294" />
+        <location filename="../../ui/settings_dialog.py" line="310" />
+        <location filename="../../ui/settings_dialog.py" line="312" />
         <source>(saved, hidden)</source>
         <translation>(tersimpan, disembunyikan)</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="292" />
+        <location filename="../../ui/settings_dialog.py" line="310" />
         <source>bot token from @BotFather</source>
         <translation>token bot dari @BotFather</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="294" />
+        <location filename="../../ui/settings_dialog.py" line="312" />
         <source>chat id, e.g. -1001234567890</source>
         <translation>ID chat, mis. -1001234567890</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="295" />
+        <location filename="../../ui/settings_dialog.py" line="313" />
         <source>Send test message</source>
         <translation>Kirim pesan uji</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="301" />
+        <location filename="../../ui/settings_dialog.py" line="319" />
         <source>Bot token</source>
         <translation>Token bot</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="302" />
+        <location filename="../../ui/settings_dialog.py" line="320" />
         <source>Chat id</source>
         <translation>ID chat</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="315" />
+        <location filename="../../ui/settings_dialog.py" line="333" />
         <source>Active: {engine} · {pack} · {provider}</source>
         <translation>Aktif: {engine} · {pack} · {provider}</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="318" />
+        <location filename="../../ui/settings_dialog.py" line="336" />
         <source>Use a pack folder…</source>
         <translation>Pakai folder paket…</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="320" />
+        <location filename="../../ui/settings_dialog.py" line="338" />
         <source>Import a pack…</source>
         <translation>Impor paket…</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="322" />
+        <location filename="../../ui/settings_dialog.py" line="340" />
         <source>Download a pack</source>
         <translation>Unduh paket</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="333" />
+        <location filename="../../ui/settings_dialog.py" line="351" />
         <source>Engine</source>
         <translation>Mesin</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="351" />
+        <location filename="../../ui/settings_dialog.py" line="369" />
         <source>Open folder</source>
         <translation>Buka folder</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="357" />
+        <location filename="../../ui/settings_dialog.py" line="375" />
         <source>Outlet name</source>
         <translation>Nama outlet</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="358" />
+        <location filename="../../ui/settings_dialog.py" line="376" />
         <source>Time zone</source>
         <translation>Zona waktu</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="359" />
+        <location filename="../../ui/settings_dialog.py" line="377" />
         <source>Language (after restart)</source>
         <translation>Bahasa (setelah mulai ulang)</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="360" />
+        <location filename="../../ui/settings_dialog.py" line="378" />
         <source>Data folder</source>
         <translation>Folder data</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="361" />
+        <location filename="../../ui/settings_dialog.py" line="379" />
         <source>To use another data folder start the console with --data-dir or set SPG_DATA_DIR.</source>
         <translation>Untuk memakai folder data lain, jalankan konsol dengan --data-dir atau atur SPG_DATA_DIR.</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="373" />
+        <location filename="../../ui/settings_dialog.py" line="391" />
         <source>Recognition threshold must be a number between -1 and 1, or empty (got {v!r}).</source>
         <translation>Ambang pengenalan harus angka antara -1 dan 1, atau kosong (diisi {v!r}).</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="397" />
+        <location filename="../../ui/settings_dialog.py" line="415" />
         <source>Telegram is switched on but the bot token or chat id is missing.</source>
         <translation>Telegram dinyalakan tetapi token bot atau ID chat belum diisi.</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="404" />
-        <location filename="../../ui/settings_dialog.py" line="407" />
+        <location filename="../../ui/settings_dialog.py" line="422" />
+        <location filename="../../ui/settings_dialog.py" line="425" />
         <source>Not saved. Please fix:</source>
         <translation>Tidak disimpan. Mohon perbaiki:</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="412" />
+        <location filename="../../ui/settings_dialog.py" line="430" />
         <source>Not saved: cannot write the settings file ({err}).</source>
         <translation>Tidak disimpan: berkas pengaturan tidak bisa ditulis ({err}).</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="428" />
+        <location filename="../../ui/settings_dialog.py" line="446" />
         <source>Sending…</source>
         <translation>Mengirim…</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="438" />
+        <location filename="../../ui/settings_dialog.py" line="456" />
         <source>Sent. Check the Telegram chat.</source>
         <translation>Terkirim. Periksa chat Telegram.</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="438" />
-        <location filename="../../ui/settings_dialog.py" line="442" />
+        <location filename="../../ui/settings_dialog.py" line="456" />
+        <location filename="../../ui/settings_dialog.py" line="460" />
         <source>Not sent: {why}</source>
         <translation>Tidak terkirim: {why}</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="447" />
+        <location filename="../../ui/settings_dialog.py" line="465" />
         <source>Model pack folder</source>
         <translation>Folder paket model</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="461" />
+        <location filename="../../ui/settings_dialog.py" line="477" />
         <source>Done. Save to use it; re-index the gallery afterwards if the model changed.</source>
         <translation>Selesai. Simpan untuk memakainya; indeks ulang galeri jika modelnya berubah.</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="465" />
+        <location filename="../../ui/settings_dialog.py" line="481" />
         <source>Failed: {why}</source>
         <translation>Gagal: {why}</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="470" />
+        <location filename="../../ui/settings_dialog.py" line="486" />
         <source>Folder with the model pack (.onnx files)</source>
         <translation>Folder paket model (berkas .onnx)</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="479" />
+        <location filename="../../ui/settings_dialog.py" line="493" />
         <source>Importing…</source>
         <translation>Mengimpor…</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="489" />
+        <location filename="../../ui/settings_dialog.py" line="501" />
         <source>Downloading {name}…</source>
         <translation>Mengunduh {name}…</translation>
     </message>
@@ -1176,27 +1162,27 @@ Periksa Pengaturan (kamera, paket model) dan log di {logs}.</translation>
 <context>
     <name>UnknownFacesPanel</name>
     <message>
-        <location filename="../../ui/unknown_faces.py" line="152" />
+        <location filename="../../ui/unknown_faces.py" line="37" />
         <source>Enroll as SPG…</source>
         <translation>Daftarkan sebagai SPG…</translation>
     </message>
     <message>
-        <location filename="../../ui/unknown_faces.py" line="154" />
+        <location filename="../../ui/unknown_faces.py" line="39" />
         <source>Delete</source>
         <translation>Hapus</translation>
     </message>
     <message>
-        <location filename="../../ui/unknown_faces.py" line="164" />
+        <location filename="../../ui/unknown_faces.py" line="49" />
         <source>Faces that matched nobody (kept {days} days). Select one or more of the same person to enroll them.</source>
         <translation>Wajah yang tidak cocok dengan siapa pun (disimpan {days} hari). Pilih satu atau lebih dari orang yang sama untuk mendaftarkannya.</translation>
     </message>
     <message>
-        <location filename="../../ui/unknown_faces.py" line="213" />
+        <location filename="../../ui/unknown_faces.py" line="98" />
         <source>{n} unknown face(s)</source>
         <translation>{n} wajah tak dikenal</translation>
     </message>
     <message>
-        <location filename="../../ui/unknown_faces.py" line="223" />
+        <location filename="../../ui/unknown_faces.py" line="108" />
         <source>Select at least one face first.</source>
         <translation>Pilih minimal satu wajah dulu.</translation>
     </message>
@@ -1204,92 +1190,92 @@ Periksa Pengaturan (kamera, paket model) dan log di {logs}.</translation>
 <context>
     <name>WebcamEnrollDialog</name>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="328" />
+        <location filename="../../ui/enroll_dialogs.py" line="337" />
         <source>Enroll an SPG from a camera</source>
         <translation>Daftarkan SPG dari kamera</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="332" />
+        <location filename="../../ui/enroll_dialogs.py" line="341" />
         <source>Local camera {n}</source>
         <translation>Kamera lokal {n}</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="334" />
+        <location filename="../../ui/enroll_dialogs.py" line="343" />
         <source>Camera: {name}</source>
         <translation>Kamera: {name}</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="337" />
+        <location filename="../../ui/enroll_dialogs.py" line="346" />
         <source>Start preview</source>
         <translation>Mulai pratinjau</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="340" />
+        <location filename="../../ui/enroll_dialogs.py" line="349" />
         <source>Choose a camera and press Start preview.</source>
         <translation>Pilih kamera lalu tekan Mulai pratinjau.</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="343" />
+        <location filename="../../ui/enroll_dialogs.py" line="352" />
         <source>Capture</source>
         <translation>Ambil gambar</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="365" />
+        <location filename="../../ui/enroll_dialogs.py" line="369" />
         <source>Captured shots (3 to 5 with slightly different angles work best):</source>
         <translation>Gambar yang diambil (3 sampai 5 dari sudut sedikit berbeda paling baik):</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="391" />
+        <location filename="../../ui/enroll_dialogs.py" line="395" />
         <source>Starting the camera and the face engine…</source>
         <translation>Menyalakan kamera dan mesin wajah…</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="400" />
+        <location filename="../../ui/enroll_dialogs.py" line="404" />
         <source>Good: press Capture.</source>
         <translation>Bagus: tekan Ambil gambar.</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="401" />
+        <location filename="../../ui/enroll_dialogs.py" line="405" />
         <source>No face seen. Stand in front of the camera.</source>
         <translation>Tidak ada wajah. Berdirilah di depan kamera.</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="402" />
+        <location filename="../../ui/enroll_dialogs.py" line="406" />
         <source>More than one face: only the SPG should be in front of the camera.</source>
         <translation>Lebih dari satu wajah: hanya SPG yang boleh di depan kamera.</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="403" />
+        <location filename="../../ui/enroll_dialogs.py" line="407" />
         <source>Face too small: come closer to the camera.</source>
         <translation>Wajah terlalu kecil: mendekatlah ke kamera.</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="404" />
+        <location filename="../../ui/enroll_dialogs.py" line="408" />
         <source>Picture blurred: hold still (and check the light).</source>
         <translation>Gambar buram: jangan bergerak (dan periksa cahaya).</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="405" />
+        <location filename="../../ui/enroll_dialogs.py" line="409" />
         <source>Turn to the camera: look straight at it.</source>
         <translation>Hadap ke kamera: lihat lurus ke kamera.</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="418" />
+        <location filename="../../ui/enroll_dialogs.py" line="422" />
         <source>No face to capture yet.</source>
         <translation>Belum ada wajah untuk diambil.</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="437" />
+        <location filename="../../ui/enroll_dialogs.py" line="441" />
         <source>Type the SPG's name first.</source>
         <translation>Ketik nama SPG dulu.</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="440" />
+        <location filename="../../ui/enroll_dialogs.py" line="444" />
         <source>Capture at least one shot first.</source>
         <translation>Ambil minimal satu gambar dulu.</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="445" />
+        <location filename="../../ui/enroll_dialogs.py" line="449" />
         <source>Enrolling…</source>
         <translation>Mendaftarkan…</translation>
     </message>
@@ -1297,22 +1283,22 @@ Periksa Pengaturan (kamera, paket model) dan log di {logs}.</translation>
 <context>
     <name>_NameFields</name>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="135" />
+        <location filename="../../ui/enroll_dialogs.py" line="149" />
         <source>Full name of the SPG</source>
         <translation>Nama lengkap SPG</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="137" />
+        <location filename="../../ui/enroll_dialogs.py" line="151" />
         <source>made from the name</source>
         <translation>dibuat dari nama</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="140" />
+        <location filename="../../ui/enroll_dialogs.py" line="154" />
         <source>Name</source>
         <translation>Nama</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="141" />
+        <location filename="../../ui/enroll_dialogs.py" line="155" />
         <source>SPG id</source>
         <translation>ID SPG</translation>
     </message>
@@ -1343,17 +1329,17 @@ Periksa Pengaturan (kamera, paket model) dan log di {logs}.</translation>
 <context>
     <name>launch</name>
     <message>
-        <location filename="../../ui/launch.py" line="87" />
+        <location filename="../../ui/launch.py" line="90" />
         <source>The data folder {dir} cannot be used: {err}. Choose another with --data-dir or SPG_DATA_DIR.</source>
         <translation>Folder data {dir} tidak bisa dipakai: {err}. Pilih folder lain dengan --data-dir atau SPG_DATA_DIR.</translation>
     </message>
     <message>
-        <location filename="../../ui/launch.py" line="92" />
+        <location filename="../../ui/launch.py" line="95" />
         <source>The console is already running for the data folder {dir}. Use the open window (check the taskbar); only one console may use a data folder at a time.</source>
         <translation>Konsol sudah berjalan untuk folder data {dir}. Pakai jendela yang sudah terbuka (lihat taskbar); satu folder data hanya boleh dipakai satu konsol.</translation>
     </message>
     <message>
-        <location filename="../../ui/launch.py" line="100" />
+        <location filename="../../ui/launch.py" line="103" />
         <source>The console could not start:
 {err}
 
@@ -1364,26 +1350,27 @@ Details are in {log}.</source>
 Rincian ada di {log}.</translation>
     </message>
     <message>
-        <location filename="../../ui/launch.py" line="119" />
+        <location filename="../../ui/launch.py" line="84" />
+        <location filename="../../ui/launch.py" line="122" />
         <source>The settings are not valid:
 {err}</source>
         <translation>Pengaturan tidak valid:
 {err}</translation>
     </message>
     <message>
-        <location filename="../../ui/launch.py" line="133" />
+        <location filename="../../ui/launch.py" line="136" />
         <source>The console could not start:
 {err}</source>
         <translation>Konsol tidak bisa mulai:
 {err}</translation>
     </message>
     <message>
-        <location filename="../../ui/launch.py" line="163" />
+        <location filename="../../ui/launch.py" line="166" />
         <source>Preparing the demo outlet (first run only)…</source>
         <translation>Menyiapkan outlet demo (hanya saat pertama kali)…</translation>
     </message>
     <message>
-        <location filename="../../ui/launch.py" line="181" />
+        <location filename="../../ui/launch.py" line="184" />
         <source>The demo outlet could not be prepared:
 {err}</source>
         <translation>Outlet demo tidak bisa disiapkan:
@@ -1393,12 +1380,17 @@ Rincian ada di {log}.</translation>
 <context>
     <name>widget</name>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="124" />
+        <location filename="../../ui/enroll_dialogs.py" line="91" />
+        <source>The face engine could not start: {err}</source>
+        <translation>Mesin wajah tidak bisa mulai: {err}</translation>
+    </message>
+    <message>
+        <location filename="../../ui/enroll_dialogs.py" line="127" />
         <source>Warning: this face looks like another SPG already enrolled ({other}, similarity {sim:.2f}). Check you chose the right person.</source>
         <translation>Peringatan: wajah ini mirip SPG lain yang sudah terdaftar ({other}, kemiripan {sim:.2f}). Periksa apakah orangnya sudah benar.</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="126" />
+        <location filename="../../ui/enroll_dialogs.py" line="129" />
         <source>{name} enrolled with {n} photo(s).</source>
         <translation>{name} terdaftar dengan {n} foto.</translation>
     </message>
