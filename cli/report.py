@@ -30,7 +30,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _body(args: argparse.Namespace) -> int:
-    from core.events_db import EventStore, EventStoreError
+    from core.events_backend import EventStoreError
+    from core.events_db import EventStore
+    from core.events_export import export_jsonl
     from core.paths import DataLayout
     from core.reports import export_report
 
@@ -54,8 +56,8 @@ def _body(args: argparse.Namespace) -> int:
             from core.shifts import day_bounds
 
             tz = ZoneInfo(cfg.outlet.timezone)
-            n = store.export_jsonl(Path(args.jsonl).expanduser(), day_bounds(args.date_from, tz)[0],
-                                   day_bounds(args.date_to, tz)[1], args.spg)
+            n = export_jsonl(store, Path(args.jsonl).expanduser(), day_bounds(args.date_from, tz)[0],
+                             day_bounds(args.date_to, tz)[1], args.spg)
             print(f"{n} events -> {args.jsonl}")
     except OSError as exc:
         return fail(f"{out}: cannot write the report ({exc.strerror or exc}). Is it open in Excel?")

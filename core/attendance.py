@@ -6,7 +6,7 @@
     svc.snapshot()                                            # rows for the presence table
     svc.close()
 
-It glues the pure :class:`core.presence.PresenceEngine` to storage (:class:`core.events_db.EventStore`)
+It glues the pure :class:`core.presence.PresenceEngine` to storage (:class:`core.events_backend.EventBackend`)
 and alerts (:class:`core.alert_outbox.AlertOutbox`): every transition is committed together with the
 SPG's state, its presence interval and its alert in one transaction, so after a restart presence
 resumes from the database and no alert is lost or queued twice. Time spent while the application was
@@ -26,7 +26,7 @@ import numpy as np
 from core.alert_outbox import AlertOutbox
 from core.alert_templates import AlertTemplates, fmt_duration, fmt_time
 from core.clock import as_clock
-from core.events_db import ALERT_PENDING, ALERT_SKIPPED, EventStoreError, StateRow
+from core.events_backend import ALERT_PENDING, ALERT_SKIPPED, EventStoreError, StateRow
 from core.presence import PresenceEngine, State, Transition
 from core.reports import summary_text
 from core.secrets import register_secret

@@ -8,7 +8,10 @@ import sqlite3
 
 import pytest
 
-from core.events_db import SCHEMA_VERSION, EventStore, EventStoreCorrupt, EventStoreLocked, StateRow
+from core.events_backend import EventStoreCorrupt, EventStoreLocked, StateRow
+from core.events_db import EventStore
+from core.events_export import export_jsonl
+from core.events_schema import SCHEMA_VERSION
 from core.presence import State, Transition
 
 
@@ -44,7 +47,7 @@ def test_transitions_and_alerts_are_on_disk_at_once_hits_within_a_second(tmp_pat
 
 
 def test_migrates_an_old_schema_without_losing_rows(tmp_path):
-    from core.events_db import MIGRATIONS
+    from core.events_schema import MIGRATIONS
 
     db = tmp_path / "events.db"
     c = sqlite3.connect(str(db))
@@ -91,7 +94,7 @@ def test_export_events_jsonl(tmp_path):
     store.record_transition(Transition("ana", State.NOT_SEEN, State.PRESENT, 1767225600.5, "cam1", 1767225600.0),
                             StateRow("ana", "present", 1767225600.5, 1767225600.0, "cam1", None), ("open", 1767225600.5), None)
     out = tmp_path / "events.jsonl"
-    assert store.export_jsonl(out) == 2
+    assert export_jsonl(store, out) == 2
     lines = [json.loads(x) for x in out.read_text().splitlines()]
     assert lines[0] == {"ts": "2026-01-01T00:00:00.000+00:00", "event": "SPG_SEEN", "spg_id": "ana",
                         "camera_id": "cam1", "similarity": 0.8123}
