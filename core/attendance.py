@@ -89,9 +89,19 @@ class AttendanceService:
         self._summary_done: str | None = None
         self._last_clock: tuple[float, float] | None = None
         self.store_error: str | None = None
-        """The events database problem right now (locked file, ...), as a sentence; None when fine."""
+        """The events database problem right now (locked file, full disk, ...), as a sentence; None when fine."""
         self.refresh_people()
         self._resume()
+
+    @property
+    def store_ok(self) -> bool:
+        """The health the router and the UI show: False while transitions wait in memory for the database."""
+        return self.store_error is None and not self._unsaved
+
+    @property
+    def unsaved_count(self) -> int:
+        """Transitions kept in memory because the database could not be written (stored in order later)."""
+        return len(self._unsaved)
 
     # --- start-up ------------------------------------------------------------------------------
     def _resume(self) -> None:
@@ -206,6 +216,10 @@ class AttendanceService:
     def _flush_due(self) -> None:
         try:
             self.store.flush_due()
+            if self.store_error is not None and not self._unsaved:
+                self.store.flush()  # proves the database is writable again
+                log.warning("events database usable again")
+                self.store_error = None
         except EventStoreError as exc:
             self._store_problem(exc)
 
@@ -296,7 +310,11 @@ class AttendanceService:
             camera=t.camera_id or "-", away=fmt_duration((t.timestamp - ls) if ls else 0.0))
 
     def _return_text(self, t: Transition, st: Any) -> str:
-        prev = self.store.transitions_between(0.0, t.timestamp + 1e-6, [t.spg_id])
+        try:
+            prev = self.store.transitions_between(0.0, t.timestamp + 1e-6, [t.spg_id])
+        except EventStoreError as exc:  # the alert goes out without "away for"
+            self._store_problem(exc)
+            prev = []
         away_since = next((p.last_seen for p in reversed(prev) if p.to_state == State.ABSENT.value), None)
         away = (t.timestamp - away_since) if away_since else 0.0
         return self.templates.render("returned", name=t.name, outlet=self.cfg.outlet.name, camera=t.camera_id or "-",
@@ -392,7 +410,11 @@ class AttendanceService:
         finally:
             if self.outbox is not None:
                 self.outbox.close()
-            self.store.close()
+            try:
+                self.store.close()
+            except EventStoreError as exc:
+                self.store_error = str(exc)
+                log.error("%s", exc)
 
 
 def _crop(frame: np.ndarray, bbox: tuple[float, float, float, float], original: tuple[int, int] | None,

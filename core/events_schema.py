@@ -63,7 +63,9 @@ MIGRATIONS: list[str] = [
 SCHEMA_VERSION = len(MIGRATIONS)
 TABLES = ("meta", "hits", "transitions", "intervals", "alerts", "spg_state")
 
-_FULL, _READONLY, _CANTOPEN, _CORRUPT, _NOTADB, _BUSY, _LOCKED = 13, 8, 14, 11, 26, 5, 6
+_FULL, _READONLY, _CANTOPEN, _CORRUPT, _NOTADB, _BUSY, _LOCKED, _IOERR = 13, 8, 14, 11, 26, 5, 6, 10
+NEARLY_FULL_BYTES = 1 << 20
+"""An I/O error with less free space than this on the drive is a full disk."""
 
 
 def _primary_code(exc: BaseException) -> int | None:
@@ -81,10 +83,21 @@ def is_corrupt(exc: BaseException) -> bool:
     return _primary_code(exc) in (_CORRUPT, _NOTADB) or "not a database" in s or "malformed" in s or "corrupt" in s
 
 
-def is_full(exc: BaseException) -> bool:
+def is_full(exc: BaseException, path: Path | None = None) -> bool:
     if isinstance(exc, OSError):
         return exc.errno in (errno.ENOSPC, errno.EDQUOT)
-    return _primary_code(exc) == _FULL or "disk is full" in str(exc).lower()
+    if _primary_code(exc) == _FULL or "disk is full" in str(exc).lower():
+        return True
+    # Growing the -wal / -shm files on a full disk is reported as a plain I/O error.
+    return path is not None and (_primary_code(exc) == _IOERR or "disk i/o error" in str(exc).lower()) \
+        and _free_bytes(path) < NEARLY_FULL_BYTES
+
+
+def _free_bytes(path: Path) -> int:
+    try:
+        return shutil.disk_usage(path.parent).free
+    except OSError:
+        return NEARLY_FULL_BYTES
 
 
 def is_read_only(exc: BaseException) -> bool:
@@ -100,7 +113,7 @@ def store_error(path: Path, exc: BaseException) -> EventStoreError:
     what to do."""
     if isinstance(exc, EventStoreError):
         return exc
-    if is_full(exc):
+    if is_full(exc, path):
         return EventStoreFull(
             f"{path}: the disk is full, so the events database cannot be written. Free space on that drive "
             f"(old exports, footage, the Recycle Bin); monitoring goes on and what is waiting is written once "
