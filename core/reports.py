@@ -141,6 +141,19 @@ def _local(ts: float | None, tz: ZoneInfo) -> datetime | None:
     return None if ts is None else datetime.fromtimestamp(ts, tz).replace(tzinfo=None)
 
 
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _starts_formula(v: Any) -> bool:
+    return isinstance(v, str) and v.startswith(_FORMULA_START)
+
+
+def csv_text(v: Any) -> Any:
+    """A name such as ``=HYPERLINK(...)`` would run as a formula when the CSV is opened in a spreadsheet
+    (CSV injection): such text gets a leading apostrophe, which spreadsheets show as plain text."""
+    return "'" + v if _starts_formula(v) else v
+
+
 def write_csv(rows: Sequence[DayRow], path: Path, tz: ZoneInfo) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -161,7 +174,7 @@ def write_csv(rows: Sequence[DayRow], path: Path, tz: ZoneInfo) -> Path:
                 elif key == "day":
                     out.append(v.isoformat())
                 else:
-                    out.append(v)
+                    out.append(csv_text(v))
             w.writerow(out)
     return path
 
@@ -195,6 +208,11 @@ def write_xlsx(rows: Sequence[DayRow], path: Path, tz: ZoneInfo, title: str = "A
             else:
                 out.append(v)
         ws.append(out)
+        for cell in ws[ws.max_row]:
+            if _starts_formula(cell.value):
+                # stored as text, never a formula (openpyxl makes "=..." a formula); Excel shows it as typed
+                cell.data_type = "s"
+                cell.quotePrefix = True
     widths = {"day": 12, "spg_id": 14, "name": 24, "shift": 13}
     for i, (key, header) in enumerate(HEADERS, start=1):
         letter = get_column_letter(i)

@@ -149,3 +149,27 @@ def test_cli_report_csv_and_xlsx(timeline, tmp_path):
     r = subprocess.run(base[:-4] + ["--from", "2026-13-01", "--to", "2026-01-01", "--out", str(tmp_path / "b.csv")],
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 2 and "YYYY-MM-DD" in r.stderr
+
+
+def test_names_that_look_like_formulas_stay_text_in_csv_and_xlsx(timeline, tmp_path):
+    """CSV/formula injection: an SPG named "=HYPERLINK(...)" must not become a live formula."""
+    import zipfile
+
+    from openpyxl import load_workbook
+
+    folder, cfg, _ = timeline
+    hostile = {"ana": '=HYPERLINK("http://evil.example","click")', "budi": "+1+2", "citra": "@SUM(1,2)"}
+    store = EventStore(folder / "events.db")
+    csv_path = export_report(store, cfg, DAY, DAY, None, "csv", tmp_path / "r.csv", names=hostile, now=at(23, 0))
+    xlsx_path = export_report(store, cfg, DAY, DAY, None, "xlsx", tmp_path / "r.xlsx", names=hostile, now=at(23, 0))
+    store.close()
+    with open(csv_path, encoding="utf-8-sig", newline="") as f:
+        names = sorted(r["Name"] for r in csv.DictReader(f))
+    assert names == sorted("'" + n for n in hostile.values())  # a spreadsheet shows these as text
+    ws = load_workbook(xlsx_path).active
+    cells = [row[2] for row in ws.iter_rows(min_row=2)]
+    assert sorted(c.value for c in cells) == sorted(hostile.values())  # the names as typed
+    assert all(c.data_type == "s" for c in cells)
+    with zipfile.ZipFile(xlsx_path) as z:
+        sheet = z.read("xl/worksheets/sheet1.xml").decode()
+    assert "<f>" not in sheet and "<f " not in sheet  # no formula element anywhere
