@@ -117,6 +117,14 @@ def _body(args: argparse.Namespace) -> int:
         return fail("no cameras configured; add a 'cameras:' list to the config (see configs/app.yaml)")
     out_path = args.results or cfg.results_file
     data_dir.mkdir(parents=True, exist_ok=True)
+    from core.instance_lock import HEADLESS, AlreadyRunning, InstanceLock, InstanceLockError
+
+    try:
+        lock = InstanceLock(data_dir, HEADLESS).acquire()  # one run per data folder, console included
+    except AlreadyRunning as exc:
+        return fail(str(exc), 3)
+    except InstanceLockError as exc:
+        return fail(str(exc))
     pipeline: Pipeline | InlinePipeline
     if args.inline:
         from workers.inline_pipeline import InlinePipeline
@@ -170,6 +178,7 @@ def _body(args: argparse.Namespace) -> int:
             attendance.close()
         if out:
             out.close()
+        lock.release()
     m = pipeline.metrics()
     print(f"processed {frames} frames, {faces} faces; inference p50 {m.latency_p50_ms:.0f} ms, "
           f"p95 {m.latency_p95_ms:.0f} ms", file=sys.stderr)

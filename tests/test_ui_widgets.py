@@ -227,7 +227,7 @@ def test_second_instance_is_refused(data_dir):
     from ui.launch import acquire_instance_lock
 
     lock = acquire_instance_lock(data_dir)
-    assert lock is not None
+    assert lock.held
     try:
         proc = subprocess.run([sys.executable, str(REPO / "app.py"), "--data-dir", str(data_dir)], capture_output=True,
                               text=True, timeout=60, env={**__import__("os").environ, "QT_QPA_PLATFORM": "offscreen"})

@@ -18,6 +18,7 @@ from pathlib import Path
 from PySide6.QtCore import QCoreApplication
 
 from core.config import ENV_DATA_DIR, AppConfig, ConfigError, flag_overrides, load_config, resolve_data_dir
+from core.instance_lock import CONSOLE, AlreadyRunning, DataFolderNotWritable, InstanceLock
 from core.paths import DataLayout
 from core.secrets import redact
 
@@ -41,18 +42,9 @@ def show_message(kind: str, title: str, text: str) -> None:
     QMessageBox(icon, title, text).exec()
 
 
-def acquire_instance_lock(data_dir: Path):
-    """The data folder's console lock, or None when another console holds it."""
-    from filelock import FileLock, Timeout
-
-    lock_path = DataLayout(data_dir).lock_file
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
-    lock = FileLock(str(lock_path))
-    try:
-        lock.acquire(timeout=0)
-    except Timeout:
-        return None
-    return lock
+def acquire_instance_lock(data_dir: Path) -> InstanceLock:
+    """The data folder's lock (shared with headless runs); raises :class:`InstanceLockError`."""
+    return InstanceLock(data_dir, CONSOLE).acquire()
 
 
 def _ensure_platform(args: argparse.Namespace) -> None:
@@ -89,12 +81,16 @@ def main(args: argparse.Namespace) -> int:
     except OSError as exc:
         show_message("error", "SPG Presence Console", QCoreApplication.translate("launch", "The data folder {dir} cannot be used: {err}. Choose another with --data-dir or SPG_DATA_DIR.").format(dir=data_dir, err=redact(str(exc))))
         return EXIT_FAILED
-    lock = acquire_instance_lock(data_dir)
-    if lock is None:
+    try:
+        lock = acquire_instance_lock(data_dir)
+    except AlreadyRunning as exc:
         show_message("warning", "SPG Presence Console",
-                     QCoreApplication.translate("launch", "The console is already running for the data folder {dir}. Use the open window (check the taskbar); "
-                        "only one console may use a data folder at a time.").format(dir=data_dir))
+                     QCoreApplication.translate("launch", "The data folder {dir} is already in use by {owner}: a console or headless run is already running there. "
+                        "Only one may use a data folder at a time. Close the other one first (check the taskbar), or choose another data folder with --data-dir.").format(dir=data_dir, owner=exc.owner))
         return EXIT_ALREADY_RUNNING
+    except DataFolderNotWritable as exc:
+        show_message("error", "SPG Presence Console", QCoreApplication.translate("launch", "The data folder {dir} cannot be used: {err}. Choose another with --data-dir or SPG_DATA_DIR.").format(dir=data_dir, err=exc.reason))
+        return EXIT_FAILED
     try:
         return _run(app, args, data_dir)
     except Exception as exc:  # noqa: BLE001 - a dialog, never a silent exit

@@ -129,6 +129,8 @@ ID.update({
         "Folder data {dir} tidak bisa dipakai: {err}. Pilih folder lain dengan --data-dir atau SPG_DATA_DIR.",
     "The console is already running for the data folder {dir}. Use the open window (check the taskbar); only one console may use a data folder at a time.":
         "Konsol sudah berjalan untuk folder data {dir}. Pakai jendela yang sudah terbuka (lihat taskbar); satu folder data hanya boleh dipakai satu konsol.",
+    "The data folder {dir} is already in use by {owner}: a console or headless run is already running there. Only one may use a data folder at a time. Close the other one first (check the taskbar), or choose another data folder with --data-dir.":
+        "Folder data {dir} sedang dipakai oleh {owner}: sebuah konsol atau proses tanpa tampilan sudah berjalan di sana. Satu folder data hanya boleh dipakai satu proses. Tutup yang lain dulu (lihat taskbar), atau pilih folder data lain dengan --data-dir.",
 })
 ID.update({
     "The console could not start:\n{err}\n\nDetails are in {log}.": "Konsol tidak bisa mulai:\n{err}\n\nRincian ada di {log}.",
