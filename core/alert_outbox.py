@@ -2,8 +2,9 @@
 
 * Order: pending alerts go out oldest first; while the oldest waits for a retry, the later ones wait too
   (a Telegram chat reads top to bottom).
-* Network errors, timeouts and 5xx: retried with exponential backoff (``base_backoff_s`` doubling up to
-  ``max_backoff_s``). 429: retried after the server's ``retry_after``.
+* Network errors, stalled answers (past the client's total deadline), timeouts and 5xx: retried with
+  exponential backoff (``base_backoff_s`` doubling up to ``max_backoff_s``, 30 s: a recovered Telegram is
+  probed soon). 429: retried after the server's ``retry_after``.
 * Other 4xx (bad token, bad chat id, bad request): the alert is marked ``failed`` with a sentence saying
   what to fix (:attr:`AlertOutbox.last_error`); it is not retried.
 * No duplicates: an alert is marked ``sent`` in the same moment the Bot API confirms it; after a restart
@@ -27,6 +28,9 @@ from core.telegram import TelegramClient, TelegramError, TelegramRejected, Teleg
 
 log = logging.getLogger(__name__)
 
+MAX_BACKOFF_S = 30.0
+"""Retries never wait longer than this, so alerts go out within about half a minute of Telegram recovering."""
+
 
 class AlertOutbox:
     @classmethod
@@ -38,7 +42,7 @@ class AlertOutbox:
         return cls(TelegramClient.from_config(tg_cfg), store, **kwargs)
 
     def __init__(self, client: TelegramClient, store: Any, clock: Clock | None = None, *,
-                 base_backoff_s: float = 2.0, max_backoff_s: float = 300.0, poll_s: float = 1.0,
+                 base_backoff_s: float = 2.0, max_backoff_s: float = MAX_BACKOFF_S, poll_s: float = 1.0,
                  start: bool = True):
         self.client = client
         self.store = store

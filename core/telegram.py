@@ -5,6 +5,10 @@ every request URL (``/bot<token>/``), so it is registered with :mod:`core.secret
 is redacted before it leaves this module. Texts are sent with ``parse_mode=HTML``; callers escape
 user-provided values with :func:`html.escape` (the alert templates do).
 
+Every request has a total deadline (``timeout_s``): a server that answers one byte every few seconds never
+trips a per-read timeout, so a timer cuts the request's sockets when the deadline passes and the call
+fails as retryable (and says so in the log) instead of blocking delivery for good.
+
 Errors are sorted for the outbox:
 
 * :class:`TelegramRetryable` - network error, timeout, 5xx, 429 (``retry_after`` honoured)
@@ -17,9 +21,13 @@ from __future__ import annotations
 import html
 import logging
 import re
-from typing import Any
+import socket
+import threading
+from typing import Any, Callable
 
 import requests
+from requests.adapters import HTTPAdapter
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from core.secrets import redact, register_secret
 
@@ -66,9 +74,48 @@ def _explain(status: int, description: str) -> str:
     return f"Telegram rejected the message ({status}: {d})."
 
 
+CONNECT_TIMEOUT_S = 5.0
+
+
+def _pool_class(base: type[HTTPConnectionPool], on_connect: Callable[[socket.socket], None]) -> type[HTTPConnectionPool]:
+    class Connection(base.ConnectionCls):  # type: ignore[name-defined, misc]
+        def connect(self) -> None:
+            super().connect()
+            on_connect(self.sock)
+
+    return type(base.__name__, (base,), {"ConnectionCls": Connection})
+
+
+class _CuttableAdapter(HTTPAdapter):
+    """Remembers the sockets it opens, so a request past its deadline can be cut from a timer thread
+    (``shutdown`` wakes the read that is blocked on a dripping server)."""
+
+    def __init__(self) -> None:
+        self._socks: list[socket.socket] = []
+        self._socks_lock = threading.Lock()
+        super().__init__(max_retries=0)
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {"http": _pool_class(HTTPConnectionPool, self._opened),
+                                                   "https": _pool_class(HTTPSConnectionPool, self._opened)}
+
+    def _opened(self, sock: socket.socket) -> None:
+        with self._socks_lock:
+            self._socks.append(sock)
+
+    def cut(self) -> None:
+        with self._socks_lock:
+            socks = list(self._socks)
+        for sock in socks:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+
 class TelegramClient:
-    def __init__(self, api_base: str, token: Any, chat_id: Any, timeout_s: float = 10.0,
-                 session: requests.Session | None = None):
+    def __init__(self, api_base: str, token: Any, chat_id: Any, timeout_s: float = 10.0):
         self.api_base = api_base.rstrip("/")
         self._token = _secret(token)
         self.chat_id = _secret(chat_id)
@@ -77,7 +124,7 @@ class TelegramClient:
         register_secret(self._token)
         register_secret(self.chat_id)
         self.timeout_s = timeout_s
-        self.session = session or requests.Session()
+        """The total deadline of one request: connect, upload and the whole answer."""
 
     @classmethod
     def from_config(cls, tg: Any) -> TelegramClient:
@@ -85,10 +132,32 @@ class TelegramClient:
 
     def _call(self, method: str, data: dict[str, Any], files: dict[str, Any] | None = None) -> dict[str, Any]:
         url = f"{self.api_base}/bot{self._token}/{method}"
-        try:
-            resp = self.session.post(url, data=data, files=files, timeout=self.timeout_s)
-        except requests.RequestException as exc:
-            raise TelegramRetryable(redact(f"Telegram not reachable ({exc.__class__.__name__}: {exc})")) from None
+        # A session per request: its sockets are the ones the deadline may cut (alerts are rare; no reuse lost).
+        adapter = _CuttableAdapter()
+        stalled = threading.Event()
+
+        def cut() -> None:
+            stalled.set()
+            adapter.cut()
+
+        timer = threading.Timer(self.timeout_s, cut)
+        timer.daemon = True
+        with requests.Session() as session:
+            session.mount("http://", adapter)
+            session.mount("https://", adapter)
+            timer.start()
+            try:
+                resp = session.post(url, data=data, files=files,
+                                    timeout=(min(CONNECT_TIMEOUT_S, self.timeout_s), self.timeout_s))
+            except requests.RequestException as exc:
+                if stalled.is_set():
+                    log.warning("Telegram %s stalled: no complete answer within %.0f s; the request was cut and "
+                                "will be retried", method, self.timeout_s)
+                    raise TelegramRetryable(f"Telegram did not answer within {self.timeout_s:.0f} s "
+                                            f"(the connection stalled)") from None
+                raise TelegramRetryable(redact(f"Telegram not reachable ({exc.__class__.__name__}: {exc})")) from None
+            finally:
+                timer.cancel()
         try:
             body = resp.json()
         except ValueError:

@@ -4,10 +4,12 @@ Speaks ``/bot<token>/sendMessage`` (form fields) and ``/bot<token>/sendPhoto`` (
 ``photo`` file part), answers like Telegram (``{"ok": true, "result": {"message_id": N}}``), records
 every accepted message, and can be told to fail:
 
-    server.mode = "ok" | "500" | "429" | "401" | "400" | "photo400" | "down"
+    server.mode = "ok" | "500" | "429" | "401" | "400" | "photo400" | "down" | "drip"
     server.retry_after = 3          # for 429
+    server.drip_s = 2.0             # for drip
 
-``down`` closes the connection without an answer (a network error for the client). Can also run as a
+``down`` closes the connection without an answer (a network error for the client). ``drip`` sends a
+valid answer one byte every ``drip_s`` seconds (a stalled proxy or link: no read ever times out). Can also run as a
 script (``python tests/fake_telegram.py PORTFILE``) for subprocess tests: it writes its port to
 PORTFILE and appends every accepted message as a JSON line to PORTFILE + ".jsonl".
 """
@@ -17,6 +19,7 @@ from __future__ import annotations
 import json
 import sys
 import threading
+import time
 from dataclasses import dataclass, field
 from email.parser import BytesParser
 from email.policy import HTTP
@@ -55,6 +58,9 @@ class FakeTelegram:
         self.token = token
         self.mode = "ok"
         self.retry_after = 2
+        self.drip_s = 2.0
+        self.dripping = 0
+        """Connections in drip mode still being answered."""
         self.received: list[Received] = []
         self.requests = 0
         self.log_path = log_path
@@ -98,12 +104,32 @@ class FakeTelegram:
         h.end_headers()
         h.wfile.write(data)
 
+    def _drip(self, h: BaseHTTPRequestHandler) -> None:
+        data = json.dumps({"ok": True, "result": {"message_id": 0}}).encode()
+        raw = (b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
+               + str(len(data)).encode() + b"\r\n\r\n" + data)
+        with self._lock:
+            self.dripping += 1
+        try:
+            for i in range(len(raw)):
+                h.wfile.write(raw[i:i + 1])
+                h.wfile.flush()
+                time.sleep(self.drip_s)
+        except OSError:
+            pass  # the client gave up
+        finally:
+            h.close_connection = True
+            with self._lock:
+                self.dripping -= 1
+
     def _handle(self, h: BaseHTTPRequestHandler) -> None:
         length = int(h.headers.get("Content-Length") or 0)
         body = h.rfile.read(length) if length else b""
         with self._lock:
             self.requests += 1
             mode = self.mode
+        if mode == "drip":
+            return self._drip(h)
         if mode == "down":
             h.close_connection = True
             h.connection.close()  # no answer at all: the client sees a connection error

@@ -182,3 +182,47 @@ def test_overlong_caption_goes_as_plain_text_not_broken_html(server):
     c.send_photo(b"\xff\xd8x", caption)
     got = server.received[-1]
     assert len(got.text) <= 1024 and "<b>" not in got.text and "Rina & " in got.text and got.parse_mode == ""
+
+
+def test_dripping_server_is_cut_at_the_total_deadline_and_the_stall_is_logged(server, caplog):
+    """One byte every 2 s never trips a per-read timeout: the request must end at its total deadline."""
+    import time
+
+    server.mode = "drip"
+    server.drip_s = 2.0
+    client = TelegramClient(server.api_base, SecretStr(server.token), SecretStr(CHAT), timeout_s=3)
+    t0 = time.monotonic()
+    with caplog.at_level(logging.WARNING), pytest.raises(TelegramRetryable, match="did not answer within 3 s"):
+        client.send_message("hello")
+    assert time.monotonic() - t0 < 6.0  # about the 3 s deadline, not the ~200 s the answer takes to drip
+    assert "stalled" in caplog.text and server.token not in caplog.text
+    end = time.monotonic() + 5  # the cut connection is closed, not left dripping
+    while server.dripping and time.monotonic() < end:
+        time.sleep(0.1)
+    assert server.dripping == 0
+
+
+def test_outbox_after_a_drip_and_a_long_outage_probes_within_30_s_and_delivers_in_order(server, tmp_path):
+    clock = FakeClock()
+    store = EventStore(tmp_path / "events.db")
+    client = TelegramClient(server.api_base, SecretStr(server.token), SecretStr(CHAT), timeout_s=2)
+    ob = AlertOutbox(client, store, clock, start=False)  # the production backoff
+    for i in range(3):
+        store.add_alert(clock.time(), f"spg{i}", "absent", f"alert {i}")
+    server.mode = "drip"
+    server.drip_s = 1.0
+    assert ob.deliver_due() == 0  # returns at the deadline instead of blocking delivery
+    assert ob.last_error and "did not answer" in ob.last_error
+    server.mode = "500"
+    delays = []
+    for _ in range(12):  # a long outage: the wait between tries stops growing at the cap
+        clock.advance(store.pending_alerts()[0].next_attempt - clock.time())
+        ob.deliver_due()
+        delays.append(store.pending_alerts()[0].next_attempt - clock.time())
+    assert max(delays) <= 30.0 and delays[-1] == 30.0
+    server.mode = "ok"  # Telegram is back: the next probe is at most 30 s away
+    clock.advance(30)
+    assert ob.deliver_due() == 3
+    assert [r.text for r in server.received] == ["alert 0", "alert 1", "alert 2"]
+    assert store.pending_alerts() == []
+    store.close()
