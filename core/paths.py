@@ -77,6 +77,11 @@ class DataLayout:
     def lock_file(self) -> Path:
         return self.root / "console.lock"
 
+    @property
+    def runs(self) -> Path:
+        """One record per running pipeline: its SharedMemory blocks, removed by the next start after a hard kill."""
+        return self.root / "runs"
+
     def ensure(self) -> DataLayout:
         for p in (self.root, self.gallery, self.models, self.logs, self.unknown_faces, self.snapshots):
             p.mkdir(parents=True, exist_ok=True)

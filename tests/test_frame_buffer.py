@@ -126,3 +126,59 @@ def test_producer_can_fill_a_slot_in_place_and_an_aborted_slot_is_never_served(b
     old_gen = buf.generation(slot2)
     buf.abort(slot2)
     assert buf.read(slot2, old_gen - 1) is None and buf.read(slot2, buf.generation(slot2)) is None
+
+
+def _headless_cmd(tmp_path: Path, cam: str) -> list[str]:
+    import json
+    import sys
+
+    repo = Path(__file__).resolve().parent.parent
+    cfg = tmp_path / "cfg.yaml"
+    cfg.write_text(json.dumps({"engine": {"kind": "insightface", "pack": str(repo.parent / "shared/data/models/test_pack")},
+                               "cameras": [{"id": cam, "source": str(repo.parent / "shared/data/video/short_hamilton_clip.mp4")}]}))
+    return [sys.executable, str(repo / "app.py"), "run", "--headless", "--config", str(cfg), "--no-presence"]
+
+
+@pytest.mark.skipif(not SHM_DIR.is_dir(), reason="POSIX SharedMemory is listed in /dev/shm (Windows frees blocks itself)")
+def test_blocks_left_by_a_killed_process_tree_are_removed_at_the_next_start(tmp_path):
+    """kill -9 of the whole tree runs no exit handler: the 8 MB block stays; the next run of this data folder
+    removes it (its token differs, so removing by the new run's names alone never matched)."""
+    import os
+    import signal
+    import subprocess
+    import time
+
+    data = tmp_path / "data"
+    env = {**os.environ, "SPG_DATA_DIR": str(data)}
+    cam = f"killcam{os.getpid()}"
+    cmd = _headless_cmd(tmp_path, cam)
+    first = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        end = time.monotonic() + 120
+        while time.monotonic() < end and not {p.name for p in SHM_DIR.glob(f"sfb_{cam}_*")}:
+            assert first.poll() is None
+            time.sleep(0.2)
+        left = {p.name for p in SHM_DIR.glob(f"sfb_{cam}_*")}
+        assert left
+        time.sleep(1.0)
+    finally:
+        os.killpg(first.pid, signal.SIGKILL)  # the whole tree: main, camera worker, inference server
+        first.wait(10)
+    time.sleep(0.5)
+    assert {p.name for p in SHM_DIR.glob(f"sfb_{cam}_*")} >= left  # leaked, as on an outlet PC
+    second = subprocess.run(cmd + ["--duration", "3"], env=env, capture_output=True, text=True, timeout=180)
+    assert second.returncode == 0, second.stderr
+    assert not {p.name for p in SHM_DIR.glob(f"sfb_{cam}_*")}  # the old block is gone, and the new one too
+    assert not list((data / "runs").glob("shm-*"))  # no record left behind after a clean stop
+
+
+def test_a_live_runs_blocks_are_never_removed(tmp_path):
+    data = tmp_path / "data"
+    token = run_token(data)
+    b = FrameBuffer.create(buffer_name("live_cam", f"{token}1"), 8, 8, 2)
+    try:
+        assert fb.clean_stale_runs(data / "runs") == []  # its record's lock is held: alive
+        assert (SHM_DIR / b.name).exists() or not SHM_DIR.is_dir()
+        assert b.name in (data / "runs" / f"shm-{token}.json").read_text()
+    finally:
+        b.close()

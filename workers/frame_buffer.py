@@ -12,7 +12,14 @@ before and after the copy, so a torn read (writer lapped the reader) is detected
 
 Ownership: the main process creates (and always unlinks) the blocks; children only attach. Every block this
 process creates is unlinked at exit (``atexit``) even if ``close`` was never called; a stale block of the same
-name (from a crashed run) is unlinked before creating a new one. When SharedMemory cannot be created (OS limit,
+name (from a crashed run) is unlinked before creating a new one.
+
+A hard kill of the whole process tree (``kill -9``, Task Manager, power loss on Linux) runs no exit handler,
+and the block names carry a per-run token, so a later run would never meet them by name. So a run started
+with a data folder (:func:`run_token`) records its token and every block it creates in
+``<data folder>/runs/shm-<token>.json`` and holds ``shm-<token>.lock`` while it lives. At start, every
+record of this data folder whose lock is free (its process is gone: the OS released the lock) has its
+blocks unlinked and is deleted. (On Windows the OS frees a block with its last handle; nothing leaks.) When SharedMemory cannot be created (OS limit,
 or ``SPG_DISABLE_SHM=1`` for tests), :func:`create_buffer` logs one warning and returns ``None``: the camera
 then sends its frames through the input queue (``FrameMeta.frame``) and everything keeps running.
 """
@@ -20,13 +27,18 @@ then sends its frames through the input queue (``FrameMeta.frame``) and everythi
 from __future__ import annotations
 
 import atexit
+import json
 import logging
 import os
 import secrets
 import threading
 from multiprocessing import shared_memory
+from pathlib import Path
 
 import numpy as np
+from filelock import FileLock, Timeout
+
+from core.paths import DataLayout
 
 log = logging.getLogger(__name__)
 
@@ -39,9 +51,124 @@ _created: dict[str, shared_memory.SharedMemory] = {}
 _lock = threading.Lock()
 
 
-def run_token() -> str:
-    """A short random token so two pipelines (or two test runs) never share a block name."""
-    return secrets.token_hex(3)
+def run_token(data_dir: Path | None = None) -> str:
+    """A short random token so two pipelines (or two test runs) never share a block name.
+
+    With ``data_dir``: first remove what earlier runs of this data folder left behind after a hard kill,
+    then record this run there (see the module text)."""
+    token = secrets.token_hex(3)
+    if data_dir is not None:
+        runs = DataLayout(Path(data_dir)).runs
+        try:
+            clean_stale_runs(runs)
+            _RunRecord.start(runs, token)
+        except OSError as exc:  # a read-only or full data folder: the blocks are still unlinked at exit
+            log.warning("cannot record the SharedMemory of this run in %s (%s)", runs, exc.strerror or exc)
+    return token
+
+
+class _RunRecord:
+    """``shm-<token>.json`` (the block names) + ``shm-<token>.lock`` (held while this run lives)."""
+
+    active: dict[str, "_RunRecord"] = {}
+
+    def __init__(self, runs: Path, token: str, lock: FileLock):
+        self.token = token
+        self.path = runs / f"shm-{token}.json"
+        self.lock = lock
+        self.names: list[str] = []
+
+    @classmethod
+    def start(cls, runs: Path, token: str) -> None:
+        runs.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(str(runs / f"shm-{token}.lock"), timeout=0)
+        lock.acquire()
+        rec = cls(runs, token, lock)
+        rec._write()
+        with _lock:
+            cls.active[token] = rec
+
+    def add(self, name: str) -> None:
+        self.names.append(name)
+        try:
+            self._write()
+        except OSError as exc:
+            log.warning("cannot record frame buffer %s in %s (%s)", name, self.path, exc.strerror or exc)
+
+    def _write(self) -> None:
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"pid": os.getpid(), "names": self.names}), encoding="utf-8")
+        os.replace(tmp, self.path)
+
+    def end(self) -> None:
+        self.path.unlink(missing_ok=True)
+        self.lock.release()
+        Path(self.lock.lock_file).unlink(missing_ok=True)
+
+
+def _note_created(name: str) -> None:
+    with _lock:
+        recs = [r for t, r in _RunRecord.active.items() if name.startswith(PREFIX) and f"_{t}" in name]
+    for rec in recs:
+        rec.add(name)
+
+
+def clean_stale_runs(runs: Path) -> list[str]:
+    """Unlink the blocks of every recorded run whose process is gone; returns the names unlinked."""
+    removed: list[str] = []
+    if not runs.is_dir():
+        return removed
+    for lock_path in sorted(runs.glob("shm-*.lock")):
+        token = lock_path.stem[len("shm-"):]
+        lock = FileLock(str(lock_path), timeout=0)
+        try:
+            lock.acquire()
+        except Timeout:
+            continue  # that run is alive
+        try:
+            record = runs / f"shm-{token}.json"
+            names: set[str] = set()
+            try:
+                names.update(json.loads(record.read_text(encoding="utf-8")).get("names", []))
+            except (OSError, ValueError):
+                pass
+            shm_dir = Path("/dev/shm")  # where POSIX lists them; catches a block created just before the kill
+            if shm_dir.is_dir():
+                names.update(p.name for p in shm_dir.glob(f"{PREFIX}*_{token}*"))
+            for name in sorted(names):
+                if _exists(name):
+                    unlink_name(name)
+                    removed.append(name)
+            record.unlink(missing_ok=True)
+        finally:
+            lock.release()
+            lock_path.unlink(missing_ok=True)
+    if removed:
+        log.warning("removed %d frame buffer(s) left by an earlier run that was killed: %s", len(removed),
+                    ", ".join(removed))
+    return removed
+
+
+def _exists(name: str) -> bool:
+    try:
+        shm = shared_memory.SharedMemory(name=name, create=False)
+    except FileNotFoundError:
+        return False
+    except OSError:
+        return True
+    shm.close()
+    return True
+
+
+def _end_runs() -> None:
+    with _lock:
+        recs = list(_RunRecord.active.values())
+        _RunRecord.active.clear()
+    for rec in recs:
+        try:
+            rec.end()
+        except OSError:
+            pass
 
 
 def buffer_name(camera_id: str, token: str) -> str:
@@ -88,6 +215,7 @@ class FrameBuffer:
             shm = shared_memory.SharedMemory(name=name, create=True, size=size)
         with _lock:
             _created[shm.name] = shm
+        _note_created(name)
         buf = cls(shm, max_h, max_w, slots, owner=True)
         buf._gen[:] = 0
         buf._hw[:] = 0
@@ -235,4 +363,9 @@ def unlink_all_created() -> None:
         unlink_name(name)
 
 
-atexit.register(unlink_all_created)
+def _at_exit() -> None:
+    unlink_all_created()
+    _end_runs()
+
+
+atexit.register(_at_exit)

@@ -53,7 +53,7 @@ class InlinePipeline:
     def start(self) -> None:
         if self._running:
             return
-        self._token = run_token()
+        self._token = run_token(self.data_dir)  # also removes blocks a killed run of this folder left
         self._input_q: queue.Queue[FrameMeta] = queue.Queue(maxsize=self.cfg.inference.input_queue_size)
         self._output_q: queue.Queue = queue.Queue()
         self._status_q: queue.Queue[CameraStatus] = queue.Queue()

@@ -167,7 +167,7 @@ class Pipeline:
     def start(self) -> None:
         if self._running:
             return
-        self._token = run_token()
+        self._token = run_token(self.data_dir)  # also removes blocks a killed run of this folder left
         self._input_q = self._ctx.Queue(maxsize=self.cfg.inference.input_queue_size)
         self._status_q = self._ctx.Queue(maxsize=1000)
         self._running = True
