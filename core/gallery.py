@@ -17,16 +17,18 @@ change once ``reindex`` has added the new model's embedding.
 from __future__ import annotations
 
 import base64
+import errno
 import json
 import logging
 import re
 import shutil
 import threading
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -41,6 +43,13 @@ ProgressCallback = Callable[[int, int], None]
 
 class GalleryError(Exception):
     """A gallery operation cannot be done (unknown SPG, bad id). The message says why."""
+
+
+def _not_writable(root: Path, exc: OSError) -> str:
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return f"The gallery {root} cannot be written: the disk is full. Free space on that drive and try again."
+    return (f"The gallery {root} cannot be written ({exc.strerror or exc}): the data folder is read-only or not "
+            f"writable. Make it writable, or use another data folder with --data-dir.")
 
 
 def _retry_sharing(write, *args) -> None:
@@ -171,10 +180,18 @@ class Gallery:
     def _bump(self) -> None:
         _retry_sharing(atomic_write_text, self._version_file, uuid.uuid4().hex)
 
-    def _file_lock(self):
+    @contextmanager
+    def _file_lock(self) -> Iterator[None]:
+        """Writers hold ``.lock``. A folder that cannot be written (read-only, full disk) becomes a
+        :class:`GalleryError` saying what to do; files are written temp + rename and the record last, so a
+        write that fails half way leaves the SPG as it was."""
         from filelock import FileLock
 
-        return FileLock(str(self.root / ".lock"), timeout=30)
+        try:
+            with FileLock(str(self.root / ".lock"), timeout=30):
+                yield
+        except OSError as exc:
+            raise GalleryError(_not_writable(self.root, exc)) from None
 
     # --- reading -------------------------------------------------------------------------------
     def _person_dir(self, spg_id: str) -> Path:
