@@ -106,9 +106,9 @@ def test_failed_write_leaves_the_gallery_as_it_was(gallery, monkeypatch):
         raise OSError("disk full")
 
     monkeypatch.setattr(cg, "atomic_write_text", broken)
-    with pytest.raises(OSError):
+    with pytest.raises(GalleryError, match="cannot be written"):  # a sentence, not a raw OSError
         gallery.add_samples("ayu", "Ayu", [_sample(2)])
-    with pytest.raises(OSError):
+    with pytest.raises(GalleryError, match="cannot be written"):
         gallery.add_samples("new_spg", "New", [_sample(3)])
     monkeypatch.undo()
     assert gallery.version() == before[0]
