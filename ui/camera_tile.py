@@ -3,14 +3,18 @@
 The tile paints a QImage it is handed (already converted off the UI thread by the controller) and
 maps face boxes from ORIGINAL frame coordinates (``FrameResult.frame_shape``) onto the drawn image,
 so boxes stay right whatever downscale the camera worker applied.
+
+A camera that reports "live" while no frame has reached the tile for :data:`STALE_AFTER_S` seconds (the
+pipeline or the router stalled) is shown as "frozen", never as "live" over an old picture.
 """
 
 from __future__ import annotations
 
 import time
+from typing import Callable
 
-from PySide6.QtCore import QRectF, Qt, Signal
-from PySide6.QtGui import QColor, QFont, QImage, QMouseEvent, QPainter, QPaintEvent, QPen
+from PySide6.QtCore import QRectF, Qt, QTimer, Signal
+from PySide6.QtGui import QColor, QFont, QImage, QMouseEvent, QPainter, QPaintEvent, QPen, QShowEvent
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from core.messages import CameraState, CameraStatus, FrameResult
@@ -25,6 +29,9 @@ STATE_COLOURS = {
     CameraState.FAILED: QColor(192, 57, 43),
     CameraState.STOPPED: QColor(127, 140, 141),
 }
+FROZEN_COLOUR = QColor(142, 68, 173)
+STALE_AFTER_S = 3.0
+"""A live camera with no new frame for this long is shown as frozen."""
 
 
 def fit_rect(img_w: int, img_h: int, area_w: float, area_h: float) -> QRectF:
@@ -39,8 +46,17 @@ def fit_rect(img_w: int, img_h: int, area_w: float, area_h: float) -> QRectF:
 class CameraTile(QWidget):
     clicked = Signal(str)
 
-    def __init__(self, camera_id: str, title: str = "", parent: QWidget | None = None):
+    def __init__(self, camera_id: str, title: str = "", parent: QWidget | None = None,
+                 clock: Callable[[], float] = time.monotonic):
         super().__init__(parent)
+        self._clock = clock
+        self._last_frame: float | None = None
+        self._live_since: float | None = None
+        self._was_stale = False
+        self._stale_timer = QTimer(self)
+        self._stale_timer.setInterval(1000)
+        self._stale_timer.timeout.connect(self._check_stale)
+        self._stale_timer.start()
         self.camera_id = camera_id
         self.title = title or camera_id
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
@@ -59,7 +75,8 @@ class CameraTile(QWidget):
             self.image = image
         if result is not None:
             self.result = result
-        now = time.monotonic()
+        now = self._clock()
+        self._last_frame = now
         self._frame_times.append(now)
         while self._frame_times and now - self._frame_times[0] > 3.0:
             self._frame_times.pop(0)
@@ -67,14 +84,41 @@ class CameraTile(QWidget):
         self.update()
 
     def set_status(self, status: CameraStatus) -> None:
+        if status.state is CameraState.LIVE and (self.status is None or self.status.state is not CameraState.LIVE):
+            self._live_since = self._clock()
         self.status = status
         self.update()
+
+    def stale_for(self) -> float:
+        """Seconds a live camera has gone without a new frame on this tile (0 when not live)."""
+        if self.status is None or self.status.state is not CameraState.LIVE:
+            return 0.0
+        refs = [t for t in (self._last_frame, self._live_since) if t is not None]
+        return max(0.0, self._clock() - max(refs)) if refs else 0.0
+
+    def is_stale(self) -> bool:
+        return self.stale_for() >= STALE_AFTER_S
+
+    def _check_stale(self) -> None:
+        stale = self.is_stale()
+        if stale or stale != self._was_stale:
+            self.update()  # the badge (and its seconds) change
+        self._was_stale = stale
+
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt API
+        # A hidden tile gets no frames (only visible cameras are copied): do not call it frozen on return.
+        if self._last_frame is not None:
+            self._last_frame = max(self._last_frame, self._clock() - 1.0)
+        super().showEvent(event)
 
     def set_names(self, names: dict[str, str]) -> None:
         self.names = names
         self.update()
 
     def fps(self) -> float:
+        now = self._clock()
+        while self._frame_times and now - self._frame_times[0] > 3.0:
+            self._frame_times.pop(0)
         t = self._frame_times
         if len(t) < 2 or t[-1] <= t[0]:
             return 0.0
@@ -90,6 +134,8 @@ class CameraTile(QWidget):
             CameraState.FAILED: self.tr("failed"),
             CameraState.STOPPED: self.tr("stopped"),
         }
+        if self.is_stale():
+            return self.tr("frozen: no new picture for {s:.0f} s").format(s=self.stale_for())
         text = labels.get(self.status.state, str(self.status.state))
         if self.status.reason and self.status.state in (CameraState.FAILED, CameraState.RECONNECTING):
             text = f"{text}: {self.status.reason}"
@@ -154,7 +200,7 @@ class CameraTile(QWidget):
         badge = self.state_text()
         bw = min(self.width() - 4, fm.horizontalAdvance(badge) + 12)
         br = QRectF(self.width() - bw - 2, 2, bw, fm.height() + 4)
-        p.setBrush(STATE_COLOURS.get(state, QColor(100, 100, 100)))
+        p.setBrush(FROZEN_COLOUR if self.is_stale() else STATE_COLOURS.get(state, QColor(100, 100, 100)))
         p.setPen(Qt.PenStyle.NoPen)
         p.drawRoundedRect(br, 4, 4)
         p.setPen(QColor(255, 255, 255))

@@ -107,6 +107,7 @@ ID = {
     "chat id, e.g. -1001234567890": "ID chat, mis. -1001234567890", "connecting": "menyambung",
     "empty = the value calibrated for the model": "kosong = nilai kalibrasi model", "failed": "gagal", "grace": "tenggang",
     "info": "info", "live": "aktif", "made from the name": "dibuat dari nama", "no": "tidak", "no SPG enrolled": "belum ada SPG terdaftar",
+    "frozen: no new picture for {s:.0f} s": "beku: tidak ada gambar baru selama {s:.0f} dtk",
     "not seen": "belum terlihat", "not started yet": "belum dimulai", "presence": "kehadiran", "reconnecting": "menyambung ulang",
     "rtsp://<user>:<password>@<camera-ip>/stream, a webcam number (0) or a video file": "rtsp://<user>:<password>@<camera-ip>/stream, nomor webcam (0) atau berkas video",
     "running": "berjalan", "see the pack's folder": "lihat folder paket", "starting…": "memulai…", "stopped": "berhenti",
