@@ -23,6 +23,7 @@ from typing import Any
 
 from core.clock import Clock, as_clock
 from core.config import TelegramConfig
+from core.events_backend import EventStoreError
 from core.secrets import redact
 from core.telegram import TelegramClient, TelegramError, TelegramRejected, TelegramRetryable
 
@@ -57,15 +58,23 @@ class AlertOutbox:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._sent_unsaved: dict[int, tuple[float, int | None]] = {}
+        self._store_logged: float | None = None
         if start:
             self.start()
 
     # --- delivery ------------------------------------------------------------------------------
     def deliver_due(self) -> int:
-        """Send every pending alert whose time has come, in order. Returns how many were sent."""
+        """Send every pending alert whose time has come, in order. Returns how many were sent.
+
+        The events database may refuse writes (full disk): an alert Telegram accepted but whose "sent" mark
+        could not be stored is remembered here and never sent again; its mark is stored once writes work."""
         with self._lock:
+            self._store_sent_marks()
             sent = 0
             for row in self.store.pending_alerts():
+                if row.id in self._sent_unsaved:
+                    continue
                 now = self.clock.time()
                 if row.next_attempt > now:
                     break  # keep the order: later alerts wait behind this one
@@ -89,11 +98,22 @@ class AlertOutbox:
                     log.exception("alert %d delivery failed", row.id)
                     break
                 msg_id = result.get("message_id") if isinstance(result, dict) else None
-                self.store.mark_alert_sent(row.id, self.clock.time(), msg_id)
+                self._sent_unsaved[row.id] = (self.clock.time(), msg_id)
+                self._store_sent_marks()
                 self.last_error = None
                 self.sent_count += 1
                 sent += 1
             return sent
+
+    def _store_sent_marks(self) -> None:
+        for alert_id, (ts, msg_id) in list(self._sent_unsaved.items()):
+            try:
+                self.store.mark_alert_sent(alert_id, ts, msg_id)
+            except EventStoreError as exc:
+                log.warning("alert %d was delivered but cannot be marked sent yet (%s); it is not sent again",
+                            alert_id, exc)
+                return
+            del self._sent_unsaved[alert_id]
 
     def _send(self, row: Any) -> Any:
         if not row.photo:
@@ -124,6 +144,11 @@ class AlertOutbox:
         while not self._stop.is_set():
             try:
                 self.deliver_due()
+            except EventStoreError as exc:  # full disk, locked file: the alerts wait in the database
+                mono = self.clock.monotonic()
+                if self._store_logged is None or mono - self._store_logged >= 60.0:
+                    self._store_logged = mono
+                    log.error("alert delivery paused: %s", exc)
             except Exception:  # noqa: BLE001
                 log.exception("alert outbox pass failed")
             self._wake.wait(self.poll_s)

@@ -118,3 +118,31 @@ def test_read_only_data_folder_at_start_names_the_file_and_what_to_do(small_disk
         EventStore(db)
     assert isinstance(err.value, EventStoreReadOnly)
     assert str(db) in str(err.value) and "--data-dir" in str(err.value)
+
+
+def test_alert_delivered_while_the_disk_is_full_is_sent_once_and_marked_when_space_returns(small_disk):
+    from pydantic import SecretStr
+
+    from core.alert_outbox import AlertOutbox
+    from core.telegram import TelegramClient
+    from tests.fake_telegram import FakeTelegram
+
+    clock = FakeClock()
+    store = EventStore(small_disk.path / "events.db")
+    with FakeTelegram() as server:
+        client = TelegramClient(server.api_base, SecretStr(server.token), SecretStr("42"), timeout_s=5)
+        ob = AlertOutbox(client, store, clock, start=False)
+        store.add_alert(clock.time(), "ana", "absent", "Ana is absent")
+        small_disk.fill()
+        assert ob.deliver_due() == 1  # Telegram took it; the "sent" mark cannot be written
+        for _ in range(3):
+            clock.advance(5)
+            ob.deliver_due()
+        assert [r.text for r in server.received] == ["Ana is absent"]  # never sent twice
+        small_disk.free()
+        clock.advance(1)
+        ob.deliver_due()
+        assert store.pending_alerts() == [] and len(server.received) == 1
+        (row,) = store.alerts_between(0, 1e12)
+        assert row.status == "sent"
+    store.close()
