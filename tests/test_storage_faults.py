@@ -146,3 +146,54 @@ def test_alert_delivered_while_the_disk_is_full_is_sent_once_and_marked_when_spa
         (row,) = store.alerts_between(0, 1e12)
         assert row.status == "sent"
     store.close()
+
+
+def test_headless_run_keeps_going_on_a_full_disk_and_recovers_when_space_returns(small_disk, tmp_path):
+    """A real ``app.py run --headless`` whose data folder (a 2 MB mount) fills up mid-run."""
+    import json
+    import os
+    import signal
+    import sys
+    import time
+    from pathlib import Path
+
+    if not small_disk.mounted:
+        pytest.skip("needs a size-limited mount (root)")
+    repo = Path(__file__).resolve().parent.parent
+    cfg = tmp_path / "cfg.yaml"
+    cfg.write_text(json.dumps({
+        "engine": {"kind": "insightface", "pack": str(repo.parent / "shared/data/models/test_pack")},
+        "cameras": [{"id": "cam", "source": str(repo.parent / "shared/data/video/short_hamilton_clip.mp4")}]}))
+    out = tmp_path / "out.txt"
+    results = tmp_path / "results.jsonl"
+    with open(out, "w") as sink:
+        proc = subprocess.Popen([sys.executable, str(repo / "app.py"), "run", "--headless", "--config", str(cfg),
+                                 "--results", str(results)], cwd=repo, stdout=sink, stderr=subprocess.STDOUT,
+                                env={**os.environ, "SPG_DATA_DIR": str(small_disk.path)})
+        try:
+            def frames() -> int:
+                return results.read_text().count('"type": "frame"') if results.exists() else 0
+
+            def wait(cond, timeout: float) -> None:
+                end = time.monotonic() + timeout
+                while time.monotonic() < end and not cond():
+                    assert proc.poll() is None, out.read_text()
+                    time.sleep(0.3)
+                assert cond(), out.read_text()
+
+            wait(lambda: frames() > 0, 120)
+            small_disk.fill()
+            wait(lambda: "the disk is full" in out.read_text(), 30)
+            n = frames()
+            wait(lambda: frames() > n + 3, 60)  # still monitoring on a full disk
+            small_disk.free()
+            wait(lambda: "events database usable again" in out.read_text(), 30)
+            proc.send_signal(signal.SIGINT)
+            assert proc.wait(60) == 0, out.read_text()
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    assert "cannot rollback" not in out.read_text() and "OperationalError" not in out.read_text()
+    store = EventStore(small_disk.path / "events.db")
+    assert store.integrity() == "ok" and store.get_meta("heartbeat") is not None
+    store.close()
