@@ -10,8 +10,9 @@ router catches that one type, keeps running and shows the sentence it carries.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol, Sequence
+from typing import Any, Protocol
 
 ALERT_PENDING, ALERT_SENT, ALERT_FAILED, ALERT_SKIPPED = "pending", "sent", "failed", "skipped"
 

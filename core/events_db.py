@@ -19,12 +19,20 @@ import logging
 import sqlite3
 import threading
 import time
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any
 
-from core.events_backend import (ALERT_PENDING, AlertRow, EventStoreCorrupt, EventStoreError, IntervalRow,
-                                 StateRow, TransitionRow)
+from core.events_backend import (
+    ALERT_PENDING,
+    AlertRow,
+    EventStoreCorrupt,
+    EventStoreError,
+    IntervalRow,
+    StateRow,
+    TransitionRow,
+)
 from core.events_schema import is_corrupt, open_database, rollback_quietly, store_error
 from core.events_schema import recover as recover_file
 

@@ -23,8 +23,7 @@ import sqlite3
 from datetime import datetime
 from pathlib import Path
 
-from core.events_backend import (EventStoreCorrupt, EventStoreError, EventStoreFull, EventStoreLocked,
-                                 EventStoreReadOnly)
+from core.events_backend import EventStoreCorrupt, EventStoreError, EventStoreFull, EventStoreLocked, EventStoreReadOnly
 
 log = logging.getLogger(__name__)
 

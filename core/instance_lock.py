@@ -15,6 +15,7 @@ import os
 import time
 from pathlib import Path
 from types import TracebackType
+from typing import Self
 
 from filelock import FileLock, Timeout
 
@@ -62,7 +63,7 @@ class InstanceLock:
         self.path = DataLayout(self.data_dir).lock_file
         self._lock: FileLock | None = None
 
-    def acquire(self) -> "InstanceLock":
+    def acquire(self) -> Self:
         """Take the lock now or raise :class:`AlreadyRunning` / :class:`DataFolderNotWritable`."""
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -106,7 +107,7 @@ class InstanceLock:
     def held(self) -> bool:
         return self._lock is not None and self._lock.is_locked
 
-    def __enter__(self) -> "InstanceLock":
+    def __enter__(self) -> Self:
         return self.acquire()
 
     def __exit__(self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None) -> None:

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.disk_faults import small_disk  # noqa: F401 - full-disk / read-only fixture for every test module
+
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 REPO = Path(__file__).resolve().parent.parent

@@ -10,8 +10,9 @@ import errno
 import os
 import sqlite3
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
@@ -21,7 +22,7 @@ SIZE = "2m"
 class _InjectedFullConnection:
     """A sqlite3 connection whose writes fail as on a full disk while ``disk.full``."""
 
-    def __init__(self, conn: sqlite3.Connection, disk: "SmallDisk"):
+    def __init__(self, conn: sqlite3.Connection, disk: SmallDisk):
         self._conn = conn
         self._disk = disk
 
@@ -70,7 +71,7 @@ def _try_mount(path: Path) -> bool:
     if os.name != "posix" or os.geteuid() != 0:
         return False
     r = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={SIZE}", "tmpfs", str(path)],
-                       capture_output=True, text=True)
+                       capture_output=True, text=True, check=False)
     return r.returncode == 0
 
 
@@ -89,4 +90,4 @@ def small_disk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Smal
         yield disk
     finally:
         if mounted:
-            subprocess.run(["umount", "-l", str(path)], capture_output=True)
+            subprocess.run(["umount", "-l", str(path)], capture_output=True, check=False)

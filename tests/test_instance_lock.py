@@ -62,7 +62,7 @@ def test_second_headless_run_on_the_same_data_folder_is_refused(tmp_path):
     try:
         _wait_owner(data, "headless", first)
         second = subprocess.run(_headless(data, tmp_path), cwd=REPO, env=_env(data), capture_output=True,
-                                text=True, timeout=120)
+                                text=True, timeout=120, check=False)
         assert second.returncode == 3, second.stderr
         assert str(data) in second.stderr and "already in use by a headless run" in second.stderr
         assert "--data-dir" in second.stderr and "Traceback" not in second.stderr
@@ -79,7 +79,7 @@ def test_console_and_headless_run_refuse_each_other(tmp_path):
     try:
         _wait_owner(data, "headless", run)
         console = subprocess.run([sys.executable, str(REPO / "app.py"), "--data-dir", str(data)], cwd=REPO,
-                                 env=_env(data), capture_output=True, text=True, timeout=120)
+                                 env=_env(data), capture_output=True, text=True, timeout=120, check=False)
         assert console.returncode == 3, console.stderr
         assert str(data) in console.stderr and "headless run" in console.stderr and "already running" in console.stderr
     finally:
@@ -90,7 +90,7 @@ def test_console_and_headless_run_refuse_each_other(tmp_path):
     try:
         _wait_owner(data, "console", console_p)
         r = subprocess.run(_headless(data, tmp_path), cwd=REPO, env=_env(data), capture_output=True, text=True,
-                           timeout=120)
+                           timeout=120, check=False)
         assert r.returncode == 3, r.stderr
         assert str(data) in r.stderr and "already in use by the console" in r.stderr
     finally:
@@ -121,7 +121,7 @@ def test_read_only_data_folder_gives_a_message_not_a_traceback(tmp_path):
     data = tmp_path / "ro"
     data.mkdir()
     mounted = os.name == "posix" and os.geteuid() == 0 and subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(data)], capture_output=True).returncode == 0
+        ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(data)], capture_output=True, check=False).returncode == 0
     DataLayout(data).ensure()
     if mounted:
         subprocess.run(["mount", "-o", "remount,ro", str(data)], check=True)
@@ -132,12 +132,12 @@ def test_read_only_data_folder_gives_a_message_not_a_traceback(tmp_path):
             InstanceLock(data, CONSOLE).acquire()
         assert str(data) in str(err.value) and "--data-dir" in str(err.value)
         console = subprocess.run([sys.executable, str(REPO / "app.py"), "--data-dir", str(data)], cwd=REPO,
-                                 env=_env(data), capture_output=True, text=True, timeout=120)
+                                 env=_env(data), capture_output=True, text=True, timeout=120, check=False)
         assert console.returncode == 1, console.stderr
         assert "Traceback" not in console.stderr
         assert str(data) in console.stderr and "console.lock cannot be written" in console.stderr
     finally:
         if mounted:
-            subprocess.run(["umount", "-l", str(data)])
+            subprocess.run(["umount", "-l", str(data)], check=False)
         else:
             data.chmod(0o700)

@@ -14,7 +14,6 @@ from core.clock import FakeClock
 from core.events_backend import EventStoreError, EventStoreFull, EventStoreReadOnly, StateRow
 from core.events_db import EventStore
 from core.presence import State, Transition
-from tests.disk_faults import small_disk  # noqa: F401 - the fixture
 from tests.test_attendance import NAMES, feed, idle, make_cfg
 
 

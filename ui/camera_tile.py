@@ -11,7 +11,7 @@ pipeline or the router stalled) is shown as "frozen", never as "live" over an ol
 from __future__ import annotations
 
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from PySide6.QtCore import QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QFont, QImage, QMouseEvent, QPainter, QPaintEvent, QPen, QShowEvent

@@ -34,6 +34,7 @@ import secrets
 import threading
 from multiprocessing import shared_memory
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 from filelock import FileLock, Timeout
@@ -70,7 +71,7 @@ def run_token(data_dir: Path | None = None) -> str:
 class _RunRecord:
     """``shm-<token>.json`` (the block names) + ``shm-<token>.lock`` (held while this run lives)."""
 
-    active: dict[str, "_RunRecord"] = {}
+    active: ClassVar[dict[str, _RunRecord]] = {}
 
     def __init__(self, runs: Path, token: str, lock: FileLock):
         self.token = token
