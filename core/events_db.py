@@ -33,8 +33,7 @@ from core.events_backend import (
     StateRow,
     TransitionRow,
 )
-from core.events_schema import is_corrupt, open_database, rollback_quietly, store_error
-from core.events_schema import recover as recover_file
+from core.events_schema import is_corrupt, open_database, recover as recover_file, rollback_quietly, store_error
 
 log = logging.getLogger(__name__)
 

@@ -99,7 +99,7 @@ class _RunRecord:
     def _write(self) -> None:
         tmp = self.path.with_suffix(".tmp")
         tmp.write_text(json.dumps({"pid": os.getpid(), "names": self.names}), encoding="utf-8")
-        os.replace(tmp, self.path)
+        tmp.replace(self.path)
 
     def end(self) -> None:
         self.path.unlink(missing_ok=True)
