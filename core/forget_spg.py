@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from core.gallery import Gallery
+from core.gallery import Gallery, GalleryError
 from core.paths import DataLayout
 
 log = logging.getLogger(__name__)
@@ -22,12 +22,17 @@ def forget_spg(gallery: Gallery, spg_id: str, events_db: Path | None = None) -> 
     db = events_db or DataLayout(Path(gallery.root).parent).events_db
     if not db.exists():
         return
+    from core.events_backend import EventStoreError
     from core.events_db import EventStore
 
-    store = EventStore(db)
     try:
-        dropped = store.forget_face_photos(spg_id)
-    finally:
-        store.close()
+        store = EventStore(db)
+        try:
+            dropped = store.forget_face_photos(spg_id)
+        finally:
+            store.close()
+    except EventStoreError as exc:
+        raise GalleryError(f"{spg_id} was removed from the gallery, but the face photos of their alerts are still "
+                           f"in the events database: {exc}") from None
     if dropped:
         log.info("removed %d alert face photo(s) of %s from the events database", dropped, spg_id)

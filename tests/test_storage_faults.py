@@ -196,3 +196,21 @@ def test_headless_run_keeps_going_on_a_full_disk_and_recovers_when_space_returns
     store = EventStore(small_disk.path / "events.db")
     assert store.integrity() == "ok" and store.get_meta("heartbeat") is not None
     store.close()
+
+
+def test_removing_an_spg_while_the_events_disk_is_full_says_what_was_not_removed(small_disk, tmp_path):
+    from core.forget_spg import forget_spg
+    from core.gallery import Gallery, GalleryError
+    from tests.test_gallery import _sample
+
+    gallery = Gallery(tmp_path / "gallery")
+    gallery.add_samples("ana", "Ana", [_sample(1)])
+    db = small_disk.path / "events.db"
+    store = EventStore(db)
+    store.add_alert(1000.0, "ana", "absent", "Ana is away", photo=b"\xff\xd8face")
+    store.close()
+    small_disk.fill()
+    with pytest.raises(GalleryError) as err:  # a sentence for the CLI and the console, not a traceback
+        forget_spg(gallery, "ana", db)
+    assert "still in the events database" in str(err.value) and "disk is full" in str(err.value)
+    assert gallery.get("ana") is None
