@@ -183,53 +183,58 @@
 <context>
     <name>CameraTile</name>
     <message>
-        <location filename="../../ui/camera_tile.py" line="85" />
-        <location filename="../../ui/camera_tile.py" line="88" />
+        <location filename="../../ui/camera_tile.py" line="129" />
+        <location filename="../../ui/camera_tile.py" line="132" />
         <source>connecting</source>
         <translation>menyambung</translation>
     </message>
     <message>
-        <location filename="../../ui/camera_tile.py" line="87" />
+        <location filename="../../ui/camera_tile.py" line="131" />
         <source>live</source>
         <translation>aktif</translation>
     </message>
     <message>
-        <location filename="../../ui/camera_tile.py" line="89" />
+        <location filename="../../ui/camera_tile.py" line="133" />
         <source>reconnecting</source>
         <translation>menyambung ulang</translation>
     </message>
     <message>
-        <location filename="../../ui/camera_tile.py" line="90" />
+        <location filename="../../ui/camera_tile.py" line="134" />
         <source>failed</source>
         <translation>gagal</translation>
     </message>
     <message>
-        <location filename="../../ui/camera_tile.py" line="91" />
+        <location filename="../../ui/camera_tile.py" line="135" />
         <source>stopped</source>
         <translation>berhenti</translation>
     </message>
     <message>
-        <location filename="../../ui/camera_tile.py" line="102" />
+        <location filename="../../ui/camera_tile.py" line="138" />
+        <source>frozen: no new picture for {s:.0f} s</source>
+        <translation>beku: tidak ada gambar baru selama {s:.0f} dtk</translation>
+    </message>
+    <message>
+        <location filename="../../ui/camera_tile.py" line="148" />
         <source>too small</source>
         <translation>terlalu kecil</translation>
     </message>
     <message>
-        <location filename="../../ui/camera_tile.py" line="102" />
+        <location filename="../../ui/camera_tile.py" line="148" />
         <source>blurred</source>
         <translation>buram</translation>
     </message>
     <message>
-        <location filename="../../ui/camera_tile.py" line="103" />
+        <location filename="../../ui/camera_tile.py" line="149" />
         <source>unknown</source>
         <translation>tak dikenal</translation>
     </message>
     <message>
-        <location filename="../../ui/camera_tile.py" line="115" />
+        <location filename="../../ui/camera_tile.py" line="161" />
         <source>waiting for frames…</source>
         <translation>menunggu gambar…</translation>
     </message>
     <message>
-        <location filename="../../ui/camera_tile.py" line="164" />
+        <location filename="../../ui/camera_tile.py" line="210" />
         <source>{fps:.1f} fps · {dropped} dropped</source>
         <translation>{fps:.1f} fps · {dropped} terbuang</translation>
     </message>
@@ -1329,17 +1334,17 @@ Periksa Pengaturan (kamera, paket model) dan log di {logs}.</translation>
 <context>
     <name>launch</name>
     <message>
-        <location filename="../../ui/launch.py" line="90" />
+        <location filename="../../ui/launch.py" line="82" />
+        <location filename="../../ui/launch.py" line="92" />
         <source>The data folder {dir} cannot be used: {err}. Choose another with --data-dir or SPG_DATA_DIR.</source>
         <translation>Folder data {dir} tidak bisa dipakai: {err}. Pilih folder lain dengan --data-dir atau SPG_DATA_DIR.</translation>
     </message>
     <message>
-        <location filename="../../ui/launch.py" line="95" />
         <source>The console is already running for the data folder {dir}. Use the open window (check the taskbar); only one console may use a data folder at a time.</source>
         <translation>Konsol sudah berjalan untuk folder data {dir}. Pakai jendela yang sudah terbuka (lihat taskbar); satu folder data hanya boleh dipakai satu konsol.</translation>
     </message>
     <message>
-        <location filename="../../ui/launch.py" line="103" />
+        <location filename="../../ui/launch.py" line="99" />
         <source>The console could not start:
 {err}
 
@@ -1350,27 +1355,32 @@ Details are in {log}.</source>
 Rincian ada di {log}.</translation>
     </message>
     <message>
-        <location filename="../../ui/launch.py" line="84" />
-        <location filename="../../ui/launch.py" line="122" />
+        <location filename="../../ui/launch.py" line="76" />
+        <location filename="../../ui/launch.py" line="118" />
         <source>The settings are not valid:
 {err}</source>
         <translation>Pengaturan tidak valid:
 {err}</translation>
     </message>
     <message>
-        <location filename="../../ui/launch.py" line="136" />
+        <location filename="../../ui/launch.py" line="88" />
+        <source>The data folder {dir} is already in use by {owner}: a console or headless run is already running there. Only one may use a data folder at a time. Close the other one first (check the taskbar), or choose another data folder with --data-dir.</source>
+        <translation>Folder data {dir} sedang dipakai oleh {owner}: sebuah konsol atau proses tanpa tampilan sudah berjalan di sana. Satu folder data hanya boleh dipakai satu proses. Tutup yang lain dulu (lihat taskbar), atau pilih folder data lain dengan --data-dir.</translation>
+    </message>
+    <message>
+        <location filename="../../ui/launch.py" line="132" />
         <source>The console could not start:
 {err}</source>
         <translation>Konsol tidak bisa mulai:
 {err}</translation>
     </message>
     <message>
-        <location filename="../../ui/launch.py" line="166" />
+        <location filename="../../ui/launch.py" line="162" />
         <source>Preparing the demo outlet (first run only)…</source>
         <translation>Menyiapkan outlet demo (hanya saat pertama kali)…</translation>
     </message>
     <message>
-        <location filename="../../ui/launch.py" line="184" />
+        <location filename="../../ui/launch.py" line="180" />
         <source>The demo outlet could not be prepared:
 {err}</source>
         <translation>Outlet demo tidak bisa disiapkan:
