@@ -79,7 +79,7 @@ CONNECT_TIMEOUT_S = 5.0
 
 
 def _pool_class(base: type[HTTPConnectionPool], on_connect: Callable[[socket.socket], None]) -> type[HTTPConnectionPool]:
-    class Connection(base.ConnectionCls):  # type: ignore[name-defined]
+    class Connection(base.ConnectionCls):  # type: ignore[name-defined, misc]
         def connect(self) -> None:
             super().connect()
             on_connect(self.sock)
