@@ -84,6 +84,8 @@ class EngineConfig(_Section):
     """Variance of the Laplacian of the face crop below which a face is too blurred to match."""
     enroll_min_face_px: int = Field(60, ge=16)
     """Enrollment: faces narrower than this in a photo are refused as too small."""
+    max_image_megapixels: float = Field(40.0, gt=0.0, le=170.0)
+    """Photo files (enroll, identify) announcing more pixels than this are refused before decoding."""
     dlib_detector: Literal["hog", "cnn"] = "hog"
     """Offline engine's detector: hog (fast on CPU) or cnn (more accurate, slow without CUDA)."""
     dlib_upsample: int = Field(1, ge=0, le=3)
