@@ -165,6 +165,7 @@ class EventBackend(Protocol):
     def hits_between(self, start: float, end: float, spg_ids: Sequence[str] | None = None) -> list[tuple]: ...
     def prune_hits(self, older_than: float) -> int: ...
     def forget_face_photos(self, spg_id: str) -> int: ...
+    def forget_presence(self, spg_id: str, why: str = ...) -> int: ...
     def close(self) -> None: ...
 
 
@@ -568,6 +569,20 @@ class EventStore:
         with self._tx() as c:
             return c.execute("UPDATE alerts SET photo = NULL WHERE spg_id = ? AND photo IS NOT NULL",
                              (spg_id,)).rowcount
+
+    def forget_presence(self, spg_id: str, why: str = "SPG removed from the gallery before it was sent") -> int:
+        """The SPG left the gallery: their alerts not yet sent are cancelled (status ``skipped``, face photo
+        dropped), their open interval is closed and their presence state row goes, so nothing about them
+        resumes after a restart. Attendance history (hits, transitions, intervals) stays. Returns how many
+        alerts were cancelled."""
+        with self._lock:
+            self.flush()
+            with self._tx() as c:
+                n = c.execute("UPDATE alerts SET status = ?, photo = NULL, last_error = ? WHERE spg_id = ? AND "
+                              "status = ?", (ALERT_SKIPPED, why, spg_id, ALERT_PENDING)).rowcount
+                c.execute("UPDATE intervals SET closed = 1 WHERE spg_id = ? AND closed = 0", (spg_id,))
+                c.execute("DELETE FROM spg_state WHERE spg_id = ?", (spg_id,))
+                return n
 
     def export_jsonl(self, out: Path | str, start: float = 0.0, end: float = float("inf"),
                      spg_ids: Sequence[str] | None = None) -> int:
