@@ -144,3 +144,36 @@ def test_ids_differing_only_in_case_are_refused(data_dir, test_pack, faces_dir):
     cp = app("enroll", "--id", "CON", "--name", "Con", photo(faces_dir, POWELL, 1), *pack, data_dir=data_dir,
              check_rc=2)
     assert "device name on Windows" in cp.stderr
+
+
+def test_the_console_asks_before_adding_photos_to_an_enrolled_id(qtbot, monkeypatch, tmp_path):
+    from PySide6.QtWidgets import QMessageBox
+
+    from core.config import AppConfig
+    from tests.ui_fakes import FakeGallery
+    from ui import enroll_dialogs
+    from ui.engine_service import EngineService
+
+    calls, asked = [], []
+    monkeypatch.setattr(enroll_dialogs, "run_enrollment",
+                        lambda eng, gal, sid, name, photos, cfg=None, source="photo", add_to_existing=False:
+                        calls.append((sid, name, add_to_existing)) or len(photos))
+    answer = [QMessageBox.StandardButton.No]
+    monkeypatch.setattr(QMessageBox, "question", lambda parent, title, text, *a: asked.append(text) or answer[0])
+    engine = EngineService(AppConfig(), tmp_path, factory=lambda c, d: None)
+    dlg = enroll_dialogs.PhotoEnrollDialog(engine, FakeGallery({"ok_id": "George Bush"}), spg_id="ok_id",
+                                           name="Someone Else", photos=[tmp_path / "p.jpg"])
+    qtbot.addWidget(dlg)
+    dlg.save()  # declined: nothing is enrolled
+    assert asked and "ok_id already belongs to George Bush" in asked[0]
+    assert calls == [] and "Nothing saved" in dlg.message.text()
+    answer[0] = QMessageBox.StandardButton.Yes
+    dlg.save()
+    qtbot.waitUntil(lambda: not dlg.busy, timeout=10000)
+    assert calls == [("ok_id", "George Bush", True)]  # added to that SPG, never renamed to "Someone Else"
+    dlg.fields.id_edit.setText("new_id")
+    asked.clear()
+    dlg.save()
+    qtbot.waitUntil(lambda: not dlg.busy, timeout=10000)
+    assert asked == [] and calls[-1] == ("new_id", "Someone Else", False)
+    engine.shutdown()

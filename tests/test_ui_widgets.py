@@ -350,7 +350,7 @@ def test_webcam_dialog_previews_captures_and_saves(qtbot, tmp_path, monkeypatch)
     wr.release()
     calls = []
     monkeypatch.setattr(enroll_dialogs, "run_enrollment",
-                        lambda eng, gal, sid, name, photos, cfg=None, source="photo": calls.append((sid, name, [isinstance(p, np.ndarray) for p in photos], source)) or len(photos))
+                        lambda eng, gal, sid, name, photos, cfg=None, source="photo", add_to_existing=False: calls.append((sid, name, [isinstance(p, np.ndarray) for p in photos], source)) or len(photos))
     engine = EngineService(AppConfig(), tmp_path, factory=lambda c, d: BoxEngine())
     dlg = enroll_dialogs.WebcamEnrollDialog(engine, FakeGallery({"ayu": "Ayu"}), AppConfig())
     qtbot.addWidget(dlg)

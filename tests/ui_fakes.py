@@ -113,6 +113,12 @@ class FakeGallery:
     def names(self) -> dict[str, str]:  # core.gallery.Gallery.names
         return {k: p["name"] for k, p in self._people.items()}
 
+    def get(self, spg_id):
+        from core.gallery import Person
+
+        p = self._people.get(spg_id)
+        return Person(spg_id=p["spg_id"], name=p["name"], active=p["active"]) if p else None
+
     def thumbnail_path(self, spg_id):
         return None
 
