@@ -65,6 +65,8 @@ class CameraSource:
         self.close()
         d = self.defaults
         if self.kind == "webcam":
+            if int(self.source) < 0:  # OpenCV crashes the process on a negative index
+                raise SourceError(f"webcam index {self.source} is not valid; use 0 or more")
             cap = cv2.VideoCapture(int(self.source))
         elif self.kind == "file":
             path = Path(str(self.source)).expanduser()
