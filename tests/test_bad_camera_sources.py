@@ -87,3 +87,40 @@ def test_a_source_that_keeps_failing_is_backed_off_and_shown_failed_with_the_rea
     gaps = [b - a for a, b in zip(src.opens, src.opens[1:])]
     assert gaps[0] < 0.15 and max(gaps) < 0.2 + 0.25  # exponential from 0.05 s, capped at 0.2 s (+ scheduling)
     assert statuses[-1].metrics.reconnects >= len(src.opens) - 1  # the last wait was cut short by stop
+
+
+# --- issue 9: one camera-open path (Test connection and the enrollment preview use the camera settings) --
+def test_test_connection_uses_the_configured_open_timeout(qtbot):
+    import socket
+
+    from ui.settings_dialog import CameraEditDialog
+
+    with socket.socket() as server:  # accepts the connection, then never answers (a hung camera)
+        server.bind(("127.0.0.1", 0))
+        server.listen(4)
+        port = server.getsockname()[1]
+        dlg = CameraEditDialog(None, defaults=CameraDefaults(open_timeout_s=1.5, read_timeout_s=1.5))
+        qtbot.addWidget(dlg)
+        dlg.source_edit.setText(f"rtsp://admin:s3cretPW@127.0.0.1:{port}/stream")
+        t0 = time.monotonic()
+        dlg.test_connection()
+        # OpenCV's own default waits 30 s; the configured 1.5 s open timeout must end the test much sooner
+        qtbot.waitUntil(lambda: dlg.test_result is not None, timeout=15000)
+        assert time.monotonic() - t0 < 12
+    ok, msg = dlg.test_result
+    assert ok is False and "s3cretPW" not in msg + dlg.preview.text() and "***" in msg
+
+
+def test_the_enrollment_preview_opens_the_camera_like_a_worker(tmp_path):
+    from tests.pipeline_fakes import green_square_video
+    from ui.controller import CameraPreview, probe_camera
+
+    clip = green_square_video(tmp_path / "clip.mp4", (320, 240), frames=5, fps=20)
+    preview = CameraPreview(str(clip), CameraDefaults())
+    assert preview.open()
+    frames = [preview.read() for _ in range(12)]  # past the end: a file standing in for a webcam loops
+    preview.close()
+    assert all(f is not None and f.shape == (240, 320, 3) for f in frames)
+    assert probe_camera(str(clip)).message == "320x240"
+    gone = CameraPreview(str(tmp_path / "nope.mp4"))
+    assert not gone.open() and "nope.mp4" in (gone.error or "")

@@ -13,7 +13,6 @@ import time
 from pathlib import Path
 from typing import Any, Sequence
 
-import cv2
 import numpy as np
 from PySide6.QtCore import QSize, Qt, QThread, Signal
 from PySide6.QtGui import QColor, QIcon, QImage, QPainter, QPen, QPixmap
@@ -39,7 +38,7 @@ from core.engine.base import EngineError
 from core.enrollment import EnrollmentError, Reason
 from core.gallery import Gallery
 from core.secrets import mask_url
-from ui.controller import array_to_qimage
+from ui.controller import CameraPreview, array_to_qimage
 from ui.engine_service import EngineService
 from ui.i18n import translate_buttons
 
@@ -309,25 +308,22 @@ class PreviewThread(QThread):
         self.wait(5000)
 
     def run(self) -> None:
-        cap = cv2.VideoCapture(self.source)
-        if not cap.isOpened():
+        cap = CameraPreview(self.source, self.cfg.camera)  # the configured transport and timeouts
+        if not cap.open():
             self.error.emit(self.tr("Cannot open camera {src}. Check it is connected and not used by another program.").format(src=mask_url(self.source)))
             return
         try:
             engine = self.engine.engine_blocking()
         except Exception as exc:  # noqa: BLE001
             self.error.emit(str(exc))
-            cap.release()
+            cap.close()
             return
         period = 1.0 / self.fps
         try:
             while not self._stop:
                 t0 = time.monotonic()
-                ok, img = cap.read()
-                if not ok:
-                    if isinstance(self.source, str) and not self.source.startswith(("rtsp", "http")):
-                        cap.set(cv2.CAP_PROP_POS_FRAMES, 0)  # a file stands in for a webcam: loop it
-                        continue
+                img = cap.read()  # a video file standing in for a webcam loops
+                if img is None:
                     self.error.emit(self.tr("The camera stopped sending pictures."))
                     break
                 with self.engine.lock:
@@ -337,7 +333,7 @@ class PreviewThread(QThread):
                 self.frame.emit(array_to_qimage(img), face, hint, img)
                 self.msleep(int(max(0.0, period - (time.monotonic() - t0)) * 1000))
         finally:
-            cap.release()
+            cap.close()
 
 
 class PreviewLabel(QLabel):
