@@ -116,3 +116,39 @@ def test_a_removed_spg_gets_no_alert_while_the_run_goes_on(tmp_path, faces_dir, 
         assert set(states) == {"cp"} and states["cp"] in ("present", "grace"), states
     finally:
         db.close()
+
+
+def test_the_console_forgets_an_spg_removed_by_another_process(qtbot, data_dir, tmp_path):
+    """The console's attendance service reads names through MainWindow.names(); a removal from the CLI
+    (no signal from the console's own gallery manager) must reach it on the next tick."""
+    from core.attendance import AttendanceService
+    from core.clock import FakeClock
+    from core.events_db import EventStore
+    from core.gallery import Gallery
+    from tests.test_attendance import feed, idle, make_cfg
+    from tests.test_gallery import _sample
+    from ui.main_window import MainWindow
+
+    gallery = Gallery(data_dir / "gallery")
+    gallery.add_samples("ana", "Ana", [_sample(1)])
+    gallery.add_samples("budi", "Budi", [_sample(2)])
+    win = MainWindow(AppConfig(), data_dir, start=False)
+    qtbot.addWidget(win)
+    assert sorted(win.names()) == ["ana", "budi"]
+    emitted: list[dict] = []
+    win.names_changed.connect(emitted.append)
+    clock = FakeClock()
+    store = EventStore(tmp_path / "e.db")
+    svc = AttendanceService(make_cfg(), store, None, clock, win.names)
+    feed(svc, clock, 5, spgs=("ana", "budi"))
+    removed = subprocess.run([sys.executable, str(REPO / "app.py"), "gallery", "remove", "budi", "--data-dir",
+                              str(data_dir)], cwd=str(REPO), capture_output=True, text=True, timeout=120)
+    assert removed.returncode == 0, removed.stderr
+    out = feed(svc, clock, 3, spgs=("ana", "budi"))  # the server's matcher may still name budi for a moment
+    out += idle(svc, clock, 60)
+    assert {t.spg_id for t in out if t.alert} == {"ana"}
+    assert [t for t in out if t.spg_id == "budi"] == []
+    assert [s.spg_id for s in svc.snapshot()] == ["ana"]
+    # the table and camera grid names follow on the UI thread
+    qtbot.waitUntil(lambda: bool(emitted) and sorted(emitted[-1]) == ["ana"], timeout=10000)
+    svc.close()

@@ -107,6 +107,9 @@ class FakeGallery:
     def __init__(self, people: dict[str, str] | None = None):
         self._people = {k: {"spg_id": k, "name": v, "samples": 1, "active": True} for k, v in (people or {}).items()}
 
+    def version(self) -> str:
+        return repr(sorted((k, tuple(sorted(v.items()))) for k, v in self._people.items()))
+
     def people(self):
         return [dict(p) for p in self._people.values()]
 
