@@ -47,6 +47,8 @@ def _list(args: argparse.Namespace) -> int:
             print(f"{p.spg_id}\t{p.name}\t{state}\t{p.sample_count} photo(s)\t{', '.join(models)}")
     if not args.json:
         print(f"{len(people)} SPG(s)", file=sys.stderr)
+    for model_id in sorted({m for p in people for s in p.samples for m in s.embeddings}):
+        gallery.matrix(model_id)  # lists samples whose embedding has another size than the others' in problems
     for problem in gallery.problems:
         print(f"warning: {problem}", file=sys.stderr)
     return 0

@@ -40,7 +40,7 @@ def _body(args: argparse.Namespace) -> int:
     code = 0
     for photo in args.photos:
         try:
-            image = read_image(photo)
+            image = read_image(photo, cfg.engine)
         except EnrollmentError as exc:
             print(f"error: {exc}", file=sys.stderr)
             code = 1

@@ -38,6 +38,7 @@ PRUNE_EVERY_S = 3600.0
 MAX_CAPTURE_LAG_S = 5.0
 CROP_EVERY_S = 1.0
 STORE_RETRY_S = 5.0
+GALLERY_CHECK_S = 0.3
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,8 +91,12 @@ class AttendanceService:
         self._last_clock: tuple[float, float] | None = None
         self.store_error: str | None = None
         """The events database problem right now (locked file, full disk, ...), as a sentence; None when fine."""
-        self.refresh_people()
+        self._removed: set[str] = set()
+        self._people_checked: float | None = None
+        names_known = self.refresh_people()
         self._resume()
+        if names_known:
+            self.refresh_people()  # an SPG removed while the application was not running does not resume
 
     @property
     def store_ok(self) -> bool:
@@ -119,17 +124,46 @@ class AttendanceService:
         if self._interval:
             log.info("presence resumed for %d SPGs from %s", len(self._interval), getattr(self.store, "path", "store"))
 
-    def refresh_people(self) -> None:
-        """The gallery changed: re-read the names."""
+    def refresh_people(self) -> bool:
+        """Re-read the gallery's names (cheap while the gallery's version stamp is unchanged); SPGs no longer
+        in it are forgotten. False when the gallery could not be read (nothing is forgotten then)."""
+        self._people_checked = self.clock.monotonic()
         try:
             names = dict(self.gallery_names() or {})
         except Exception:  # noqa: BLE001 - names are cosmetic; presence goes on
             log.exception("gallery names not available")
-            return
+            return False
         self._names = names
-        for spg in [s for s in self.engine.states() if s not in names]:
-            # removed from the gallery: no alert for someone who no longer works here
-            self.engine.forget(spg)
+        self._removed -= set(names)  # enrolled again under the same id
+        tracked = set(self.engine.states()) | {u[0].spg_id for u in self._unsaved}
+        for spg in tracked - set(names):
+            self.forget(spg)
+        return True
+
+    def forget(self, spg_id: str) -> None:
+        """The SPG was removed from the gallery: from now on no presence, transition or alert for them (hits
+        the inference server still reports before its matcher reloads are ignored); their alerts not yet
+        sent are cancelled and their face photos dropped. Their attendance history stays."""
+        self.engine.forget(spg_id)
+        self._removed.add(spg_id)
+        for d in (self._crops, self._crop_at, self._interval):
+            d.pop(spg_id, None)
+        self._reopen.discard(spg_id)
+        self._last_logged = {k: v for k, v in self._last_logged.items() if k[0] != spg_id}
+        # transitions still waiting for the database are history: kept, but without their alert
+        self._unsaved = [(t, row, iv, None if t.spg_id == spg_id else alert) for t, row, iv, alert in self._unsaved]
+        try:
+            cancelled = self.store.forget_presence(spg_id)
+        except EventStoreError as exc:
+            self._store_problem(exc)
+            cancelled = 0
+        log.info("%s removed from the gallery: presence tracking stopped, %d unsent alert(s) cancelled", spg_id,
+                 cancelled)
+
+    def _check_people(self) -> None:
+        mono = self.clock.monotonic()
+        if self._people_checked is None or mono - self._people_checked >= GALLERY_CHECK_S:
+            self.refresh_people()
 
     # --- inputs --------------------------------------------------------------------------------
     def _check_clock(self) -> None:
@@ -183,7 +217,7 @@ class AttendanceService:
         interval_s = float(self.cfg.presence.hit_log_interval_s)
         for face in result.faces:
             spg = face.spg_id
-            if not spg or not getattr(face, "matchable", True):
+            if not spg or not getattr(face, "matchable", True) or spg in self._removed:
                 continue
             wall = float(result.timestamp) if result.timestamp else now_wall
             lag = min(MAX_CAPTURE_LAG_S, max(0.0, now_wall - wall))
@@ -225,6 +259,7 @@ class AttendanceService:
 
     def tick(self) -> list[Transition]:
         self._check_clock()
+        self._check_people()
         self._drain_unsaved()
         out = self.engine.tick()
         for t in out:

@@ -84,6 +84,8 @@ class EngineConfig(_Section):
     """Variance of the Laplacian of the face crop below which a face is too blurred to match."""
     enroll_min_face_px: int = Field(60, ge=16)
     """Enrollment: faces narrower than this in a photo are refused as too small."""
+    max_image_megapixels: float = Field(40.0, gt=0.0, le=170.0)
+    """Photo files (enroll, identify) announcing more pixels than this are refused before decoding."""
     dlib_detector: Literal["hog", "cnn"] = "hog"
     """Offline engine's detector: hog (fast on CPU) or cnn (more accurate, slow without CUDA)."""
     dlib_upsample: int = Field(1, ge=0, le=3)
@@ -113,9 +115,27 @@ class CameraConfig(_Section):
 
     @field_validator("source")
     @classmethod
-    def _source_not_empty(cls, v: str | int) -> str | int:
+    def _source_usable(cls, v: str | int) -> str | int:
+        # Refused here, not in the worker: OpenCV crashes the process on some of these (a negative webcam
+        # index segfaults it), and the supervisor would restart it forever. Messages never echo a URL.
         if isinstance(v, str) and not v.strip():
             raise ValueError("camera source is empty; give a file path, a webcam index or an rtsp:// URL")
+        text = str(v).strip()
+        if isinstance(v, bool) or (text.startswith("-") and text[1:].isdigit()):
+            raise ValueError("a webcam index must be 0 or more (0 = the first USB camera)")
+        if text.lower().startswith(("rtsp://", "rtsps://", "http://", "https://")):
+            from urllib.parse import urlsplit
+
+            try:
+                parts = urlsplit(text)
+                port = parts.port
+            except ValueError:
+                port = 0
+            if port == 0:
+                raise ValueError("the camera URL's port must be a number from 1 to 65535 "
+                                 "(rtsp://<user>:<password>@<camera-ip>:554/<path>)")
+            if not parts.hostname:
+                raise ValueError("the camera URL has no camera address (rtsp://<user>:<password>@<camera-ip>:554/<path>)")
         return v
 
 

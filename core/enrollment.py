@@ -5,7 +5,8 @@ much smaller: background people); that face must be large and sharp enough. Each
 :class:`EnrollmentError` with a machine-readable ``reason`` and a sentence a store supervisor understands.
 Nothing is written unless at least one photo is accepted (with ``strict=True``: unless all are), so a
 refused enrollment leaves the gallery exactly as it was. A face that already matches another enrolled
-SPG is accepted with a warning.
+SPG is accepted with a warning. Photos for an id that is already enrolled are refused unless the caller
+says they are meant for that SPG (``add_to_existing``), and then only faces that match that SPG's photos.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ import numpy as np
 
 from core.engine.base import DetectedFace, FaceEngine
 from core.face_quality import assess, dominant_face
-from core.gallery import Gallery, GalleryError, NewSample, ReindexReport, Sample, check_spg_id
+from core.gallery import Gallery, GalleryError, NewSample, Person, ReindexReport, Sample, check_path_id
+from core.image_io import ImageTooLarge, decode_image, max_pixels_of
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +35,7 @@ class Reason(StrEnum):
 
     UNREADABLE = "unreadable"
     NOT_IMAGE = "not_image"
+    TOO_LARGE = "too_large"
     NO_FACE = "no_face"
     SEVERAL_FACES = "several_faces"
     TOO_SMALL = "too_small"
@@ -40,6 +43,10 @@ class Reason(StrEnum):
     BAD_ID = "bad_id"
     BAD_NAME = "bad_name"
     NO_PHOTOS = "no_photos"
+    EXISTS = "exists"
+    NAME_DIFFERS = "name_differs"
+    CANNOT_COMPARE = "cannot_compare"
+    NOT_SAME_PERSON = "not_same_person"
 
 
 MESSAGES = {
@@ -50,6 +57,8 @@ MESSAGES = {
     Reason.TOO_SMALL: "the face is too small ({px} px wide, at least {min_px} px needed). Use a closer or larger photo.",
     Reason.TOO_BLURRED: "the face is too blurred (sharpness {sharp:.0f}, at least {min_sharp:.0f} needed). "
                         "Use a sharper photo with good light.",
+    Reason.TOO_LARGE: "the picture is {width} x {height} pixels, more than the limit of {limit:g} million pixels "
+                      "(engine.max_image_megapixels). Use a smaller copy of the photo.",
 }
 
 
@@ -92,8 +101,9 @@ class FaceSample:
 
 
 # --- loading ---------------------------------------------------------------------------------------
-def load_image(photo: Photo) -> tuple[np.ndarray, bytes, str, str]:
-    """(BGR image, original bytes, file suffix, label). EnrollmentError 'unreadable' / 'not_image'."""
+def load_image(photo: Photo, cfg=None) -> tuple[np.ndarray, bytes, str, str]:
+    """(BGR image, original bytes, file suffix, label). EnrollmentError 'unreadable' / 'not_image' /
+    'too_large' (the header announces more than ``cfg.max_image_megapixels``; nothing decoded)."""
     if isinstance(photo, np.ndarray):
         img = photo
         if img.ndim == 2:
@@ -113,15 +123,20 @@ def load_image(photo: Photo) -> tuple[np.ndarray, bytes, str, str]:
         raise _error(Reason.UNREADABLE, label) from None
     if not data:
         raise _error(Reason.UNREADABLE, label)
-    decoded = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)  # applies EXIF orientation
+    max_pixels = max_pixels_of(cfg.max_image_megapixels if cfg is not None else None)
+    try:
+        decoded = decode_image(data, label, cv2.IMREAD_COLOR, max_pixels)  # applies EXIF orientation
+    except ImageTooLarge as exc:
+        raise _error(Reason.TOO_LARGE, label, width=exc.width, height=exc.height,
+                     limit=max_pixels / 1e6) from None
     if decoded is None or decoded.size == 0:
         raise _error(Reason.NOT_IMAGE, label)
     suffix = path.suffix.lower() if path.suffix.lower() in (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff") else ".jpg"
     return decoded, data, suffix, label
 
 
-def read_image(photo: Photo) -> np.ndarray:
-    return load_image(photo)[0]
+def read_image(photo: Photo, cfg=None) -> np.ndarray:
+    return load_image(photo, cfg)[0]
 
 
 # --- one photo -> one face --------------------------------------------------------------------------
@@ -142,7 +157,7 @@ def usable_face(engine: FaceEngine, image: np.ndarray, label: str | None = None,
 
 
 def prepare_photo(engine: FaceEngine, photo: Photo, cfg=None) -> FaceSample:
-    img, data, suffix, label = load_image(photo)
+    img, data, suffix, label = load_image(photo, cfg)
     face = usable_face(engine, img, label, cfg)
     return FaceSample(label, img, face, engine.align(img, face), data, suffix)
 
@@ -169,18 +184,28 @@ def enroll_photos(
     notes: str | None = None,
     strict: bool = False,
     source: str = "photo",
+    add_to_existing: bool = False,
 ) -> EnrollReport:
     """Enroll (or add samples to) an SPG from photo files or camera frames.
 
     Every photo is checked first; then all accepted faces are embedded in one batch and written in one
     gallery step. Raises EnrollmentError (gallery unchanged) when no photo is usable, or with
     ``strict=True`` when any photo is refused. ``cfg`` is the EngineConfig (enrollment limits).
+
+    An id that is already enrolled is refused ('exists', naming who has it) unless ``add_to_existing``
+    says the photos are meant for that SPG; even then it is not renamed ('name_differs'), and a face that
+    matches none of that SPG's samples is refused ('not_same_person'): a typo in an id must never merge
+    two people.
     """
+    existing = gallery.get(spg_id) if _path_safe(spg_id) else None
     try:
-        check_spg_id(spg_id)
+        if existing is None:
+            gallery.check_new_id(spg_id)
     except GalleryError as exc:
         raise EnrollmentError(Reason.BAD_ID, str(exc)) from None
-    if not (name or "").strip() and gallery.get(spg_id) is None:
+    if existing is not None:
+        _check_adding(existing, name, add_to_existing)
+    if not (name or "").strip() and existing is None:
         raise EnrollmentError(Reason.BAD_NAME, "the SPG needs a name")
     if not photos:
         raise EnrollmentError(Reason.NO_PHOTOS, "no photo was given; add at least one photo of the SPG")
@@ -196,6 +221,13 @@ def enroll_photos(
         raise report.rejected[0][1]
     emb = engine.embed_chips([a.chip for a in accepted])
     model_id = engine.info.model_id
+    if existing is not None:
+        keep = _same_person(engine, existing, emb, [a.label for a in accepted], report)
+        if not keep:
+            raise report.rejected[-1][1]  # the newest refusal is the "not the same person" one
+        if strict and report.rejected:
+            raise report.rejected[0][1]
+        accepted, emb = [accepted[i] for i in keep], emb[keep]
     _check_similar(engine, gallery, spg_id, emb, report)
     new = [NewSample(embedding=emb[i], model_id=model_id, crop_bgr=a.chip, photo_bytes=a.photo_bytes,
                      photo_suffix=a.suffix, bbox=[float(v) for v in a.face.bbox], source=source)
@@ -210,15 +242,66 @@ def enroll_photos(
     return report
 
 
+def _path_safe(spg_id: str) -> bool:
+    try:
+        check_path_id(spg_id)
+    except GalleryError:
+        return False
+    return True
+
+
+def _check_adding(existing: Person, name: str, add_to_existing: bool) -> None:
+    n = existing.sample_count
+    if not add_to_existing:
+        raise EnrollmentError(
+            Reason.EXISTS,
+            f"the id {existing.spg_id!r} is already enrolled as {existing.name!r} ({n} photo(s)). To add these photos "
+            f"to {existing.name}, confirm it (app.py enroll --add-to-existing); to enroll someone else, choose "
+            "another id.")
+    if (name or "").strip() and name.strip() != existing.name:
+        raise EnrollmentError(
+            Reason.NAME_DIFFERS,
+            f"{existing.spg_id} is enrolled as {existing.name!r}, not {name.strip()!r}; adding photos never renames "
+            "an SPG. Give their enrolled name (or no name) to add photos, or rename them in the console's gallery.")
+
+
+def _same_person(engine: FaceEngine, existing: Person, emb: np.ndarray, labels: list[str],
+                 report: EnrollReport) -> list[int]:
+    """Indexes of the new faces that match one of ``existing``'s samples; the others are refused."""
+    model_id, dim = engine.info.model_id, int(emb.shape[1])
+    own = [s.embeddings[model_id] for s in existing.samples
+           if model_id in s.embeddings and s.embeddings[model_id].shape == (dim,)]
+    if not existing.samples:
+        return list(range(len(labels)))  # nothing to compare with yet (created without photos)
+    if not own:
+        raise EnrollmentError(
+            Reason.CANNOT_COMPARE,
+            f"{existing.spg_id}'s photos have no embedding for the current face model {model_id}, so the new photos "
+            "cannot be checked against them. Run 'app.py gallery reindex' (or Re-index in the console) first.")
+    best = (emb @ np.stack(own).T).max(axis=1)
+    thr = float(engine.info.threshold)
+    keep: list[int] = []
+    for i, (label, sim) in enumerate(zip(labels, best)):
+        if sim >= thr:
+            keep.append(i)
+            continue
+        exc = EnrollmentError(
+            Reason.NOT_SAME_PERSON,
+            f"this face does not match any enrolled photo of {existing.name} ({existing.spg_id}) (similarity "
+            f"{float(sim):.2f}, {thr:.2f} needed). Only photos of the same person can be added.",
+            None if label == "camera frame" else label)
+        report.rejected.append((label, exc))
+    return keep
+
+
 def _check_similar(engine: FaceEngine, gallery: Gallery, spg_id: str, emb: np.ndarray, report: EnrollReport) -> None:
     from core.matcher import Matcher
 
-    ids, mat = gallery.matrix(engine.info.model_id)
-    if not ids or mat.shape[1] != emb.shape[1]:
+    ids, mat = gallery.matrix(engine.info.model_id, int(emb.shape[1]))
+    if not ids:
         return
     names = gallery.names()
     others = [i for i, pid in enumerate(ids) if pid != spg_id]
-    own = [i for i, pid in enumerate(ids) if pid == spg_id]
     if others:
         m = Matcher([ids[i] for i in others], mat[others], engine.info.threshold, 0.0)
         scores = m.person_scores(emb).max(axis=0)
@@ -229,13 +312,6 @@ def _check_similar(engine: FaceEngine, gallery: Gallery, spg_id: str, emb: np.nd
                     f"this face already matches {names.get(pid, pid)} ({pid}, similarity {scores[j]:.2f}); "
                     "check that the right person was enrolled"
                 )
-    if own:
-        best = (emb @ mat[own].T).max(axis=1)
-        if np.any(best < engine.info.threshold):
-            report.warnings.append(
-                f"some new photos do not look like {spg_id}'s earlier photos (similarity {best.min():.2f}); "
-                "check that they show the same person"
-            )
 
 
 # --- re-indexing -----------------------------------------------------------------------------------
@@ -274,11 +350,17 @@ def _sample_chip(engine: FaceEngine, gallery: Gallery, spg_id: str, s: Sample) -
 
 def reindex(engine: FaceEngine, gallery: Gallery, progress: Callable[[int, int], None] | None = None,
             force: bool = False) -> ReindexReport:
-    """Add ``engine``'s embedding to every sample that lacks it (all of them with ``force``), with progress."""
-    model_id = engine.info.model_id
+    """Add ``engine``'s embedding to every sample that lacks it or has one of the wrong size (a damaged
+    record: the matcher skips it), all of them with ``force``; with progress."""
+    model_id, dim = engine.info.model_id, int(engine.info.embedding_dim)
     report = ReindexReport(model_id=model_id)
     people = gallery.people()
-    todo = [(p.spg_id, s) for p in people for s in p.samples if force or model_id not in s.embeddings]
+
+    def needed(s: Sample) -> bool:
+        e = s.embeddings.get(model_id)
+        return force or e is None or e.shape != (dim,)
+
+    todo = [(p.spg_id, s) for p in people for s in p.samples if needed(s)]
     total = len(todo)
     if progress:
         progress(0, total)

@@ -26,6 +26,7 @@ from typing import Any
 
 from core.events_backend import (
     ALERT_PENDING,
+    ALERT_SKIPPED,
     AlertRow,
     EventBackend,
     EventStoreCorrupt,
@@ -363,6 +364,20 @@ class EventStore:
     def integrity(self) -> str:
         """``PRAGMA integrity_check``: "ok" or what is wrong."""
         return str(self._read("PRAGMA integrity_check")[0][0])
+
+    def forget_presence(self, spg_id: str, why: str = "SPG removed from the gallery before it was sent") -> int:
+        """The SPG left the gallery: their alerts not yet sent are cancelled (status ``skipped``, face photo
+        dropped), their open interval is closed and their presence state row goes, so nothing about them
+        resumes after a restart. Attendance history (hits, transitions, intervals) stays. Returns how many
+        alerts were cancelled."""
+        with self._lock:
+            self.flush()
+            with self._tx() as c:
+                n = c.execute("UPDATE alerts SET status = ?, photo = NULL, last_error = ? WHERE spg_id = ? AND "
+                              "status = ?", (ALERT_SKIPPED, why, spg_id, ALERT_PENDING)).rowcount
+                c.execute("UPDATE intervals SET closed = 1 WHERE spg_id = ? AND closed = 0", (spg_id,))
+                c.execute("DELETE FROM spg_state WHERE spg_id = ?", (spg_id,))
+                return int(n)
 
     def close(self) -> None:
         """Write what is buffered and close. When that last write fails (read-only file, full disk) the file

@@ -29,6 +29,7 @@ def forget_spg(gallery: Gallery, spg_id: str, events_db: Path | None = None) -> 
         store = EventStore(db)
         try:
             dropped = store.forget_face_photos(spg_id)
+            store.forget_presence(spg_id)  # no alert left to send, no state to resume for them
         finally:
             store.close()
     except EventStoreError as exc:

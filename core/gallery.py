@@ -24,6 +24,7 @@ import re
 import shutil
 import threading
 import uuid
+from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -162,6 +163,7 @@ class Gallery:
         self._cache_version: str | None = None
         self._cache: dict[str, Person] = {}
         self._matrix_cache: dict[str, tuple[list[str], np.ndarray]] = {}
+        """(model_id|dim) -> matrix, for the cached gallery version."""
 
     # --- version / locking -------------------------------------------------------------------------
     @property
@@ -195,8 +197,31 @@ class Gallery:
 
     # --- reading -------------------------------------------------------------------------------
     def _person_dir(self, spg_id: str) -> Path:
-        check_spg_id(spg_id)
+        check_path_id(spg_id)
         return self.root / spg_id
+
+    def check_new_id(self, spg_id: str) -> str:
+        """GalleryError unless ``spg_id`` may name a NEW SPG: the Windows rules of :func:`check_spg_id`, and no
+        enrolled id that differs from it only in letter case (one folder on Windows: two people would merge)."""
+        check_spg_id(spg_id)
+        for d in self.root.iterdir():
+            if d.name != spg_id and d.name.lower() == spg_id.lower() and (d / "person.json").is_file():
+                raise GalleryError(
+                    f"SPG id {spg_id!r} differs from the enrolled {d.name!r} only in upper/lower case; Windows treats "
+                    "them as the same folder, so choose another id"
+                )
+        return spg_id
+
+    def _fresh_or_new(self, spg_id: str) -> Person | None:
+        """The SPG as on disk, or None after checking that ``spg_id`` may name a new one (inside the file lock)."""
+        p = self._fresh(spg_id)
+        if p is None:
+            self.check_new_id(spg_id)
+        elif p.spg_id != spg_id:  # a case-insensitive file system found another SPG's folder
+            raise GalleryError(
+                f"SPG id {spg_id!r} differs from the enrolled {p.spg_id!r} only in upper/lower case; choose another id"
+            )
+        return p
 
     def _load_all(self) -> dict[str, Person]:
         with self._lock:
@@ -243,14 +268,18 @@ class Gallery:
         p = self.get(spg_id)
         return list(p.samples) if p else []
 
-    def matrix(self, model_id: str) -> tuple[list[str], np.ndarray]:
-        """Active people's samples embedded with ``model_id``: (person id per row, (M, D) float32)."""
+    def matrix(self, model_id: str, dim: int | None = None) -> tuple[list[str], np.ndarray]:
+        """Active people's samples embedded with ``model_id``: (person id per row, (M, D) float32).
+
+        A sample whose embedding has another size than ``dim`` (default: the size most samples have) is
+        skipped, logged once per gallery version and listed in :attr:`problems`; ``reindex`` re-embeds
+        it. One damaged record must never stop everyone else from being recognised."""
         with self._lock:
             people = self._load_all()
-            if model_id in self._matrix_cache:
-                return self._matrix_cache[model_id]
-            ids: list[str] = []
-            rows: list[np.ndarray] = []
+            key = f"{model_id}|{dim}"
+            if key in self._matrix_cache:
+                return self._matrix_cache[key]
+            found: list[tuple[str, str, np.ndarray]] = []
             missing = 0
             for p in people.values():
                 if not p.active:
@@ -260,16 +289,32 @@ class Gallery:
                     if e is None:
                         missing += 1
                         continue
-                    ids.append(p.spg_id)
-                    rows.append(e)
+                    found.append((p.spg_id, s.id, e))
             if missing:
                 log.warning("gallery: %d sample(s) have no embedding for %s; run 'app.py gallery reindex'", missing, model_id)
-            dims = {r.shape[0] for r in rows}
-            if len(dims) > 1:
-                raise GalleryError(f"gallery embeddings for {model_id} have mixed sizes {sorted(dims)}; run 'app.py gallery reindex'")
-            mat = np.stack(rows).astype(np.float32) if rows else np.zeros((0, 0), np.float32)
-            self._matrix_cache[model_id] = (ids, mat)
+            if dim is None and found:
+                sizes = Counter(e.shape[0] for _, _, e in found)
+                dim = max(sizes, key=lambda d: (sizes[d], d))
+            ids: list[str] = []
+            rows: list[np.ndarray] = []
+            for spg_id, sample_id, e in found:
+                if e.ndim != 1 or e.shape[0] != dim:
+                    msg = (f"{self.root / spg_id / 'person.json'}: sample {sample_id} has a {e.shape[0]}-value embedding "
+                           f"for {model_id}, {dim} expected; skipped until 'app.py gallery reindex' re-embeds it")
+                    log.error("gallery: %s", msg)
+                    if msg not in self.problems:
+                        self.problems.append(msg)
+                    continue
+                ids.append(spg_id)
+                rows.append(e)
+            mat = np.stack(rows).astype(np.float32) if rows else np.zeros((0, dim or 0), np.float32)
+            self._matrix_cache[key] = (ids, mat)
             return ids, mat
+
+    def wrong_sized(self, model_id: str, dim: int) -> list[tuple[str, str]]:
+        """(spg_id, sample_id) of every sample whose ``model_id`` embedding is not ``dim`` long."""
+        return [(p.spg_id, s.id) for p in self._load_all().values() for s in p.samples
+                if model_id in s.embeddings and s.embeddings[model_id].shape != (dim,)]
 
     def missing_embeddings(self, model_id: str) -> int:
         """How many active samples still need ``reindex`` for this model."""
@@ -318,9 +363,9 @@ class Gallery:
 
     def add(self, spg_id: str, name: str, notes: str = "", active: bool = True) -> Person:
         """Create the SPG (no samples yet), or update the name of an existing one."""
-        check_spg_id(spg_id)
+        check_path_id(spg_id)
         with self._file_lock():
-            p = self._fresh(spg_id)
+            p = self._fresh_or_new(spg_id)
             if p is None:
                 p = Person(spg_id=spg_id, name=name.strip() or spg_id, active=active, notes=notes, created=_now())
             else:
@@ -330,15 +375,14 @@ class Gallery:
             return p
 
     def add_samples(self, spg_id: str, name: str, samples: Sequence[NewSample], notes: str | None = None) -> list[Sample]:
-        """Add samples (creating the SPG if new) in one step: files first, the record last, then VERSION."""
-        check_spg_id(spg_id)
+        """Add samples (creating the SPG if new) in one step: files first, the record last, then VERSION.
+        ``name`` names a NEW SPG; an existing one keeps its name (renaming is :meth:`rename`'s job)."""
+        check_path_id(spg_id)
         with self._file_lock():
-            p = self._fresh(spg_id)
+            p = self._fresh_or_new(spg_id)
             created = p is None
             if p is None:
                 p = Person(spg_id=spg_id, name=(name or "").strip() or spg_id, created=_now())
-            elif name and name.strip():
-                p.name = name.strip()
             if notes is not None:
                 p.notes = notes
             d = self._person_dir(spg_id)
@@ -429,7 +473,27 @@ class Gallery:
         self._update(spg_id, change)
 
 
+_WINDOWS_DEVICES = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(10)), *(f"LPT{i}" for i in range(10))}
+
+
 def check_spg_id(spg_id: str) -> str:
+    """A safe id for a NEW SPG: also a folder name that works on Windows (the outlets' OS)."""
+    check_path_id(spg_id)
+    if spg_id.split(".")[0].upper() in _WINDOWS_DEVICES:
+        raise GalleryError(
+            f"SPG id {spg_id!r} is not allowed: {spg_id.split('.')[0].upper()} is a device name on Windows "
+            "(CON, PRN, AUX, NUL, COM0-9, LPT0-9), so its folder cannot be made there; choose another id"
+        )
+    if spg_id.endswith("."):
+        raise GalleryError(
+            f"SPG id {spg_id!r} is not allowed: Windows drops a final '.' from folder names; end it with a letter or digit"
+        )
+    return spg_id
+
+
+def check_path_id(spg_id: str) -> str:
+    """An id that is safe as one folder name inside the gallery (no separators, no '..'); existing SPGs
+    enrolled before the Windows rules keep working with this check."""
     if not isinstance(spg_id, str) or not SPG_ID_RE.match(spg_id) or spg_id in (".", ".."):
         raise GalleryError(
             f"SPG id {spg_id!r} is not allowed: use 1-64 letters, digits, '_', '-' or '.', starting with a letter or digit"

@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 
 def matcher_for(gallery: Gallery, engine: FaceEngine) -> Matcher:
     """A matcher over the gallery's active samples for this engine's model (empty gallery: empty matcher)."""
-    ids, mat = gallery.matrix(engine.info.model_id)
+    ids, mat = gallery.matrix(engine.info.model_id, engine.info.embedding_dim)
     if not ids:
         return empty_matcher(engine.info.embedding_dim, engine.info.threshold, engine.info.margin)
     return Matcher(ids, mat, engine.info.threshold, engine.info.margin)

@@ -84,7 +84,8 @@ def test_each_bad_photo_gives_its_error_and_leaves_the_gallery_unchanged(engine,
         or bad_photos[case]
     for spg_id in ("ayu", "budi"):  # adding to an existing SPG, and a new one
         with pytest.raises(EnrollmentError) as err:
-            enroll_photos(engine, gallery, spg_id, "Someone", [photo])
+            enroll_photos(engine, gallery, spg_id, "Someone" if spg_id == "budi" else "", [photo],
+                          add_to_existing=spg_id == "ayu")
         assert err.value.reason == reason
         assert photo.name in str(err.value) and len(err.value.message) > 20
         assert _snapshot(gallery) == before

@@ -220,6 +220,12 @@ def test_enrollment_errors_in_supervisor_words(qtbot):
     assert "too blurred" in error_text(w, EnrollmentError(Reason.TOO_BLURRED, "core words"))
     assert "too small" in error_text(w, EnrollmentError(Reason.TOO_SMALL, "core words"))
     assert "name first" in error_text(w, EnrollmentError(Reason.BAD_NAME, "core words"))
+    # which id rule was broken varies, so core's detail is shown; the other refusals are our own sentence
+    bad_id = error_text(w, EnrollmentError(Reason.BAD_ID, "SPG id 'CON' is not allowed: CON is a device name on Windows"))
+    assert "cannot be used" in bad_id and "device name on Windows" in bad_id
+    assert "same person" in error_text(w, EnrollmentError(Reason.NOT_SAME_PERSON, "core words", "/x/other.jpg"))
+    assert "too large" in error_text(w, EnrollmentError(Reason.TOO_LARGE, "core words"))
+    assert "never renames" in error_text(w, EnrollmentError(Reason.NAME_DIFFERS, "core words"))
     assert "engine could not start" in error_text(w, ModelPackError("pack is broken"))
 
 
@@ -350,7 +356,7 @@ def test_webcam_dialog_previews_captures_and_saves(qtbot, tmp_path, monkeypatch)
     wr.release()
     calls = []
     monkeypatch.setattr(enroll_dialogs, "run_enrollment",
-                        lambda eng, gal, sid, name, photos, cfg=None, source="photo": calls.append((sid, name, [isinstance(p, np.ndarray) for p in photos], source)) or len(photos))
+                        lambda eng, gal, sid, name, photos, cfg=None, source="photo", add_to_existing=False: calls.append((sid, name, [isinstance(p, np.ndarray) for p in photos], source)) or len(photos))
     engine = EngineService(AppConfig(), tmp_path, factory=lambda c, d: BoxEngine())
     dlg = enroll_dialogs.WebcamEnrollDialog(engine, FakeGallery({"ayu": "Ayu"}), AppConfig())
     qtbot.addWidget(dlg)

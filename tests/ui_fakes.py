@@ -107,11 +107,20 @@ class FakeGallery:
     def __init__(self, people: dict[str, str] | None = None):
         self._people = {k: {"spg_id": k, "name": v, "samples": 1, "active": True} for k, v in (people or {}).items()}
 
+    def version(self) -> str:
+        return repr(sorted((k, tuple(sorted(v.items()))) for k, v in self._people.items()))
+
     def people(self):
         return [dict(p) for p in self._people.values()]
 
     def names(self) -> dict[str, str]:  # core.gallery.Gallery.names
         return {k: p["name"] for k, p in self._people.items()}
+
+    def get(self, spg_id):
+        from core.gallery import Person
+
+        p = self._people.get(spg_id)
+        return Person(spg_id=p["spg_id"], name=p["name"], active=p["active"]) if p else None
 
     def thumbnail_path(self, spg_id):
         return None

@@ -17,17 +17,20 @@ import queue
 import time
 from collections import defaultdict
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 from PySide6.QtCore import QThread, Signal
 from PySide6.QtGui import QImage
 
-from core.config import AppConfig, CameraConfig
+from core.config import AppConfig, CameraConfig, CameraDefaults
 from core.messages import CameraState, CameraStatus, FrameResult, InferenceStats
 from core.secrets import redact
 from ui.event_log import UiEvent
 from ui.presence_table import PresenceRow, row_from
+
+if TYPE_CHECKING:
+    from workers.camera_source import ProbeResult
 
 log = logging.getLogger(__name__)
 
@@ -394,3 +397,49 @@ class PipelineController(QThread):
         names = self._safe_names()
         rows: list[PresenceRow] = [row_from(item, names, self._thumbs) for item in snap]
         self.presence_changed.emit(rows)
+
+
+# --- Cameras for the dialogs --------------------------------------------------------------------------------
+# The Settings dialog's "Test connection" and the webcam enrollment preview open cameras through
+# workers.camera_source, the one camera-open path (configured RTSP transport and timeouts); ui reaches
+# workers only through this module.
+def probe_camera(source: str | int, defaults: CameraDefaults | None = None) -> ProbeResult:
+    """Open the camera, read one frame, close (blocking: call it off the UI thread)."""
+    from workers.camera_source import probe
+
+    return probe(source, defaults)
+
+
+class CameraPreview:
+    """Frames of one camera for a live preview, opened as a camera worker opens it. Errors are sentences
+    (secrets masked), never exceptions, so a preview thread just shows them."""
+
+    def __init__(self, source: str | int, defaults: CameraDefaults | None = None):
+        from workers.camera_source import CameraSource, parse_source
+
+        self._source = CameraSource(parse_source(source), defaults, loop=True, pace=False)
+        self.label = self._source.label
+        self.error: str | None = None
+
+    def open(self) -> bool:
+        from workers.camera_source import SourceError
+
+        try:
+            self._source.open()
+        except SourceError as exc:
+            self.error = str(exc)
+            return False
+        return True
+
+    def read(self) -> np.ndarray | None:
+        """The next frame (a video file loops, like a camera that never stops); None after a failure."""
+        from workers.camera_source import SourceError
+
+        try:
+            return self._source.read()
+        except SourceError as exc:
+            self.error = str(exc)
+            return None
+
+    def close(self) -> None:
+        self._source.close()

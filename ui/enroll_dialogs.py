@@ -13,7 +13,6 @@ import time
 from pathlib import Path
 from typing import Any, Sequence
 
-import cv2
 import numpy as np
 from PySide6.QtCore import QSize, Qt, QThread, Signal
 from PySide6.QtGui import QColor, QIcon, QImage, QPainter, QPen, QPixmap
@@ -28,6 +27,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QListWidget,
     QListWidgetItem,
+    QMessageBox,
     QPushButton,
     QVBoxLayout,
     QWidget,
@@ -38,7 +38,7 @@ from core.engine.base import EngineError
 from core.enrollment import EnrollmentError, Reason
 from core.gallery import Gallery
 from core.secrets import mask_url
-from ui.controller import array_to_qimage
+from ui.controller import CameraPreview, array_to_qimage
 from ui.engine_service import EngineService
 from ui.i18n import translate_buttons
 
@@ -72,20 +72,30 @@ def reason_texts(widget: QWidget) -> dict[Reason, str]:
     return {
         Reason.UNREADABLE: unreadable,
         Reason.NOT_IMAGE: unreadable,
+        Reason.TOO_LARGE: tr("The picture is too large (too many pixels). Use a smaller copy of the photo."),
         Reason.NO_FACE: tr("No face was found in the photo. Use a photo where the face is clear and facing the camera."),
         Reason.SEVERAL_FACES: tr("There is more than one face in the photo. Use a photo of this SPG alone."),
         Reason.TOO_SMALL: tr("The face is too small. Move closer to the camera or use a bigger photo."),
         Reason.TOO_BLURRED: tr("The photo is too blurred. Hold still, use good light and try again."),
-        Reason.BAD_ID: tr("This SPG id cannot be used: use letters, digits, '_', '-' or '.', starting with a letter or digit."),
+        Reason.BAD_ID: tr("This SPG id cannot be used: {detail}."),
         Reason.BAD_NAME: tr("Type the SPG's name first."),
         Reason.NO_PHOTOS: tr("Add at least one photo."),
+        Reason.EXISTS: tr("This SPG id is already enrolled. Confirm adding the photos to that SPG, or choose another id "
+                          "for a new person."),
+        Reason.NAME_DIFFERS: tr("Adding photos never renames an SPG: keep their enrolled name, or rename them in the "
+                                "Gallery tab."),
+        Reason.CANNOT_COMPARE: tr("This SPG's photos were indexed with another face model, so the new photos cannot be "
+                                  "checked against them. Re-index the gallery first."),
+        Reason.NOT_SAME_PERSON: tr("This face does not match the photos already enrolled for this SPG. Only photos of "
+                                   "the same person can be added."),
     }
 
 
 def error_text(widget: QWidget, exc: BaseException) -> str:
     """An enrollment or engine error in words a supervisor understands (with the photo it concerns)."""
     if isinstance(exc, EnrollmentError):
-        text = reason_texts(widget)[exc.reason]
+        # core's own sentence is the detail for reasons whose cause varies (which id rule was broken)
+        text = reason_texts(widget)[exc.reason].format(detail=exc.message)
         return f"{Path(exc.photo).name}: {text}" if exc.photo else text
     if isinstance(exc, EngineError):  # ModelPackError too
         return widget.tr("The face engine could not start: {err}").format(err=exc)
@@ -93,11 +103,26 @@ def error_text(widget: QWidget, exc: BaseException) -> str:
 
 
 def run_enrollment(engine: Any, gallery: Any, spg_id: str, name: str, photos: Sequence[Any], cfg: AppConfig | None = None,
-                   source: str = "photo") -> Any:
+                   source: str = "photo", add_to_existing: bool = False) -> Any:
     """Call core.enrollment.enroll_photos (engine thread). Photos: files or camera frames (BGR arrays)."""
     from core.enrollment import enroll_photos
 
-    return enroll_photos(engine, gallery, spg_id, name, list(photos), cfg=cfg.engine if cfg else None, source=source)
+    return enroll_photos(engine, gallery, spg_id, name, list(photos), cfg=cfg.engine if cfg else None, source=source,
+                         add_to_existing=add_to_existing)
+
+
+def confirm_existing(widget: QWidget, gallery: Any, spg_id: str, name: str) -> tuple[bool, str] | None:
+    """(add_to_existing, name to enroll with) for ``spg_id``; None when the user declined to add photos to the
+    SPG that already has this id (an id typo must never merge two people, nor rename the enrolled one)."""
+    person = gallery.get(spg_id)
+    if person is None:
+        return False, name
+    answer = QMessageBox.question(
+        widget, widget.tr("SPG already enrolled"),
+        widget.tr("The id {id} already belongs to {name} ({n} photo(s)). Add these photos to {name}?\n\n"
+                  "Only photos of the same person are accepted, and the name stays {name}.").format(
+            id=spg_id, name=person.name, n=person.sample_count))
+    return (True, person.name) if answer == QMessageBox.StandardButton.Yes else None
 
 
 def describe_result(widget: QWidget, result: Any, name: str) -> tuple[str, list[str]]:
@@ -224,11 +249,17 @@ class PhotoEnrollDialog(QDialog):
         if not photos:
             self.show_message(self.tr("Add at least one photo."), error=True)
             return
+        confirmed = confirm_existing(self, self.gallery, spg_id, name)
+        if confirmed is None:
+            self.show_message(self.tr("Nothing saved: choose another SPG id for a new person."), error=True)
+            return
+        add, name = confirmed
         self.busy = True
         self.buttons.setEnabled(False)
         self.show_message(self.tr("Enrolling… (the face engine may take a few seconds to start)"))
         cfg = getattr(self.engine, "cfg", None)
-        self.engine.run(lambda eng: run_enrollment(eng, self.gallery, spg_id, name, [Path(p) for p in photos], cfg),
+        self.engine.run(lambda eng: run_enrollment(eng, self.gallery, spg_id, name, [Path(p) for p in photos], cfg,
+                                                   add_to_existing=add),
                         lambda res: self._done(spg_id, name, res), self._failed)
 
     def _done(self, spg_id: str, name: str, result: Any) -> None:
@@ -277,25 +308,22 @@ class PreviewThread(QThread):
         self.wait(5000)
 
     def run(self) -> None:
-        cap = cv2.VideoCapture(self.source)
-        if not cap.isOpened():
+        cap = CameraPreview(self.source, self.cfg.camera)  # the configured transport and timeouts
+        if not cap.open():
             self.error.emit(self.tr("Cannot open camera {src}. Check it is connected and not used by another program.").format(src=mask_url(self.source)))
             return
         try:
             engine = self.engine.engine_blocking()
         except Exception as exc:  # noqa: BLE001
             self.error.emit(str(exc))
-            cap.release()
+            cap.close()
             return
         period = 1.0 / self.fps
         try:
             while not self._stop:
                 t0 = time.monotonic()
-                ok, img = cap.read()
-                if not ok:
-                    if isinstance(self.source, str) and not self.source.startswith(("rtsp", "http")):
-                        cap.set(cv2.CAP_PROP_POS_FRAMES, 0)  # a file stands in for a webcam: loop it
-                        continue
+                img = cap.read()  # a video file standing in for a webcam loops
+                if img is None:
                     self.error.emit(self.tr("The camera stopped sending pictures."))
                     break
                 with self.engine.lock:
@@ -305,7 +333,7 @@ class PreviewThread(QThread):
                 self.frame.emit(array_to_qimage(img), face, hint, img)
                 self.msleep(int(max(0.0, period - (time.monotonic() - t0)) * 1000))
         finally:
-            cap.release()
+            cap.close()
 
 
 class PreviewLabel(QLabel):
@@ -444,10 +472,16 @@ class WebcamEnrollDialog(QDialog):
             self._show_message(self.tr("Capture at least one shot first."), True)
             return
         frames = list(self.captured)  # camera frames go to enrollment as they are (no file round trip)
+        confirmed = confirm_existing(self, self.gallery, spg_id, name)
+        if confirmed is None:
+            self._show_message(self.tr("Nothing saved: choose another SPG id for a new person."), True)
+            return
+        add, name = confirmed
         self.busy = True
         self.buttons.setEnabled(False)
         self._show_message(self.tr("Enrolling…"))
-        self.engine.run(lambda eng: run_enrollment(eng, self.gallery, spg_id, name, frames, self.cfg, source="camera"),
+        self.engine.run(lambda eng: run_enrollment(eng, self.gallery, spg_id, name, frames, self.cfg, source="camera",
+                                                   add_to_existing=add),
                         lambda res: self._done(spg_id, name, res), self._failed)
 
     def _done(self, spg_id: str, name: str, result: Any) -> None:

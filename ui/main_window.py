@@ -26,7 +26,7 @@ from ui.charts import ChartsPanel
 from ui.controller import PipelineController
 from ui.engine_service import EngineService
 from ui.event_log import EventLog, UiEvent
-from ui.gallery_manager import GalleryManager, list_people
+from ui.gallery_manager import GalleryManager, list_people, person_fields
 from ui.presence_table import PresenceModel, PresenceTable, thumb_lookup
 from ui.tasks import Background
 from ui.unknown_faces import UnknownFacesPanel
@@ -42,6 +42,7 @@ def open_gallery(data_dir: Path) -> Any:
 
 class MainWindow(QMainWindow):
     names_changed = Signal(object)
+    _gallery_stamp_changed = Signal()  # emitted from the controller thread; handled on the UI thread
 
     def __init__(
         self,
@@ -63,6 +64,7 @@ class MainWindow(QMainWindow):
         self.engine = engine_service or EngineService(cfg, self.data_dir, parent=self)
         self.engine_info: dict = {}
         self._names: dict[str, str] = {}
+        self._names_version: str | None = None
         self._bg = Background(workers=1, parent=self, name="spg-main")
         self.dialog: QWidget | None = None
         self.closed_cleanly: bool | None = None
@@ -140,6 +142,7 @@ class MainWindow(QMainWindow):
         self.gallery_manager.changed.connect(self._gallery_changed)
         self.unknown.enroll_requested.connect(lambda paths: self.gallery_manager.open_photo_dialog(photos=paths))
         self.grid.set_cameras([(c.id, c.name or c.id) for c in cfg.cameras if c.enabled])
+        self._gallery_stamp_changed.connect(self._refresh_names)
         self._refresh_names()
         self._timeline_timer = QTimer(self, interval=5000, timeout=self._redraw_timeline)
         self._timeline_timer.start()
@@ -181,7 +184,15 @@ class MainWindow(QMainWindow):
 
     # --- names / gallery -----------------------------------------------------------------------
     def names(self) -> dict[str, str]:
-        return dict(self._names)  # called from the controller thread: a copy of an immutable-ish dict
+        """Called from the controller thread (the attendance service, every tick). Re-read when the gallery's
+        version stamp changed, also by another process (``app.py gallery remove``), so a removal reaches
+        presence and alerts at once; otherwise a copy of the cached names (one stamp read)."""
+        version = self.gallery.version()
+        if version != self._names_version:
+            self._names_version = version
+            self._names = {p["spg_id"]: p["name"] for p in map(person_fields, self.gallery.people())}
+            self._gallery_stamp_changed.emit()  # the grid and table names follow on the UI thread
+        return dict(self._names)
 
     def _refresh_names(self) -> None:
         self._bg.submit(lambda: list_people(self.gallery), self._set_people)

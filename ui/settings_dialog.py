@@ -10,12 +10,10 @@ without a restart where possible (cameras added start, removed ones stop).
 from __future__ import annotations
 
 import logging
-import time
 from datetime import time as dtime
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
-import cv2
 from pydantic import SecretStr, ValidationError
 from PySide6.QtCore import Qt, QTime, Signal
 from PySide6.QtGui import QPixmap
@@ -42,13 +40,16 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.config import AppConfig, CameraConfig
+from core.config import AppConfig, CameraConfig, CameraDefaults
 from core.engine.packs import PackFiles, download_pack, import_pack
 from core.secrets import mask_url, redact
 from ui.config_store import save_settings
-from ui.controller import array_to_qimage
+from ui.controller import array_to_qimage, probe_camera
 from ui.i18n import translate_buttons
 from ui.tasks import Background
+
+if TYPE_CHECKING:
+    from ui.controller import ProbeResult
 
 log = logging.getLogger(__name__)
 
@@ -64,29 +65,11 @@ def format_validation_error(exc: ValidationError) -> str:
     return "\n".join(lines)
 
 
-def grab_test_frame(source: str | int, timeout_s: float = 8.0):
-    """Open the camera and read one frame (background thread). Returns (ok, message, frame|None)."""
-    src: str | int = int(source) if isinstance(source, str) and source.strip().isdigit() else source
-    if isinstance(src, str) and not src.startswith(("rtsp://", "http://", "https://")) and not Path(src).expanduser().exists():
-        return False, f"file not found: {src}", None
-    t0 = time.monotonic()
-    cap = cv2.VideoCapture(src if not isinstance(src, str) else str(Path(src).expanduser()) if "://" not in src else src)
-    try:
-        if not cap.isOpened():
-            return False, f"cannot open {mask_url(src)}", None
-        while time.monotonic() - t0 < timeout_s:
-            ok, frame = cap.read()
-            if ok and frame is not None:
-                h, w = frame.shape[:2]
-                return True, f"{w}x{h}", frame
-        return False, f"no picture from {mask_url(src)} within {timeout_s:.0f} s", None
-    finally:
-        cap.release()
-
-
 class CameraEditDialog(QDialog):
-    def __init__(self, cam: CameraConfig | None, parent: QWidget | None = None):
+    def __init__(self, cam: CameraConfig | None, parent: QWidget | None = None, defaults: CameraDefaults | None = None):
         super().__init__(parent)
+        self.defaults = defaults or CameraDefaults()
+        """RTSP transport and timeouts that "Test connection" uses, as the camera workers will."""
         self.setWindowTitle(self.tr("Camera"))
         self._bg = Background(workers=1, parent=self, name="spg-camtest")
         self.id_edit = QLineEdit(cam.id if cam else "")
@@ -137,11 +120,13 @@ class CameraEditDialog(QDialog):
         self.test_btn.setEnabled(False)
         self.preview.setText(self.tr("Connecting…"))
         src = self.values()["source"]
-        self._bg.submit(lambda: grab_test_frame(src), self._tested,
-                        lambda e: self._tested((False, redact(str(e)), None)))
+        self._bg.submit(lambda: probe_camera(src, self.defaults), self._tested,
+                        lambda e: self._show_test(False, redact(str(e)), None))
 
-    def _tested(self, res) -> None:
-        ok, msg, frame = res
+    def _tested(self, res: ProbeResult) -> None:
+        self._show_test(res.ok, res.message, res.frame)
+
+    def _show_test(self, ok: bool, msg: str, frame: Any) -> None:
         self.test_btn.setEnabled(True)
         self.test_result = (ok, msg)
         if ok and frame is not None:
@@ -231,7 +216,7 @@ class SettingsDialog(QDialog):
                 cam = CameraConfig.model_validate(self.cameras[row])
             except ValidationError:
                 cam = None
-        dlg = CameraEditDialog(cam, self)
+        dlg = CameraEditDialog(cam, self, self.cfg.camera)
         if dlg.exec() == QDialog.DialogCode.Accepted:
             vals = dlg.values()
             if row is not None and 0 <= row < len(self.cameras):

@@ -8,6 +8,10 @@
 
 A failure raises :class:`SourceError` whose message never contains a password (``core.secrets.mask_url``);
 reconnecting (with backoff, forever) is the camera worker's job.
+
+This is the one place a camera is opened: the camera workers, the Settings dialog's "Test connection"
+(:func:`probe`) and the webcam enrollment preview (through ``ui.controller``) all open sources here, so
+they all get the configured RTSP transport and timeouts.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -32,6 +37,14 @@ class SourceError(Exception):
 
 class EndOfFile(SourceError):
     """A non-looping video file reached its end."""
+
+
+def parse_source(text: str | int) -> str | int:
+    """A source as typed by a user: digits are a webcam index, anything else a path or URL."""
+    if isinstance(text, int):
+        return text
+    t = str(text).strip()
+    return int(t) if t.isdigit() else t
 
 
 def source_kind(source: str | int) -> str:
@@ -65,6 +78,8 @@ class CameraSource:
         self.close()
         d = self.defaults
         if self.kind == "webcam":
+            if int(self.source) < 0:  # OpenCV crashes the process on a negative index
+                raise SourceError(f"webcam index {self.source} is not valid; use 0 or more")
             cap = cv2.VideoCapture(int(self.source))
         elif self.kind == "file":
             path = Path(str(self.source)).expanduser()
@@ -134,3 +149,27 @@ class CameraSource:
                 self.cap.release()
             finally:
                 self.cap = None
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    ok: bool
+    message: str
+    """'<width>x<height>' when ok, else why (secrets masked)."""
+    frame: np.ndarray | None = None
+
+
+def probe(source: str | int, defaults: CameraDefaults | None = None) -> ProbeResult:
+    """Open the source as a camera worker would (transport, open/read timeouts), read one frame, close."""
+    src = CameraSource(parse_source(source), defaults, loop=True, pace=False)
+    try:
+        src.open()
+        frame = src.read()
+    except SourceError as exc:
+        return ProbeResult(False, str(exc))
+    finally:
+        src.close()
+    if frame is None:
+        return ProbeResult(False, f"no picture from {src.label}")
+    h, w = frame.shape[:2]
+    return ProbeResult(True, f"{w}x{h}", frame)

@@ -5,7 +5,9 @@ The loop keeps draining the source (so a live stream never lags behind real time
 (the scale travels in :class:`FrameMeta`), written into the next slot, then the light :class:`FrameMeta`
 goes onto the bounded input queue with ``put_nowait`` (full = the frame is dropped and counted).
 
-Disconnects and read timeouts reconnect with exponential backoff, forever. The state (connecting, live,
+Disconnects and read timeouts reconnect with exponential backoff (capped at ``camera.reconnect_max_s``),
+forever; after ``FAILED_AFTER`` attempts in a row without a frame the camera shows as failed, with the
+reason, until a frame comes again. The state (connecting, live,
 reconnecting, failed: reason, stopped) and metrics (capture fps, sent fps, dropped, reconnects) go to the
 main process as :class:`CameraStatus` on every change and about once a second. URLs are masked everywhere.
 """
@@ -30,6 +32,9 @@ from workers.camera_source import CameraSource, EndOfFile, SourceError
 from workers.frame_buffer import FrameBuffer
 
 log = logging.getLogger(__name__)
+
+FAILED_AFTER = 3
+"""Attempts in a row without a frame after which a reconnecting camera is shown as failed."""
 
 
 def fit_scale(h: int, w: int, max_h: int, max_w: int) -> float:
@@ -90,6 +95,8 @@ class CameraLoop:
         self.sent_rate = _Rate()
         self.frame_size: tuple[int, int] | None = None
         self._last_report = 0.0
+        self.fails = 0
+        """Attempts in a row (open or read) that gave no frame."""
 
     def _status(self, state: CameraState, reason: str = "", force: bool = True) -> None:
         now = time.monotonic()
@@ -110,6 +117,19 @@ class CameraLoop:
                 return False
         return not self.stop.is_set()
 
+    def _failed_attempt(self, exc: SourceError, backoff: float, opening: bool = False) -> None:
+        """One more attempt without a frame: reconnecting at first; after ``FAILED_AFTER`` in a row (or a source
+        that does not open at all) the camera shows as failed, with the reason, and stays so while the
+        retries go on, backed off."""
+        self.fails += 1
+        if self.fails >= FAILED_AFTER or opening:
+            log.warning("camera %s: %s (%d attempt(s) in a row); retrying in %.1f s", self.cam.id, exc, self.fails,
+                        backoff)
+            self._status(CameraState.FAILED, f"{exc}; retrying in {backoff:.0f} s")
+        else:
+            log.warning("camera %s: %s; reconnecting in %.1f s", self.cam.id, exc, backoff)
+            self._status(CameraState.RECONNECTING, str(exc))
+
     def run(self) -> None:
         d = self.defaults
         backoff = d.reconnect_initial_s
@@ -118,12 +138,12 @@ class CameraLoop:
         try:
             while not self.stop.is_set():
                 self.heartbeat()
-                self._status(CameraState.CONNECTING if first else CameraState.RECONNECTING, "")
+                if self.state is not CameraState.FAILED:
+                    self._status(CameraState.CONNECTING if first else CameraState.RECONNECTING, "")
                 try:
                     self.source.open()
                 except SourceError as exc:
-                    log.warning("camera %s: %s; retrying in %.1f s", self.cam.id, exc, backoff)
-                    self._status(CameraState.FAILED, f"{exc}; retrying in {backoff:.0f} s")
+                    self._failed_attempt(exc, backoff, opening=True)
                     first = False
                     if not self._sleep(backoff):
                         break
@@ -149,6 +169,7 @@ class CameraLoop:
                             continue
                         if not live:
                             live = True
+                            self.fails = 0
                             backoff = d.reconnect_initial_s
                             self.frame_size = (int(frame.shape[0]), int(frame.shape[1]))
                             log.info("camera %s live: %s (%dx%d)", self.cam.id, self.label,
@@ -166,8 +187,7 @@ class CameraLoop:
                     break
                 except SourceError as exc:
                     self.source.close()
-                    log.warning("camera %s: %s; reconnecting in %.1f s", self.cam.id, exc, backoff)
-                    self._status(CameraState.RECONNECTING, str(exc))
+                    self._failed_attempt(exc, backoff)
                     if not self._sleep(backoff):
                         break
                     backoff = min(d.reconnect_max_s, backoff * 2)

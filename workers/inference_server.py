@@ -93,7 +93,7 @@ class GalleryWatch:
             version = self._gallery.version()
             if version == self._version and not force:
                 return False
-            ids, mat = self._gallery.matrix(self.engine.info.model_id)
+            ids, mat = self._gallery.matrix(self.engine.info.model_id, self.engine.info.embedding_dim)
             dim = self.engine.info.embedding_dim
             mat = np.asarray(mat, np.float32).reshape(len(ids), -1) if len(ids) else np.zeros((0, dim), np.float32)
             self.matcher = Matcher(list(ids), mat, self.engine.threshold, self.engine.margin)

@@ -97,7 +97,6 @@ ID = {
     "The report could not be made: {err}": "Laporan tidak bisa dibuat: {err}",
     "There is more than one face in the photo. Use a photo of this SPG alone.": "Ada lebih dari satu wajah di foto. Pakai foto SPG ini sendirian.",
     "This face looks like another SPG already enrolled{other}. Check you chose the right person.": "Wajah ini mirip SPG lain yang sudah terdaftar{other}. Periksa apakah orangnya sudah benar.",
-    "This SPG id cannot be used: use letters, digits, '_', '-' or '.', starting with a letter or digit.": "ID SPG ini tidak bisa dipakai: gunakan huruf, angka, '_', '-' atau '.', diawali huruf atau angka.",
     "Thu": "Kam", "Tick at least one SPG.": "Centang minimal satu SPG.", "Time zone": "Zona waktu", "To": "Sampai",
     "To use another data folder start the console with --data-dir or set SPG_DATA_DIR.": "Untuk memakai folder data lain, jalankan konsol dengan --data-dir atau atur SPG_DATA_DIR.",
     "Tue": "Sel", "Turn to the camera: look straight at it.": "Hadap ke kamera: lihat lurus ke kamera.",
@@ -148,6 +147,18 @@ ID.update({
     "Your outlet's settings are saved. Close and start the console again to leave the demo and use your cameras.":
         "Pengaturan outlet Anda tersimpan. Tutup lalu jalankan konsol lagi untuk keluar dari demo dan memakai kamera Anda.",
     "Settings saved for your outlet (used from the next start)": "Pengaturan disimpan untuk outlet Anda (dipakai mulai saat dijalankan berikutnya)",
+    "SPG already enrolled": "SPG sudah terdaftar",
+    "The id {id} already belongs to {name} ({n} photo(s)). Add these photos to {name}?\n\nOnly photos of the same person are accepted, and the name stays {name}.": "ID {id} sudah dipakai oleh {name} ({n} foto). Tambahkan foto-foto ini ke {name}?\n\nHanya foto orang yang sama yang diterima, dan namanya tetap {name}.",
+    "Nothing saved: choose another SPG id for a new person.": "Tidak ada yang disimpan: pilih ID SPG lain untuk orang baru.",
+    "This face does not match the photos already enrolled for this SPG. Only photos of the same person can be added.": "Wajah ini tidak cocok dengan foto yang sudah terdaftar untuk SPG ini. Hanya foto orang yang sama yang bisa ditambahkan.",
+    "The picture is too large (too many pixels). Use a smaller copy of the photo.": "Gambar terlalu besar (terlalu banyak piksel). Gunakan salinan foto yang lebih kecil.",
+    "This SPG id cannot be used: {detail}.": "ID SPG ini tidak bisa dipakai: {detail}.",
+    "This SPG id is already enrolled. Confirm adding the photos to that SPG, or choose another id for a new person.":
+        "ID SPG ini sudah terdaftar. Konfirmasi penambahan foto ke SPG tersebut, atau pilih ID lain untuk orang baru.",
+    "Adding photos never renames an SPG: keep their enrolled name, or rename them in the Gallery tab.":
+        "Menambah foto tidak pernah mengganti nama SPG: pakai nama yang terdaftar, atau ganti namanya di tab Galeri.",
+    "This SPG's photos were indexed with another face model, so the new photos cannot be checked against them. Re-index the gallery first.":
+        "Foto SPG ini diindeks dengan model wajah lain, jadi foto baru tidak bisa dicocokkan. Indeks ulang galeri dulu.",
 })
 PREFIX = {  # multi-line sources: translate by their first line
     "The cameras could not be started:": "Kamera tidak bisa dijalankan:\n{msg}\n\nPeriksa Pengaturan (kamera, paket model) dan log di {logs}.",

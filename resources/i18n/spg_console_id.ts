@@ -3,37 +3,52 @@
 <context>
     <name />
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="75" />
+        <location filename="../../ui/enroll_dialogs.py" line="76" />
         <source>No face was found in the photo. Use a photo where the face is clear and facing the camera.</source>
         <translation>Tidak ada wajah di foto. Pakai foto dengan wajah yang jelas dan menghadap kamera.</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="76" />
+        <location filename="../../ui/enroll_dialogs.py" line="77" />
         <source>There is more than one face in the photo. Use a photo of this SPG alone.</source>
         <translation>Ada lebih dari satu wajah di foto. Pakai foto SPG ini sendirian.</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="77" />
+        <location filename="../../ui/enroll_dialogs.py" line="78" />
         <source>The face is too small. Move closer to the camera or use a bigger photo.</source>
         <translation>Wajah terlalu kecil. Mendekatlah ke kamera atau pakai foto yang lebih besar.</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="79" />
-        <source>This SPG id cannot be used: use letters, digits, '_', '-' or '.', starting with a letter or digit.</source>
-        <translation>ID SPG ini tidak bisa dipakai: gunakan huruf, angka, '_', '-' atau '.', diawali huruf atau angka.</translation>
+        <location filename="../../ui/enroll_dialogs.py" line="80" />
+        <source>This SPG id cannot be used: {detail}.</source>
+        <translation>ID SPG ini tidak bisa dipakai: {detail}.</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="80" />
+        <location filename="../../ui/enroll_dialogs.py" line="81" />
         <source>Type the SPG's name first.</source>
         <translation>Ketik nama SPG dulu.</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="81" />
+        <location filename="../../ui/enroll_dialogs.py" line="82" />
         <source>Add at least one photo.</source>
         <translation>Tambahkan minimal satu foto.</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="78" />
+        <location filename="../../ui/enroll_dialogs.py" line="83" />
+        <source>This SPG id is already enrolled. Confirm adding the photos to that SPG, or choose another id for a new person.</source>
+        <translation>ID SPG ini sudah terdaftar. Konfirmasi penambahan foto ke SPG tersebut, atau pilih ID lain untuk orang baru.</translation>
+    </message>
+    <message>
+        <location filename="../../ui/enroll_dialogs.py" line="85" />
+        <source>Adding photos never renames an SPG: keep their enrolled name, or rename them in the Gallery tab.</source>
+        <translation>Menambah foto tidak pernah mengganti nama SPG: pakai nama yang terdaftar, atau ganti namanya di tab Galeri.</translation>
+    </message>
+    <message>
+        <location filename="../../ui/enroll_dialogs.py" line="87" />
+        <source>This SPG's photos were indexed with another face model, so the new photos cannot be checked against them. Re-index the gallery first.</source>
+        <translation>Foto SPG ini diindeks dengan model wajah lain, jadi foto baru tidak bisa dicocokkan. Indeks ulang galeri dulu.</translation>
+    </message>
+    <message>
+        <location filename="../../ui/enroll_dialogs.py" line="79" />
         <source>The photo is too blurred. Hold still, use good light and try again.</source>
         <translation>Foto terlalu buram. Jangan bergerak, pakai cahaya yang baik lalu coba lagi.</translation>
     </message>
@@ -41,6 +56,16 @@
         <location filename="../../ui/enroll_dialogs.py" line="71" />
         <source>The file could not be opened as a photo. Use a JPG or PNG picture.</source>
         <translation>Berkas tidak bisa dibuka sebagai foto. Pakai gambar JPG atau PNG.</translation>
+    </message>
+    <message>
+        <location filename="../../ui/enroll_dialogs.py" line="89" />
+        <source>This face does not match the photos already enrolled for this SPG. Only photos of the same person can be added.</source>
+        <translation>Wajah ini tidak cocok dengan foto yang sudah terdaftar untuk SPG ini. Hanya foto orang yang sama yang bisa ditambahkan.</translation>
+    </message>
+    <message>
+        <location filename="../../ui/enroll_dialogs.py" line="75" />
+        <source>The picture is too large (too many pixels). Use a smaller copy of the photo.</source>
+        <translation>Gambar terlalu besar (terlalu banyak piksel). Gunakan salinan foto yang lebih kecil.</translation>
     </message>
 </context>
 <context>
@@ -89,67 +114,67 @@
 <context>
     <name>CameraEditDialog</name>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="90" />
+        <location filename="../../ui/settings_dialog.py" line="73" />
         <source>Camera</source>
         <translation>Kamera</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="95" />
+        <location filename="../../ui/settings_dialog.py" line="78" />
         <source>rtsp://&lt;user&gt;:&lt;password&gt;@&lt;camera-ip&gt;/stream, a webcam number (0) or a video file</source>
         <translation>rtsp://&lt;user&gt;:&lt;password&gt;@&lt;camera-ip&gt;/stream, nomor webcam (0) atau berkas video</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="96" />
+        <location filename="../../ui/settings_dialog.py" line="79" />
         <source>Enabled</source>
         <translation>Aktif</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="98" />
+        <location filename="../../ui/settings_dialog.py" line="81" />
         <source>File…</source>
         <translation>Berkas…</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="100" />
+        <location filename="../../ui/settings_dialog.py" line="83" />
         <source>Test connection</source>
         <translation>Uji sambungan</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="102" />
+        <location filename="../../ui/settings_dialog.py" line="85" />
         <source>No test yet.</source>
         <translation>Belum diuji.</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="109" />
+        <location filename="../../ui/settings_dialog.py" line="92" />
         <source>Id</source>
         <translation>ID</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="110" />
+        <location filename="../../ui/settings_dialog.py" line="93" />
         <source>Name</source>
         <translation>Nama</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="111" />
+        <location filename="../../ui/settings_dialog.py" line="94" />
         <source>Source</source>
         <translation>Sumber</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="125" />
+        <location filename="../../ui/settings_dialog.py" line="108" />
         <source>Video file</source>
         <translation>Berkas video</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="138" />
+        <location filename="../../ui/settings_dialog.py" line="121" />
         <source>Connecting…</source>
         <translation>Menyambung…</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="150" />
+        <location filename="../../ui/settings_dialog.py" line="135" />
         <source>Connected: {info}</source>
         <translation>Tersambung: {info}</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="152" />
+        <location filename="../../ui/settings_dialog.py" line="137" />
         <source>Connection failed: {why}</source>
         <translation>Sambungan gagal: {why}</translation>
     </message>
@@ -399,138 +424,138 @@
 <context>
     <name>MainWindow</name>
     <message>
-        <location filename="../../ui/main_window.py" line="71" />
-        <location filename="../../ui/main_window.py" line="289" />
+        <location filename="../../ui/main_window.py" line="73" />
+        <location filename="../../ui/main_window.py" line="300" />
         <source>SPG Presence Console — {outlet}</source>
         <translation>SPG Presence Console — {outlet}</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.py" line="85" />
+        <location filename="../../ui/main_window.py" line="87" />
         <source>Presence</source>
         <translation>Kehadiran</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.py" line="86" />
+        <location filename="../../ui/main_window.py" line="88" />
         <source>Gallery</source>
         <translation>Galeri</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.py" line="87" />
+        <location filename="../../ui/main_window.py" line="89" />
         <source>Unknown faces</source>
         <translation>Wajah tak dikenal</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.py" line="88" />
+        <location filename="../../ui/main_window.py" line="90" />
         <source>Charts</source>
         <translation>Grafik</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.py" line="105" />
+        <location filename="../../ui/main_window.py" line="107" />
         <source>Event log</source>
         <translation>Log kejadian</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.py" line="111" />
+        <location filename="../../ui/main_window.py" line="113" />
         <source>no SPG enrolled</source>
         <translation>belum ada SPG terdaftar</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.py" line="112" />
+        <location filename="../../ui/main_window.py" line="114" />
         <source>starting…</source>
         <translation>memulai…</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.py" line="118" />
+        <location filename="../../ui/main_window.py" line="120" />
         <source>Demo outlet: the cameras play recorded footage of demo SPGs. To set up your outlet, open Settings → Cameras and add your cameras (Test connection shows a picture); the console opens your outlet from its next start, where you enroll your SPGs in the Gallery tab.</source>
         <translation>Outlet demo: kamera memutar rekaman SPG demo. Untuk menyiapkan outlet Anda, buka Pengaturan → Kamera dan tambahkan kamera Anda (Uji sambungan menampilkan gambar); konsol membuka outlet Anda mulai saat dijalankan berikutnya, lalu daftarkan SPG Anda di tab Galeri.</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.py" line="122" />
+        <location filename="../../ui/main_window.py" line="124" />
         <source>No camera configured yet: open Settings → Cameras to add one.</source>
         <translation>Belum ada kamera: buka Pengaturan → Kamera untuk menambahkan.</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.py" line="151" />
+        <location filename="../../ui/main_window.py" line="154" />
         <source>&amp;File</source>
         <translation>&amp;Berkas</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.py" line="152" />
+        <location filename="../../ui/main_window.py" line="155" />
         <source>Export attendance report…</source>
         <translation>Ekspor laporan kehadiran…</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.py" line="157" />
+        <location filename="../../ui/main_window.py" line="160" />
         <source>Quit</source>
         <translation>Keluar</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.py" line="161" />
+        <location filename="../../ui/main_window.py" line="164" />
         <source>&amp;Gallery</source>
         <translation>&amp;Galeri</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.py" line="162" />
+        <location filename="../../ui/main_window.py" line="165" />
         <source>Enroll from photos…</source>
         <translation>Daftar dari foto…</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.py" line="165" />
+        <location filename="../../ui/main_window.py" line="168" />
         <source>Enroll from camera…</source>
         <translation>Daftar dari kamera…</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.py" line="168" />
+        <location filename="../../ui/main_window.py" line="171" />
         <source>&amp;Settings</source>
         <translation>&amp;Pengaturan</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.py" line="169" />
+        <location filename="../../ui/main_window.py" line="172" />
         <source>Settings…</source>
         <translation>Pengaturan…</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.py" line="173" />
+        <location filename="../../ui/main_window.py" line="176" />
         <source>&amp;Help</source>
         <translation>&amp;Bantuan</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.py" line="174" />
+        <location filename="../../ui/main_window.py" line="177" />
         <source>About</source>
         <translation>Tentang</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.py" line="220" />
+        <location filename="../../ui/main_window.py" line="231" />
         <source>{engine} · {provider} · {lat:.0f} ms</source>
         <translation>{engine} · {provider} · {lat:.0f} ms</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.py" line="225" />
+        <location filename="../../ui/main_window.py" line="236" />
         <source>running</source>
         <translation>berjalan</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.py" line="226" />
+        <location filename="../../ui/main_window.py" line="237" />
         <source>Pipeline started</source>
         <translation>Pipeline dimulai</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.py" line="229" />
+        <location filename="../../ui/main_window.py" line="240" />
         <source>Pipeline problem: {msg}</source>
         <translation>Masalah pipeline: {msg}</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.py" line="230" />
+        <location filename="../../ui/main_window.py" line="241" />
         <source>stopped</source>
         <translation>berhenti</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.py" line="231" />
+        <location filename="../../ui/main_window.py" line="242" />
         <source>The camera pipeline stopped</source>
         <translation>Pipeline kamera berhenti</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.py" line="232" />
+        <location filename="../../ui/main_window.py" line="243" />
         <source>The cameras could not be started:
 {msg}
 
@@ -541,22 +566,22 @@ Check Settings (cameras, model pack) and the log in {logs}.</source>
 Periksa Pengaturan (kamera, paket model) dan log di {logs}.</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.py" line="275" />
+        <location filename="../../ui/main_window.py" line="286" />
         <source>Your outlet's settings are saved. Close and start the console again to leave the demo and use your cameras.</source>
         <translation>Pengaturan outlet Anda tersimpan. Tutup lalu jalankan konsol lagi untuk keluar dari demo dan memakai kamera Anda.</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.py" line="277" />
+        <location filename="../../ui/main_window.py" line="288" />
         <source>Settings saved for your outlet (used from the next start)</source>
         <translation>Pengaturan disimpan untuk outlet Anda (dipakai mulai saat dijalankan berikutnya)</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.py" line="290" />
+        <location filename="../../ui/main_window.py" line="301" />
         <source>Settings saved and applied</source>
         <translation>Pengaturan disimpan dan diterapkan</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.py" line="313" />
+        <location filename="../../ui/main_window.py" line="324" />
         <source>Stopping cameras…</source>
         <translation>Menghentikan kamera…</translation>
     </message>
@@ -564,42 +589,47 @@ Periksa Pengaturan (kamera, paket model) dan log di {logs}.</translation>
 <context>
     <name>PhotoEnrollDialog</name>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="171" />
+        <location filename="../../ui/enroll_dialogs.py" line="196" />
         <source>Enroll an SPG from photos</source>
         <translation>Daftarkan SPG dari foto</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="180" />
+        <location filename="../../ui/enroll_dialogs.py" line="205" />
         <source>Add photos…</source>
         <translation>Tambah foto…</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="182" />
+        <location filename="../../ui/enroll_dialogs.py" line="207" />
         <source>Remove selected</source>
         <translation>Hapus yang dipilih</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="191" />
+        <location filename="../../ui/enroll_dialogs.py" line="216" />
         <source>Photos (one face each, several photos give better recognition):</source>
         <translation>Foto (satu wajah per foto, beberapa foto membuat pengenalan lebih baik):</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="211" />
+        <location filename="../../ui/enroll_dialogs.py" line="236" />
         <source>Choose photos of the SPG</source>
         <translation>Pilih foto SPG</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="222" />
+        <location filename="../../ui/enroll_dialogs.py" line="247" />
         <source>Type the SPG's name first.</source>
         <translation>Ketik nama SPG dulu.</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="225" />
+        <location filename="../../ui/enroll_dialogs.py" line="250" />
         <source>Add at least one photo.</source>
         <translation>Tambahkan minimal satu foto.</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="229" />
+        <location filename="../../ui/enroll_dialogs.py" line="254" />
+        <source>Nothing saved: choose another SPG id for a new person.</source>
+        <translation>Tidak ada yang disimpan: pilih ID SPG lain untuk orang baru.</translation>
+    </message>
+    <message>
+        <location filename="../../ui/enroll_dialogs.py" line="259" />
         <source>Enrolling… (the face engine may take a few seconds to start)</source>
         <translation>Mendaftarkan… (mesin wajah mungkin perlu beberapa detik untuk mulai)</translation>
     </message>
@@ -607,67 +637,67 @@ Periksa Pengaturan (kamera, paket model) dan log di {logs}.</translation>
 <context>
     <name>PipelineController</name>
     <message>
-        <location filename="../../ui/controller.py" line="301" />
+        <location filename="../../ui/controller.py" line="304" />
         <source>Camera {cam} added</source>
         <translation>Kamera {cam} ditambahkan</translation>
     </message>
     <message>
-        <location filename="../../ui/controller.py" line="305" />
+        <location filename="../../ui/controller.py" line="308" />
         <source>Camera {cam} removed</source>
         <translation>Kamera {cam} dihapus</translation>
     </message>
     <message>
-        <location filename="../../ui/controller.py" line="320" />
+        <location filename="../../ui/controller.py" line="323" />
         <source>Could not apply a change: {err}</source>
         <translation>Perubahan tidak bisa diterapkan: {err}</translation>
     </message>
     <message>
-        <location filename="../../ui/controller.py" line="328" />
+        <location filename="../../ui/controller.py" line="331" />
         <source>Restarting the cameras with the new settings…</source>
         <translation>Menjalankan ulang kamera dengan pengaturan baru…</translation>
     </message>
     <message>
-        <location filename="../../ui/controller.py" line="354" />
+        <location filename="../../ui/controller.py" line="357" />
         <source>Camera {cam} is live</source>
         <translation>Kamera {cam} aktif</translation>
     </message>
     <message>
-        <location filename="../../ui/controller.py" line="355" />
+        <location filename="../../ui/controller.py" line="358" />
         <source>Camera {cam} is reconnecting</source>
         <translation>Kamera {cam} menyambung ulang</translation>
     </message>
     <message>
-        <location filename="../../ui/controller.py" line="356" />
+        <location filename="../../ui/controller.py" line="359" />
         <source>Camera {cam} failed</source>
         <translation>Kamera {cam} gagal</translation>
     </message>
     <message>
-        <location filename="../../ui/controller.py" line="369" />
+        <location filename="../../ui/controller.py" line="372" />
         <source>PRESENT</source>
         <translation>HADIR</translation>
     </message>
     <message>
-        <location filename="../../ui/controller.py" line="369" />
+        <location filename="../../ui/controller.py" line="372" />
         <source>GRACE</source>
         <translation>TENGGANG</translation>
     </message>
     <message>
-        <location filename="../../ui/controller.py" line="369" />
+        <location filename="../../ui/controller.py" line="372" />
         <source>ABSENT</source>
         <translation>TIDAK HADIR</translation>
     </message>
     <message>
-        <location filename="../../ui/controller.py" line="369" />
+        <location filename="../../ui/controller.py" line="372" />
         <source>NOT SEEN</source>
         <translation>BELUM TERLIHAT</translation>
     </message>
     <message>
-        <location filename="../../ui/controller.py" line="371" />
+        <location filename="../../ui/controller.py" line="374" />
         <source>{name}: {state}</source>
         <translation>{name}: {state}</translation>
     </message>
     <message>
-        <location filename="../../ui/controller.py" line="373" />
+        <location filename="../../ui/controller.py" line="376" />
         <source>{name} is ABSENT (away longer than allowed)</source>
         <translation>{name} TIDAK HADIR (pergi lebih lama dari batas)</translation>
     </message>
@@ -754,12 +784,12 @@ Periksa Pengaturan (kamera, paket model) dan log di {logs}.</translation>
 <context>
     <name>PreviewThread</name>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="282" />
+        <location filename="../../ui/enroll_dialogs.py" line="313" />
         <source>Cannot open camera {src}. Check it is connected and not used by another program.</source>
         <translation>Kamera {src} tidak bisa dibuka. Pastikan kamera tersambung dan tidak dipakai program lain.</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="299" />
+        <location filename="../../ui/enroll_dialogs.py" line="327" />
         <source>The camera stopped sending pictures.</source>
         <translation>Kamera berhenti mengirim gambar.</translation>
     </message>
@@ -850,316 +880,316 @@ Periksa Pengaturan (kamera, paket model) dan log di {logs}.</translation>
 <context>
     <name>SettingsDialog</name>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="161" />
+        <location filename="../../ui/settings_dialog.py" line="146" />
         <source>Settings</source>
         <translation>Pengaturan</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="167" />
+        <location filename="../../ui/settings_dialog.py" line="152" />
         <source>Cameras</source>
         <translation>Kamera</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="168" />
+        <location filename="../../ui/settings_dialog.py" line="153" />
         <source>Recognition</source>
         <translation>Pengenalan</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="169" />
+        <location filename="../../ui/settings_dialog.py" line="154" />
         <source>Presence &amp;&amp; shifts</source>
         <translation>Kehadiran &amp;&amp; shift</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="170" />
+        <location filename="../../ui/settings_dialog.py" line="155" />
         <source>Telegram</source>
         <translation>Telegram</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="171" />
-        <location filename="../../ui/settings_dialog.py" line="352" />
+        <location filename="../../ui/settings_dialog.py" line="156" />
+        <location filename="../../ui/settings_dialog.py" line="337" />
         <source>Model pack</source>
         <translation>Paket model</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="172" />
+        <location filename="../../ui/settings_dialog.py" line="157" />
         <source>Outlet &amp;&amp; data</source>
         <translation>Outlet &amp;&amp; data</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="197" />
+        <location filename="../../ui/settings_dialog.py" line="182" />
         <source>Id</source>
         <translation>ID</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="197" />
+        <location filename="../../ui/settings_dialog.py" line="182" />
         <source>Name</source>
         <translation>Nama</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="197" />
+        <location filename="../../ui/settings_dialog.py" line="182" />
         <source>Source</source>
         <translation>Sumber</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="197" />
+        <location filename="../../ui/settings_dialog.py" line="182" />
         <source>Enabled</source>
         <translation>Aktif</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="201" />
+        <location filename="../../ui/settings_dialog.py" line="186" />
         <source>Add…</source>
         <translation>Tambah…</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="202" />
+        <location filename="../../ui/settings_dialog.py" line="187" />
         <source>Edit…</source>
         <translation>Ubah…</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="203" />
+        <location filename="../../ui/settings_dialog.py" line="188" />
         <source>Remove</source>
         <translation>Hapus</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="220" />
+        <location filename="../../ui/settings_dialog.py" line="205" />
         <source>yes</source>
         <translation>ya</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="220" />
+        <location filename="../../ui/settings_dialog.py" line="205" />
         <source>no</source>
         <translation>tidak</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="252" />
+        <location filename="../../ui/settings_dialog.py" line="237" />
         <source>empty = the value calibrated for the model</source>
         <translation>kosong = nilai kalibrasi model</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="260" />
+        <location filename="../../ui/settings_dialog.py" line="245" />
         <source>Recognition threshold (-1 to 1)</source>
         <translation>Ambang pengenalan (-1 sampai 1)</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="261" />
+        <location filename="../../ui/settings_dialog.py" line="246" />
         <source>Smallest face to recognise (pixels)</source>
         <translation>Wajah terkecil yang dikenali (piksel)</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="262" />
+        <location filename="../../ui/settings_dialog.py" line="247" />
         <source>Frames per second per camera</source>
         <translation>Frame per detik per kamera</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="275" />
+        <location filename="../../ui/settings_dialog.py" line="260" />
         <source>Also notify when an SPG comes back</source>
         <translation>Beri tahu juga saat SPG kembali</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="278" />
+        <location filename="../../ui/settings_dialog.py" line="263" />
         <source>Grace period (seconds not seen before 'grace')</source>
         <translation>Masa tenggang (detik tidak terlihat sebelum 'tenggang')</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="279" />
+        <location filename="../../ui/settings_dialog.py" line="264" />
         <source>Absent after (seconds not seen)</source>
         <translation>Tidak hadir setelah (detik tidak terlihat)</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="283" />
+        <location filename="../../ui/settings_dialog.py" line="268" />
         <source>Mon</source>
         <translation>Sen</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="283" />
+        <location filename="../../ui/settings_dialog.py" line="268" />
         <source>Tue</source>
         <translation>Sel</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="283" />
+        <location filename="../../ui/settings_dialog.py" line="268" />
         <source>Wed</source>
         <translation>Rab</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="283" />
+        <location filename="../../ui/settings_dialog.py" line="268" />
         <source>Thu</source>
         <translation>Kam</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="283" />
+        <location filename="../../ui/settings_dialog.py" line="268" />
         <source>Fri</source>
         <translation>Jum</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="283" />
+        <location filename="../../ui/settings_dialog.py" line="268" />
         <source>Sat</source>
         <translation>Sab</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="283" />
+        <location filename="../../ui/settings_dialog.py" line="268" />
         <source>Sun</source>
         <translation>Min</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="298" />
+        <location filename="../../ui/settings_dialog.py" line="283" />
         <source>Shift (default for every SPG; no day ticked = always on duty):</source>
         <translation>Shift (bawaan untuk semua SPG; tanpa hari dicentang = selalu bertugas):</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="306" />
+        <location filename="../../ui/settings_dialog.py" line="291" />
         <source>Send alerts to Telegram</source>
         <translation>Kirim peringatan ke Telegram</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="310" />
-        <location filename="../../ui/settings_dialog.py" line="312" />
+        <location filename="../../ui/settings_dialog.py" line="295" />
+        <location filename="../../ui/settings_dialog.py" line="297" />
         <source>(saved, hidden)</source>
         <translation>(tersimpan, disembunyikan)</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="310" />
+        <location filename="../../ui/settings_dialog.py" line="295" />
         <source>bot token from @BotFather</source>
         <translation>token bot dari @BotFather</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="312" />
+        <location filename="../../ui/settings_dialog.py" line="297" />
         <source>chat id, e.g. -1001234567890</source>
         <translation>ID chat, mis. -1001234567890</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="313" />
+        <location filename="../../ui/settings_dialog.py" line="298" />
         <source>Send test message</source>
         <translation>Kirim pesan uji</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="319" />
+        <location filename="../../ui/settings_dialog.py" line="304" />
         <source>Bot token</source>
         <translation>Token bot</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="320" />
+        <location filename="../../ui/settings_dialog.py" line="305" />
         <source>Chat id</source>
         <translation>ID chat</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="333" />
+        <location filename="../../ui/settings_dialog.py" line="318" />
         <source>Active: {engine} · {pack} · {provider}</source>
         <translation>Aktif: {engine} · {pack} · {provider}</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="336" />
+        <location filename="../../ui/settings_dialog.py" line="321" />
         <source>Use a pack folder…</source>
         <translation>Pakai folder paket…</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="338" />
+        <location filename="../../ui/settings_dialog.py" line="323" />
         <source>Import a pack…</source>
         <translation>Impor paket…</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="340" />
+        <location filename="../../ui/settings_dialog.py" line="325" />
         <source>Download a pack</source>
         <translation>Unduh paket</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="351" />
+        <location filename="../../ui/settings_dialog.py" line="336" />
         <source>Engine</source>
         <translation>Mesin</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="369" />
+        <location filename="../../ui/settings_dialog.py" line="354" />
         <source>Open folder</source>
         <translation>Buka folder</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="375" />
+        <location filename="../../ui/settings_dialog.py" line="360" />
         <source>Outlet name</source>
         <translation>Nama outlet</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="376" />
+        <location filename="../../ui/settings_dialog.py" line="361" />
         <source>Time zone</source>
         <translation>Zona waktu</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="377" />
+        <location filename="../../ui/settings_dialog.py" line="362" />
         <source>Language (after restart)</source>
         <translation>Bahasa (setelah mulai ulang)</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="378" />
+        <location filename="../../ui/settings_dialog.py" line="363" />
         <source>Data folder</source>
         <translation>Folder data</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="379" />
+        <location filename="../../ui/settings_dialog.py" line="364" />
         <source>To use another data folder start the console with --data-dir or set SPG_DATA_DIR.</source>
         <translation>Untuk memakai folder data lain, jalankan konsol dengan --data-dir atau atur SPG_DATA_DIR.</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="391" />
+        <location filename="../../ui/settings_dialog.py" line="376" />
         <source>Recognition threshold must be a number between -1 and 1, or empty (got {v!r}).</source>
         <translation>Ambang pengenalan harus angka antara -1 dan 1, atau kosong (diisi {v!r}).</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="415" />
+        <location filename="../../ui/settings_dialog.py" line="400" />
         <source>Telegram is switched on but the bot token or chat id is missing.</source>
         <translation>Telegram dinyalakan tetapi token bot atau ID chat belum diisi.</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="422" />
-        <location filename="../../ui/settings_dialog.py" line="425" />
+        <location filename="../../ui/settings_dialog.py" line="407" />
+        <location filename="../../ui/settings_dialog.py" line="410" />
         <source>Not saved. Please fix:</source>
         <translation>Tidak disimpan. Mohon perbaiki:</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="430" />
+        <location filename="../../ui/settings_dialog.py" line="415" />
         <source>Not saved: cannot write the settings file ({err}).</source>
         <translation>Tidak disimpan: berkas pengaturan tidak bisa ditulis ({err}).</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="446" />
+        <location filename="../../ui/settings_dialog.py" line="431" />
         <source>Sending…</source>
         <translation>Mengirim…</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="456" />
+        <location filename="../../ui/settings_dialog.py" line="441" />
         <source>Sent. Check the Telegram chat.</source>
         <translation>Terkirim. Periksa chat Telegram.</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="456" />
-        <location filename="../../ui/settings_dialog.py" line="460" />
+        <location filename="../../ui/settings_dialog.py" line="441" />
+        <location filename="../../ui/settings_dialog.py" line="445" />
         <source>Not sent: {why}</source>
         <translation>Tidak terkirim: {why}</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="465" />
+        <location filename="../../ui/settings_dialog.py" line="450" />
         <source>Model pack folder</source>
         <translation>Folder paket model</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="477" />
+        <location filename="../../ui/settings_dialog.py" line="462" />
         <source>Done. Save to use it; re-index the gallery afterwards if the model changed.</source>
         <translation>Selesai. Simpan untuk memakainya; indeks ulang galeri jika modelnya berubah.</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="481" />
+        <location filename="../../ui/settings_dialog.py" line="466" />
         <source>Failed: {why}</source>
         <translation>Gagal: {why}</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="486" />
+        <location filename="../../ui/settings_dialog.py" line="471" />
         <source>Folder with the model pack (.onnx files)</source>
         <translation>Folder paket model (berkas .onnx)</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="493" />
+        <location filename="../../ui/settings_dialog.py" line="478" />
         <source>Importing…</source>
         <translation>Mengimpor…</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="501" />
+        <location filename="../../ui/settings_dialog.py" line="486" />
         <source>Downloading {name}…</source>
         <translation>Mengunduh {name}…</translation>
     </message>
@@ -1195,92 +1225,97 @@ Periksa Pengaturan (kamera, paket model) dan log di {logs}.</translation>
 <context>
     <name>WebcamEnrollDialog</name>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="337" />
+        <location filename="../../ui/enroll_dialogs.py" line="365" />
         <source>Enroll an SPG from a camera</source>
         <translation>Daftarkan SPG dari kamera</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="341" />
+        <location filename="../../ui/enroll_dialogs.py" line="369" />
         <source>Local camera {n}</source>
         <translation>Kamera lokal {n}</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="343" />
+        <location filename="../../ui/enroll_dialogs.py" line="371" />
         <source>Camera: {name}</source>
         <translation>Kamera: {name}</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="346" />
+        <location filename="../../ui/enroll_dialogs.py" line="374" />
         <source>Start preview</source>
         <translation>Mulai pratinjau</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="349" />
+        <location filename="../../ui/enroll_dialogs.py" line="377" />
         <source>Choose a camera and press Start preview.</source>
         <translation>Pilih kamera lalu tekan Mulai pratinjau.</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="352" />
+        <location filename="../../ui/enroll_dialogs.py" line="380" />
         <source>Capture</source>
         <translation>Ambil gambar</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="369" />
+        <location filename="../../ui/enroll_dialogs.py" line="397" />
         <source>Captured shots (3 to 5 with slightly different angles work best):</source>
         <translation>Gambar yang diambil (3 sampai 5 dari sudut sedikit berbeda paling baik):</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="395" />
+        <location filename="../../ui/enroll_dialogs.py" line="423" />
         <source>Starting the camera and the face engine…</source>
         <translation>Menyalakan kamera dan mesin wajah…</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="404" />
+        <location filename="../../ui/enroll_dialogs.py" line="432" />
         <source>Good: press Capture.</source>
         <translation>Bagus: tekan Ambil gambar.</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="405" />
+        <location filename="../../ui/enroll_dialogs.py" line="433" />
         <source>No face seen. Stand in front of the camera.</source>
         <translation>Tidak ada wajah. Berdirilah di depan kamera.</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="406" />
+        <location filename="../../ui/enroll_dialogs.py" line="434" />
         <source>More than one face: only the SPG should be in front of the camera.</source>
         <translation>Lebih dari satu wajah: hanya SPG yang boleh di depan kamera.</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="407" />
+        <location filename="../../ui/enroll_dialogs.py" line="435" />
         <source>Face too small: come closer to the camera.</source>
         <translation>Wajah terlalu kecil: mendekatlah ke kamera.</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="408" />
+        <location filename="../../ui/enroll_dialogs.py" line="436" />
         <source>Picture blurred: hold still (and check the light).</source>
         <translation>Gambar buram: jangan bergerak (dan periksa cahaya).</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="409" />
+        <location filename="../../ui/enroll_dialogs.py" line="437" />
         <source>Turn to the camera: look straight at it.</source>
         <translation>Hadap ke kamera: lihat lurus ke kamera.</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="422" />
+        <location filename="../../ui/enroll_dialogs.py" line="450" />
         <source>No face to capture yet.</source>
         <translation>Belum ada wajah untuk diambil.</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="441" />
+        <location filename="../../ui/enroll_dialogs.py" line="469" />
         <source>Type the SPG's name first.</source>
         <translation>Ketik nama SPG dulu.</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="444" />
+        <location filename="../../ui/enroll_dialogs.py" line="472" />
         <source>Capture at least one shot first.</source>
         <translation>Ambil minimal satu gambar dulu.</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="449" />
+        <location filename="../../ui/enroll_dialogs.py" line="477" />
+        <source>Nothing saved: choose another SPG id for a new person.</source>
+        <translation>Tidak ada yang disimpan: pilih ID SPG lain untuk orang baru.</translation>
+    </message>
+    <message>
+        <location filename="../../ui/enroll_dialogs.py" line="482" />
         <source>Enrolling…</source>
         <translation>Mendaftarkan…</translation>
     </message>
@@ -1288,22 +1323,22 @@ Periksa Pengaturan (kamera, paket model) dan log di {logs}.</translation>
 <context>
     <name>_NameFields</name>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="149" />
+        <location filename="../../ui/enroll_dialogs.py" line="174" />
         <source>Full name of the SPG</source>
         <translation>Nama lengkap SPG</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="151" />
+        <location filename="../../ui/enroll_dialogs.py" line="176" />
         <source>made from the name</source>
         <translation>dibuat dari nama</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="154" />
+        <location filename="../../ui/enroll_dialogs.py" line="179" />
         <source>Name</source>
         <translation>Nama</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="155" />
+        <location filename="../../ui/enroll_dialogs.py" line="180" />
         <source>SPG id</source>
         <translation>ID SPG</translation>
     </message>
@@ -1338,10 +1373,6 @@ Periksa Pengaturan (kamera, paket model) dan log di {logs}.</translation>
         <location filename="../../ui/launch.py" line="92" />
         <source>The data folder {dir} cannot be used: {err}. Choose another with --data-dir or SPG_DATA_DIR.</source>
         <translation>Folder data {dir} tidak bisa dipakai: {err}. Pilih folder lain dengan --data-dir atau SPG_DATA_DIR.</translation>
-    </message>
-    <message>
-        <source>The console is already running for the data folder {dir}. Use the open window (check the taskbar); only one console may use a data folder at a time.</source>
-        <translation>Konsol sudah berjalan untuk folder data {dir}. Pakai jendela yang sudah terbuka (lihat taskbar); satu folder data hanya boleh dipakai satu konsol.</translation>
     </message>
     <message>
         <location filename="../../ui/launch.py" line="99" />
@@ -1390,17 +1421,31 @@ Rincian ada di {log}.</translation>
 <context>
     <name>widget</name>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="91" />
+        <location filename="../../ui/enroll_dialogs.py" line="101" />
         <source>The face engine could not start: {err}</source>
         <translation>Mesin wajah tidak bisa mulai: {err}</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="127" />
+        <location filename="../../ui/enroll_dialogs.py" line="121" />
+        <source>SPG already enrolled</source>
+        <translation>SPG sudah terdaftar</translation>
+    </message>
+    <message>
+        <location filename="../../ui/enroll_dialogs.py" line="122" />
+        <source>The id {id} already belongs to {name} ({n} photo(s)). Add these photos to {name}?
+
+Only photos of the same person are accepted, and the name stays {name}.</source>
+        <translation>ID {id} sudah dipakai oleh {name} ({n} foto). Tambahkan foto-foto ini ke {name}?
+
+Hanya foto orang yang sama yang diterima, dan namanya tetap {name}.</translation>
+    </message>
+    <message>
+        <location filename="../../ui/enroll_dialogs.py" line="152" />
         <source>Warning: this face looks like another SPG already enrolled ({other}, similarity {sim:.2f}). Check you chose the right person.</source>
         <translation>Peringatan: wajah ini mirip SPG lain yang sudah terdaftar ({other}, kemiripan {sim:.2f}). Periksa apakah orangnya sudah benar.</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="129" />
+        <location filename="../../ui/enroll_dialogs.py" line="154" />
         <source>{name} enrolled with {n} photo(s).</source>
         <translation>{name} terdaftar dengan {n} foto.</translation>
     </message>
