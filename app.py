@@ -70,12 +70,13 @@ def main(argv: list[str] | None = None) -> int:
         from cli.selftest import main as selftest_main
 
         return selftest_main(args)
+    if getattr(args, "_missing", None):
+        parser.error(f"'{args.command}' is not available in this build")
+    # `run` without --headless is the console: app.py opens it, so cli/ never imports ui/
     if args.command is None or (args.command == "run" and not args.headless):
         from ui.launch import main as gui_main
 
         return gui_main(args)
-    if getattr(args, "_missing", None):
-        parser.error(f"'{args.command}' is not available in this build")
     return int(args._handler(args) or 0)
 
 
