@@ -20,7 +20,7 @@ import cv2
 import numpy as np
 
 from core.engine.base import DetectedFace, FaceEngine
-from core.face_quality import assess, dominant_face
+from core.face_quality import dominant_face, enroll_check
 from core.gallery import Gallery, GalleryError, NewSample, ReindexReport, Sample, check_spg_id
 
 log = logging.getLogger(__name__)
@@ -127,18 +127,15 @@ def read_image(photo: Photo) -> np.ndarray:
 # --- one photo -> one face --------------------------------------------------------------------------
 def usable_face(engine: FaceEngine, image: np.ndarray, label: str | None = None, cfg=None) -> DetectedFace:
     """The photo's one usable face, or EnrollmentError (no_face / several_faces / too_small / too_blurred)."""
-    faces = engine.detect(image)
-    if not faces:
-        raise _error(Reason.NO_FACE, label)
-    face = dominant_face(faces, image.shape)
-    if face is None:
-        raise _error(Reason.SEVERAL_FACES, label)
-    q = assess(image, face, cfg)
-    if q.reason == "too_small":
+    check = enroll_check(image, engine.detect(image), cfg)
+    q = check.quality
+    if check.reason == "too_small" and q is not None:
         raise _error(Reason.TOO_SMALL, label, px=int(q.face_px), min_px=int(getattr(cfg, "enroll_min_face_px", 60)))
-    if q.reason == "too_blurred":
+    if check.reason == "too_blurred" and q is not None:
         raise _error(Reason.TOO_BLURRED, label, sharp=q.sharpness, min_sharp=float(getattr(cfg, "min_sharpness", 15.0)))
-    return face
+    if check.face is None or not check.accepted:
+        raise _error(Reason(check.reason), label)
+    return check.face
 
 
 def prepare_photo(engine: FaceEngine, photo: Photo, cfg=None) -> FaceSample:
@@ -211,24 +208,21 @@ def enroll_photos(
 
 
 def _check_similar(engine: FaceEngine, gallery: Gallery, spg_id: str, emb: np.ndarray, report: EnrollReport) -> None:
-    from core.matcher import Matcher
+    from core.lookalikes import lookalikes_of
 
     ids, mat = gallery.matrix(engine.info.model_id)
     if not ids or mat.shape[1] != emb.shape[1]:
         return
     names = gallery.names()
-    others = [i for i, pid in enumerate(ids) if pid != spg_id]
     own = [i for i, pid in enumerate(ids) if pid == spg_id]
-    if others:
-        m = Matcher([ids[i] for i in others], mat[others], engine.info.threshold, 0.0)
-        scores = m.person_scores(emb).max(axis=0)
-        for j, pid in enumerate(m.people):
-            if scores[j] >= engine.info.threshold:
-                report.similar.append((pid, names.get(pid, pid), float(scores[j])))
-                report.warnings.append(
-                    f"this face already matches {names.get(pid, pid)} ({pid}, similarity {scores[j]:.2f}); "
-                    "check that the right person was enrolled"
-                )
+    # the gallery manager's look-alike rule (threshold - margin), so both name the same pairs
+    for pid, sim in lookalikes_of(emb, ids, mat, spg_id, engine.info.threshold, engine.info.margin):
+        report.similar.append((pid, names.get(pid, pid), sim))
+        report.warnings.append(
+            f"this face {'already matches' if sim >= engine.info.threshold else 'looks like'} {names.get(pid, pid)} "
+            f"({pid}, similarity {sim:.2f}): the two may be confused; "
+            "check that the right person was enrolled"
+        )
     if own:
         best = (emb @ mat[own].T).max(axis=1)
         if np.any(best < engine.info.threshold):

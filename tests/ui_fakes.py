@@ -116,6 +116,15 @@ class FakeGallery:
     def thumbnail_path(self, spg_id):
         return None
 
+    def names(self):
+        return {k: p["name"] for k, p in self._people.items()}
+
+    def negatives(self, spg_id):
+        return []
+
+    def negative_crop_path(self, spg_id, negative):
+        return None
+
     def rename(self, spg_id, name):
         self._people[spg_id]["name"] = name
 
