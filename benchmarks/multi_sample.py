@@ -64,9 +64,17 @@ def _matcher(split: Split, people: list[str], engine, scoring: str) -> Matcher:
     return Matcher(ids, mat, engine.info.threshold, engine.info.margin, scoring=scoring)  # type: ignore[arg-type]
 
 
-def _matched(m: Matcher, embs: np.ndarray, threshold: float) -> list[str | None]:
-    m.threshold = threshold
-    return [r.spg_id for r in m.match(embs)] if len(embs) else []
+def _decisions(m: Matcher, embs: np.ndarray) -> tuple[list[str | None], np.ndarray]:
+    """The matcher's decision with the threshold left out (margin rule only) and each face's score: a
+    face is matched at threshold t exactly when it is matched here and its score >= t (Matcher.match)."""
+    m.threshold = -np.inf
+    res = m.match(embs) if len(embs) else []
+    return [r.spg_id for r in res], np.array([r.similarity for r in res], np.float32)
+
+
+def _matched(decided: tuple[list[str | None], np.ndarray], threshold: float) -> list[str | None]:
+    ids, sims = decided
+    return [pid if pid is not None and sim >= threshold else None for pid, sim in zip(ids, sims)]
 
 
 def evaluate(engine, split: Split, scoring: str, thresholds: np.ndarray) -> dict[str, np.ndarray | float]:
@@ -85,12 +93,14 @@ def evaluate(engine, split: Split, scoring: str, thresholds: np.ndarray) -> dict
         photos = [e for p in outside for e in split.enrolled.get(p, []) + split.probes.get(p, [])]
         opens.append((_matcher(split, inside, engine, scoring), np.stack(photos)))
     n_unknown = sum(len(e) for _, e in opens)
+    known_decided = _decisions(m_all, k_emb)
+    open_decided = [_decisions(m, e) for m, e in opens]
     tmr, wrong, fpir = [], [], []
     for t in thresholds:
-        got = _matched(m_all, k_emb, float(t))
+        got = _matched(known_decided, float(t))
         tmr.append(np.mean([g == p for g, p in zip(got, k_truth)]))
         wrong.append(np.mean([g is not None and g != p for g, p in zip(got, k_truth)]))
-        fp = sum(sum(g is not None for g in _matched(m, e, float(t))) for m, e in opens)
+        fp = sum(sum(g is not None for g in _matched(d, float(t))) for d in open_decided)
         fpir.append(fp / max(1, n_unknown))
     return {"rank1": rank1, "tmr": np.array(tmr), "wrong": np.array(wrong), "fpir": np.array(fpir),
             "n_known": float(len(known)), "n_unknown": float(n_unknown)}
