@@ -27,10 +27,10 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-from benchmarks.accuracy import people_photos, probe_embedding  # noqa: E402
-from core.matcher import SCORINGS, Matcher  # noqa: E402
+from benchmarks.accuracy import people_photos, probe_embedding
+from core.matcher import SCORINGS, Matcher
 
 
 @dataclass

@@ -114,7 +114,7 @@ class Negative:
     """Face crop JPG, relative to the person folder."""
     added: str = ""
     source: str = "unknown"
-    """Where the supervisor marked it: 'unknown' (unknown-faces panel), 'camera' (a tile's face), 'event'."""
+    """Where the supervisor marked it: 'unknown' (unknown-faces panel) or 'camera' (a tile's face)."""
     embeddings: dict[str, np.ndarray] = field(default_factory=dict)
 
     def to_json(self) -> dict:

@@ -8,8 +8,8 @@ the same rule, naming the other SPG. Pure: numpy only.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 

@@ -9,10 +9,10 @@ or no face found again) is a visitor of its own. Pure: numpy only, the clock is 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 

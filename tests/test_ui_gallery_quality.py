@@ -4,8 +4,6 @@ enrollment's own rule."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import cv2
 import numpy as np
 import pytest

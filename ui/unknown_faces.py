@@ -12,15 +12,24 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 from PySide6.QtCore import QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QIcon, QImage, QPixmap
 from PySide6.QtWidgets import (
-    QCheckBox, QHBoxLayout, QInputDialog, QLabel, QListWidget, QListWidgetItem, QPushButton, QVBoxLayout, QWidget,
+    QCheckBox,
+    QHBoxLayout,
+    QInputDialog,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
 )
 
 from core.config import StorageConfig
@@ -62,7 +71,7 @@ class UnknownFacesPanel(QWidget):
         self.folder, self.storage = Path(folder), storage
         self.engine = engine
         """The dialogs' EngineService (embeds crops for grouping); None: every crop is shown on its own."""
-        self._names = names or (lambda: {})
+        self._names = names or (dict)
         self.tz = None
         """Outlet time zone for "seen today" (zoneinfo); None = this PC's."""
         self._bg = Background(workers=1, parent=self, name="spg-unknown")
@@ -122,7 +131,7 @@ class UnknownFacesPanel(QWidget):
 
         self._bg.submit(scan, lambda res: self._show(*res))
 
-    def showEvent(self, event) -> None:  # noqa: N802
+    def showEvent(self, event) -> None:
         super().showEvent(event)
         self.refresh()
 
