@@ -27,10 +27,10 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-import numpy as np
+import numpy as np  # noqa: E402
 
-from benchmarks.accuracy import people_photos, probe_embedding
-from core.matcher import SCORINGS, Matcher
+from benchmarks.accuracy import people_photos, probe_embedding  # noqa: E402
+from core.matcher import SCORINGS, Matcher  # noqa: E402
 
 
 @dataclass
@@ -132,8 +132,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--faces", type=Path, required=True, help="folder of person folders with photos")
     src = ap.add_mutually_exclusive_group()
-    src.add_argument("--pack", help="InsightFace model pack folder (or name under the data dir's models/)")
-    src.add_argument("--engine", choices=["insightface", "dlib"], help="engine kind (default: insightface with --pack)")
+    src.add_argument("--pack", help="model pack folder, any kind (or a name under the data dir's models/)")
+    src.add_argument("--engine", choices=["insightface", "opencv", "dlib"], help="engine kind (default: what the pack holds)")
     ap.add_argument("--samples", type=int, default=3, help="photos enrolled per person (default 3)")
     args = ap.parse_args(argv)
 
@@ -144,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
     from core.engine.factory import create_engine
 
     base = load_config().engine
-    kind = args.engine or ("insightface" if args.pack else base.kind)
+    kind = args.engine or ("auto" if args.pack else base.kind)
     cfg = EngineConfig.model_validate({**base.model_dump(), "kind": kind, "pack": args.pack or base.pack})
     engine = create_engine(cfg, load_config().resolved_data_dir())
     i = engine.info

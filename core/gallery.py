@@ -122,7 +122,7 @@ class Negative:
                 "embeddings": {k: _enc(v) for k, v in self.embeddings.items()}}
 
     @classmethod
-    def from_json(cls, d: dict) -> "Negative":
+    def from_json(cls, d: dict) -> Negative:
         return cls(id=str(d["id"]), crop=str(d.get("crop", "")), added=str(d.get("added", "")),
                    source=str(d.get("source", "unknown")),
                    embeddings={str(k): _dec(v) for k, v in (d.get("embeddings") or {}).items()})

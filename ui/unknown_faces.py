@@ -1,5 +1,5 @@
 """Unknown faces panel: recent faces that matched nobody, kept for the retention period, grouped into
-anonymous visitors ("Visitor 12 · seen 5× today · 3 crops"). The supervisor enrolls an SPG from a whole
+anonymous visitors ("Visitor 12 · seen 5 times today · 3 crops"). The supervisor enrolls an SPG from a whole
 visitor (or single crops) at once, says "this is not <SPG>", or deletes them.
 
 Saving and retention are pure logic in :mod:`core.unknown_faces` (the router calls its
@@ -179,7 +179,7 @@ class UnknownFacesPanel(QWidget):
             icon = QIcon(QPixmap.fromImage(img)) if img is not None else QIcon()
             when = datetime.fromtimestamp(newest.timestamp, self.tz).strftime("%H:%M:%S")
             if v.number and len(v.sightings) > 1:
-                text = self.tr("Visitor {n}\nseen {today}× today · {crops} crops").format(
+                text = self.tr("Visitor {n}\nseen {today} times today · {crops} crops").format(
                     n=v.number, today=v.seen_on(now, self.tz), crops=len(v.sightings))
                 if v.repeat:
                     text += "\n" + self.tr("repeat visitor")

@@ -166,7 +166,7 @@ ID.update({  # gallery quality: not this person, look-alikes, visitors, webcam h
     "Not this SPG…": "Bukan SPG ini…",
     "Tell the console these faces are NOT a certain SPG, so it never names them so.": "Beri tahu konsol bahwa wajah-wajah ini BUKAN SPG tertentu, agar tidak pernah diberi nama itu.",
     "Faces that matched nobody (kept {days} days), grouped by person. Select a visitor or faces of the same person to enroll them.": "Wajah yang tidak cocok dengan siapa pun (disimpan {days} hari), dikelompokkan per orang. Pilih satu pengunjung atau wajah-wajah dari orang yang sama untuk mendaftarkannya.",
-    "Visitor {n}\nseen {today}× today · {crops} crops": "Pengunjung {n}\nterlihat {today}× hari ini · {crops} potongan",
+    "Visitor {n}\nseen {today} times today · {crops} crops": "Pengunjung {n}\nterlihat {today} kali hari ini · {crops} potongan",
     "repeat visitor": "pengunjung berulang",
     "{n} unknown face(s), {v} visitor(s) seen more than once": "{n} wajah tak dikenal, {v} pengunjung terlihat lebih dari sekali",
     "No SPG is enrolled yet.": "Belum ada SPG yang terdaftar.",
