@@ -22,6 +22,7 @@ import numpy as np
 from core.engine.base import DetectedFace, FaceEngine
 from core.face_quality import dominant_face, enroll_check
 from core.gallery import Gallery, GalleryError, NewSample, ReindexReport, Sample, check_spg_id
+from core.identify import embed_face_crop
 
 log = logging.getLogger(__name__)
 
@@ -289,5 +290,27 @@ def reindex(engine: FaceEngine, gallery: Gallery, progress: Callable[[int, int],
         emb = engine.embed_chips([c for _, c in items])
         gallery.set_embeddings(spg_id, {sid: emb[i] for i, (sid, _) in enumerate(items)}, model_id)
         report.done += len(items)
+    reindex_negatives(engine, gallery, report, force)
     log.info("reindex for %s: %d sample(s) embedded, %d failed", model_id, report.done, len(report.failed))
     return report
+
+
+def reindex_negatives(engine: FaceEngine, gallery: Gallery, report: ReindexReport, force: bool = False) -> None:
+    """Re-embed the "not this person" samples from their kept crops, so they keep working after a model change."""
+    model_id = engine.info.model_id
+    for p in gallery.people():
+        updates: dict[str, np.ndarray] = {}
+        for n in p.negatives:
+            if not force and model_id in n.embeddings:
+                continue
+            crop = gallery.negative_crop_path(p.spg_id, n)
+            try:
+                found = embed_face_crop(engine, read_image(crop)) if crop is not None else None
+            except EnrollmentError:  # crop missing or unreadable
+                found = None
+            if found is None:
+                report.failed.append(f"{p.spg_id}/not-this-person {n.id}: the face cannot be found again in its crop")
+                continue
+            updates[n.id] = found[0]
+        if updates:
+            gallery.set_negative_embeddings(p.spg_id, updates, model_id)

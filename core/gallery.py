@@ -512,6 +512,14 @@ class Gallery:
                     (self.root / spg_id / n.crop).unlink(missing_ok=True)
             self._changed()
 
+    def set_negative_embeddings(self, spg_id: str, updates: dict[str, np.ndarray], model_id: str) -> None:
+        """Store ``model_id`` embeddings for negative samples (negative id -> vector); used by reindex."""
+        def change(p: Person) -> None:
+            for n in p.negatives:
+                if n.id in updates:
+                    n.embeddings[model_id] = np.asarray(updates[n.id], np.float32).ravel()
+        self._update(spg_id, change)
+
     def negative_crop_path(self, spg_id: str, negative: Negative) -> Path | None:
         return (self.root / spg_id / negative.crop) if negative.crop else None
 

@@ -92,6 +92,22 @@ def test_not_this_person_on_real_faces_stops_the_wrong_name_and_survives_a_reloa
     assert [f.result.spg_id for f in identify_image(engine, matcher_for(Gallery(root), engine), serena)] == ["venus"]
 
 
+def test_reindex_re_embeds_negative_samples_for_the_new_model(engine, tmp_path, faces_dir):
+    from core.enrollment import reindex
+
+    g = Gallery(tmp_path / "gallery")
+    enroll_photos(engine, g, "venus", "Venus Williams", [faces_dir / "Venus_Williams" / "Venus_Williams_0001.jpg"])
+    serena = read_image(faces_dir / "Serena_Williams" / "Serena_Williams_0005.jpg")
+    emb, _ = embed_face_crop(engine, serena)
+    g.add_negative("venus", emb, engine.info.model_id, serena, source="unknown")
+    dlib = create_engine(EngineConfig(kind="dlib"), tmp_path)
+    report = reindex(dlib, g)
+    assert report.failed == []
+    [neg] = g.negatives("venus")
+    assert set(neg.embeddings) == {engine.info.model_id, dlib.info.model_id}
+    assert matcher_for(g, dlib).negative_count == 1  # the mark keeps working on the new model
+
+
 def test_removing_an_spg_removes_their_negative_samples(tmp_path):
     g = Gallery(tmp_path / "gallery")
     g.add("ayu", "Ayu")
