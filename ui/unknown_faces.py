@@ -108,6 +108,7 @@ class UnknownFacesPanel(QWidget):
         self._threshold = 1.0
         self._images: dict[Path, QImage] = {}
         self._embedding_busy = False
+        self._tried: set[Path] = set()
         self._timer = QTimer(self, interval=refresh_ms, timeout=self.refresh)
         self._timer.start()
         self.refresh()
@@ -142,11 +143,13 @@ class UnknownFacesPanel(QWidget):
         keep = {c.path for c in crops}
         self._images = {p: img for p, img in self._images.items() if p in keep}
         self._embeddings = {p: e for p, e in self._embeddings.items() if p in keep}
+        self._tried &= keep
         if changed:
             self._render()
-        missing = [c for c in crops if c.path not in self._embeddings]
+        missing = [c for c in crops if c.path not in self._embeddings and c.path not in self._tried]
         if missing and self.engine is not None and not self._embedding_busy:
             self._embedding_busy = True
+            self._tried.update(c.path for c in missing)  # a crop without a face (or a failed engine): once
 
             def job(engine: Any) -> tuple[float, dict[Path, np.ndarray]]:
                 return float(engine.info.threshold), embed_missing(engine, missing)
