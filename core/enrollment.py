@@ -23,6 +23,7 @@ from core.engine.base import DetectedFace, FaceEngine
 from core.face_quality import dominant_face, enroll_check
 from core.gallery import Gallery, GalleryError, NewSample, ReindexReport, Sample, check_spg_id
 from core.identify import embed_face_crop
+from core.lookalikes import lookalikes_of
 
 log = logging.getLogger(__name__)
 
@@ -209,8 +210,6 @@ def enroll_photos(
 
 
 def _check_similar(engine: FaceEngine, gallery: Gallery, spg_id: str, emb: np.ndarray, report: EnrollReport) -> None:
-    from core.lookalikes import lookalikes_of
-
     ids, mat = gallery.matrix(engine.info.model_id)
     if not ids or mat.shape[1] != emb.shape[1]:
         return

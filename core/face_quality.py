@@ -142,7 +142,7 @@ class EnrollCheck:
         return self.reason in ("ok", "turn")
 
 
-def enroll_check(image_bgr: np.ndarray, faces: Sequence[DetectedFace], cfg=None) -> EnrollCheck:
+def enroll_check(image_bgr: np.ndarray, faces: Sequence[DetectedFace], cfg: EngineConfig | None = None) -> EnrollCheck:
     """Enrollment's rule for one photo's detected faces; the webcam dialog's hints come from this too."""
     if not faces:
         return EnrollCheck(None, "no_face")

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from core.gallery import Gallery
+
 
 @dataclass(frozen=True, slots=True)
 class Lookalike:
@@ -66,7 +68,7 @@ def lookalikes_of(new_embeddings: np.ndarray, ids: Sequence[str], mat: np.ndarra
     return sorted(hits, key=lambda h: -h[1])
 
 
-def gallery_model(gallery, preferred: str | None = None) -> str | None:
+def gallery_model(gallery: Gallery, preferred: str | None = None) -> str | None:
     """The embedding model to judge the gallery by: ``preferred`` (the loaded engine's) when samples
     have it, else the model most samples are embedded with (no engine needs loading for that)."""
     counts: dict[str, int] = {}
@@ -79,7 +81,7 @@ def gallery_model(gallery, preferred: str | None = None) -> str | None:
     return max(counts, key=lambda k: counts[k]) if counts else None
 
 
-def gallery_lookalikes(gallery, model_id: str, threshold: float, margin: float) -> list[Lookalike]:
+def gallery_lookalikes(gallery: Gallery, model_id: str, threshold: float, margin: float) -> list[Lookalike]:
     """Look-alike pairs among the gallery's active SPGs for one model."""
     ids, mat = gallery.matrix(model_id)
     return lookalike_pairs(ids, mat, threshold, margin) if ids else []

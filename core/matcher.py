@@ -45,7 +45,7 @@ NO_MATCH = MatchResult(False, None, 0.0)
 
 def _normalised(rows: np.ndarray) -> np.ndarray:
     n = np.linalg.norm(rows, axis=1, keepdims=True)
-    return rows / np.maximum(n, 1e-12)
+    return np.asarray(rows / np.maximum(n, 1e-12), dtype=np.float32)
 
 
 def _group(person_ids: Sequence[str], index: dict[str, int], emb: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -122,11 +122,11 @@ class Matcher:
         q = self._queries(queries)
         if self.size == 0 or q.shape[0] == 0:
             return np.zeros((q.shape[0], len(self.people)), dtype=np.float32)
-        best = np.maximum.reduceat(q @ self._emb.T, self._starts, axis=1)  # (N, M): the one big product
+        best: np.ndarray = np.maximum.reduceat(q @ self._emb.T, self._starts, axis=1)  # (N, M): the one big product
         if self.scoring == "best":
             return best
-        template = q @ self._templates.T
-        return template if self.scoring == "template" else (best + template) / 2
+        template: np.ndarray = q @ self._templates.T
+        return template if self.scoring == "template" else np.asarray((best + template) / 2, dtype=np.float32)
 
     def negative_scores(self, queries: np.ndarray) -> np.ndarray:
         """(N, P) similarity of each query to each person's nearest negative sample (-inf: none)."""

@@ -116,10 +116,7 @@ class FakeGallery:
     def thumbnail_path(self, spg_id):
         return None
 
-    def names(self):
-        return {k: p["name"] for k, p in self._people.items()}
-
-    def negatives(self, spg_id):
+    def negatives(self, spg_id):  # core.gallery.Gallery.negatives
         return []
 
     def negative_crop_path(self, spg_id, negative):
