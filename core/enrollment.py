@@ -21,9 +21,11 @@ import cv2
 import numpy as np
 
 from core.engine.base import DetectedFace, FaceEngine
-from core.face_quality import assess, dominant_face
+from core.face_quality import dominant_face, enroll_check
 from core.gallery import Gallery, GalleryError, NewSample, Person, ReindexReport, Sample, check_path_id
+from core.identify import embed_face_crop
 from core.image_io import ImageTooLarge, decode_image, max_pixels_of
+from core.lookalikes import lookalikes_of
 
 log = logging.getLogger(__name__)
 
@@ -142,18 +144,15 @@ def read_image(photo: Photo, cfg=None) -> np.ndarray:
 # --- one photo -> one face --------------------------------------------------------------------------
 def usable_face(engine: FaceEngine, image: np.ndarray, label: str | None = None, cfg=None) -> DetectedFace:
     """The photo's one usable face, or EnrollmentError (no_face / several_faces / too_small / too_blurred)."""
-    faces = engine.detect(image)
-    if not faces:
-        raise _error(Reason.NO_FACE, label)
-    face = dominant_face(faces, image.shape)
-    if face is None:
-        raise _error(Reason.SEVERAL_FACES, label)
-    q = assess(image, face, cfg)
-    if q.reason == "too_small":
+    check = enroll_check(image, engine.detect(image), cfg)
+    q = check.quality
+    if check.reason == "too_small" and q is not None:
         raise _error(Reason.TOO_SMALL, label, px=int(q.face_px), min_px=int(getattr(cfg, "enroll_min_face_px", 60)))
-    if q.reason == "too_blurred":
+    if check.reason == "too_blurred" and q is not None:
         raise _error(Reason.TOO_BLURRED, label, sharp=q.sharpness, min_sharp=float(getattr(cfg, "min_sharpness", 15.0)))
-    return face
+    if check.face is None or not check.accepted:
+        raise _error(Reason(check.reason), label)
+    return check.face
 
 
 def prepare_photo(engine: FaceEngine, photo: Photo, cfg=None) -> FaceSample:
@@ -295,23 +294,26 @@ def _same_person(engine: FaceEngine, existing: Person, emb: np.ndarray, labels: 
 
 
 def _check_similar(engine: FaceEngine, gallery: Gallery, spg_id: str, emb: np.ndarray, report: EnrollReport) -> None:
-    from core.matcher import Matcher
-
     ids, mat = gallery.matrix(engine.info.model_id, int(emb.shape[1]))
     if not ids:
         return
     names = gallery.names()
-    others = [i for i, pid in enumerate(ids) if pid != spg_id]
-    if others:
-        m = Matcher([ids[i] for i in others], mat[others], engine.info.threshold, 0.0)
-        scores = m.person_scores(emb).max(axis=0)
-        for j, pid in enumerate(m.people):
-            if scores[j] >= engine.info.threshold:
-                report.similar.append((pid, names.get(pid, pid), float(scores[j])))
-                report.warnings.append(
-                    f"this face already matches {names.get(pid, pid)} ({pid}, similarity {scores[j]:.2f}); "
-                    "check that the right person was enrolled"
-                )
+    own = [i for i, pid in enumerate(ids) if pid == spg_id]
+    # the gallery manager's look-alike rule (threshold - margin), so both name the same pairs
+    for pid, sim in lookalikes_of(emb, ids, mat, spg_id, engine.info.threshold, engine.info.margin):
+        report.similar.append((pid, names.get(pid, pid), sim))
+        report.warnings.append(
+            f"this face {'already matches' if sim >= engine.info.threshold else 'looks like'} {names.get(pid, pid)} "
+            f"({pid}, similarity {sim:.2f}): the two may be confused; "
+            "check that the right person was enrolled"
+        )
+    if own:
+        best = (emb @ mat[own].T).max(axis=1)
+        if np.any(best < engine.info.threshold):
+            report.warnings.append(
+                f"some new photos do not look like {spg_id}'s earlier photos (similarity {best.min():.2f}); "
+                "check that they show the same person"
+            )
 
 
 # --- re-indexing -----------------------------------------------------------------------------------
@@ -377,5 +379,27 @@ def reindex(engine: FaceEngine, gallery: Gallery, progress: Callable[[int, int],
         emb = engine.embed_chips([c for _, c in items])
         gallery.set_embeddings(spg_id, {sid: emb[i] for i, (sid, _) in enumerate(items)}, model_id)
         report.done += len(items)
+    reindex_negatives(engine, gallery, report, force)
     log.info("reindex for %s: %d sample(s) embedded, %d failed", model_id, report.done, len(report.failed))
     return report
+
+
+def reindex_negatives(engine: FaceEngine, gallery: Gallery, report: ReindexReport, force: bool = False) -> None:
+    """Re-embed the "not this person" samples from their kept crops, so they keep working after a model change."""
+    model_id = engine.info.model_id
+    for p in gallery.people():
+        updates: dict[str, np.ndarray] = {}
+        for n in p.negatives:
+            if not force and model_id in n.embeddings:
+                continue
+            crop = gallery.negative_crop_path(p.spg_id, n)
+            try:
+                found = embed_face_crop(engine, read_image(crop)) if crop is not None else None
+            except EnrollmentError:  # crop missing or unreadable
+                found = None
+            if found is None:
+                report.failed.append(f"{p.spg_id}/not-this-person {n.id}: the face cannot be found again in its crop")
+                continue
+            updates[n.id] = found[0]
+        if updates:
+            gallery.set_negative_embeddings(p.spg_id, updates, model_id)

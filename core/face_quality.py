@@ -1,6 +1,7 @@
 """Is a detected face good enough to enroll (or to match)? Size, sharpness, dominance, pose.
 
-Shared by enrollment (hard rejections with a reason code) and the webcam enrollment dialog (live hints).
+Shared by enrollment (hard rejections with a reason code) and the webcam enrollment dialog (live hints):
+both call :func:`enroll_check`, so a hint never asks to fix a frame enrollment would accept.
 Reason codes: ``ok``, ``too_small``, ``too_blurred``, ``turn`` (face turned away, hint only),
 ``several_faces`` (no clearly dominant face).
 """
@@ -86,12 +87,6 @@ def assess(image_bgr: np.ndarray, face: DetectedFace, cfg: EngineConfig | None =
     return Quality(reason, size, sharp, turn)
 
 
-def quality_hint(frame_bgr: np.ndarray, face: DetectedFace, cfg: EngineConfig | None = None) -> str:
-    """Live hint for the webcam dialog: 'ok', 'too_small', 'blurred' or 'turn'."""
-    r = assess(frame_bgr, face, cfg).reason
-    return "blurred" if r == "too_blurred" else r
-
-
 BORDER_FRACTION = 0.03
 """A face box within this fraction of the image size from an edge is 'cut by the edge'."""
 
@@ -130,3 +125,29 @@ def dominant_face(faces: Sequence[DetectedFace], image_shape: Sequence[int] | No
     score = (lambda f: f.area) if image_shape is None else (lambda f: prominence(f, image_shape))
     ranked = sorted(faces, key=score, reverse=True)
     return ranked[0] if score(ranked[0]) >= ratio * score(ranked[1]) else None
+
+
+@dataclass(frozen=True)
+class EnrollCheck:
+    """What enrollment would say about a photo (or a live frame): the one rule for both."""
+
+    face: DetectedFace | None
+    """The face enrollment would take (the one face, or the clearly dominant one)."""
+    reason: str
+    """'ok', 'turn' (accepted, hint only), 'no_face', 'several_faces', 'too_small' or 'too_blurred'."""
+    quality: Quality | None = None
+
+    @property
+    def accepted(self) -> bool:
+        return self.reason in ("ok", "turn")
+
+
+def enroll_check(image_bgr: np.ndarray, faces: Sequence[DetectedFace], cfg: EngineConfig | None = None) -> EnrollCheck:
+    """Enrollment's rule for one photo's detected faces; the webcam dialog's hints come from this too."""
+    if not faces:
+        return EnrollCheck(None, "no_face")
+    face = dominant_face(faces, image_bgr.shape)
+    if face is None:
+        return EnrollCheck(None, "several_faces")
+    q = assess(image_bgr, face, cfg)
+    return EnrollCheck(face, q.reason, q)

@@ -7,6 +7,7 @@ Layout of ``<data_dir>/gallery/``::
     <spg_id>/person.json         id, name, active, notes, samples (+ their embeddings per model_id)
     <spg_id>/photos/<sample>.*   the original photo of each sample (to re-embed with another model)
     <spg_id>/crops/<sample>.jpg  the aligned face chip (thumbnails, review)
+    <spg_id>/negatives/<id>.jpg  faces the supervisor said are NOT this SPG ("not this person")
 
 Every file is written atomically (temp + rename). A person.json that cannot be read is logged, listed
 in ``problems`` and skipped; it never stops the rest of the gallery from loading and is never deleted
@@ -106,6 +107,29 @@ class Sample:
 
 
 @dataclass
+class Negative:
+    """A face the supervisor said is NOT this SPG: the matcher never names the SPG for faces closer to it."""
+
+    id: str
+    crop: str = ""
+    """Face crop JPG, relative to the person folder."""
+    added: str = ""
+    source: str = "unknown"
+    """Where the supervisor marked it: 'unknown' (unknown-faces panel) or 'camera' (a tile's face)."""
+    embeddings: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def to_json(self) -> dict:
+        return {"id": self.id, "crop": self.crop, "added": self.added, "source": self.source,
+                "embeddings": {k: _enc(v) for k, v in self.embeddings.items()}}
+
+    @classmethod
+    def from_json(cls, d: dict) -> Negative:
+        return cls(id=str(d["id"]), crop=str(d.get("crop", "")), added=str(d.get("added", "")),
+                   source=str(d.get("source", "unknown")),
+                   embeddings={str(k): _dec(v) for k, v in (d.get("embeddings") or {}).items()})
+
+
+@dataclass
 class Person:
     spg_id: str
     name: str
@@ -114,6 +138,7 @@ class Person:
     created: str = ""
     updated: str = ""
     samples: list[Sample] = field(default_factory=list)
+    negatives: list[Negative] = field(default_factory=list)
 
     @property
     def sample_count(self) -> int:
@@ -121,7 +146,8 @@ class Person:
 
     def to_json(self) -> dict:
         return {"schema": SCHEMA, "spg_id": self.spg_id, "name": self.name, "active": self.active, "notes": self.notes,
-                "created": self.created, "updated": self.updated, "samples": [s.to_json() for s in self.samples]}
+                "created": self.created, "updated": self.updated, "samples": [s.to_json() for s in self.samples],
+                "negatives": [n.to_json() for n in self.negatives]}
 
     @classmethod
     def from_json(cls, d: dict) -> Person:
@@ -129,7 +155,8 @@ class Person:
             raise ValueError("not a person record (no spg_id)")
         return cls(spg_id=str(d["spg_id"]), name=str(d.get("name") or d["spg_id"]), active=bool(d.get("active", True)),
                    notes=str(d.get("notes", "")), created=str(d.get("created", "")), updated=str(d.get("updated", "")),
-                   samples=[Sample.from_json(s) for s in d.get("samples", [])])
+                   samples=[Sample.from_json(s) for s in d.get("samples", [])],
+                   negatives=[Negative.from_json(n) for n in d.get("negatives") or []])
 
 
 @dataclass
@@ -471,6 +498,74 @@ class Gallery:
                 if s.id in updates:
                     s.embeddings[model_id] = np.asarray(updates[s.id], np.float32).ravel()
         self._update(spg_id, change)
+
+    # --- negative samples ("not this person") ---------------------------------------------------
+    def negatives(self, spg_id: str) -> list[Negative]:
+        p = self.get(spg_id)
+        return list(p.negatives) if p else []
+
+    def negative_matrix(self, model_id: str) -> tuple[list[str], np.ndarray]:
+        """Active people's negative samples for ``model_id``: (person id per row, (K, D) float32)."""
+        ids: list[str] = []
+        rows: list[np.ndarray] = []
+        for p in self._load_all().values():
+            if not p.active:
+                continue
+            for n in p.negatives:
+                e = n.embeddings.get(model_id)
+                if e is not None:
+                    ids.append(p.spg_id)
+                    rows.append(e)
+        return ids, (np.stack(rows).astype(np.float32) if rows else np.zeros((0, 0), np.float32))
+
+    def add_negative(self, spg_id: str, embedding: np.ndarray, model_id: str, crop_bgr: np.ndarray,
+                     source: str = "unknown") -> Negative:
+        """Store a face that is NOT ``spg_id`` (crop first, the record last, then VERSION: matchers reload)."""
+        import cv2
+
+        with self._file_lock():
+            p = self._require(spg_id)
+            ok, jpg = cv2.imencode(".jpg", crop_bgr, [cv2.IMWRITE_JPEG_QUALITY, 92])
+            if not ok:
+                raise GalleryError("could not encode the face crop")
+            nid = uuid.uuid4().hex[:12]
+            neg = Negative(id=nid, crop=f"negatives/{nid}.jpg", added=_now(), source=source,
+                           embeddings={model_id: np.asarray(embedding, np.float32).ravel()})
+            path = self._person_dir(spg_id) / neg.crop
+            atomic_write_bytes(path, jpg.tobytes())
+            p.negatives.append(neg)
+            try:
+                self._write(p)
+            except BaseException:
+                path.unlink(missing_ok=True)
+                raise
+            self._changed()
+            return neg
+
+    def remove_negative(self, spg_id: str, negative_id: str) -> None:
+        """Undo a "not this person": the face may be named ``spg_id`` again."""
+        with self._file_lock():
+            p = self._require(spg_id)
+            gone = [n for n in p.negatives if n.id == negative_id]
+            if not gone:
+                raise GalleryError(f"{spg_id} has no negative sample {negative_id}")
+            p.negatives = [n for n in p.negatives if n.id != negative_id]
+            self._write(p)
+            for n in gone:
+                if n.crop:
+                    (self.root / spg_id / n.crop).unlink(missing_ok=True)
+            self._changed()
+
+    def set_negative_embeddings(self, spg_id: str, updates: dict[str, np.ndarray], model_id: str) -> None:
+        """Store ``model_id`` embeddings for negative samples (negative id -> vector); used by reindex."""
+        def change(p: Person) -> None:
+            for n in p.negatives:
+                if n.id in updates:
+                    n.embeddings[model_id] = np.asarray(updates[n.id], np.float32).ravel()
+        self._update(spg_id, change)
+
+    def negative_crop_path(self, spg_id: str, negative: Negative) -> Path | None:
+        return (self.root / spg_id / negative.crop) if negative.crop else None
 
 
 _WINDOWS_DEVICES = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(10)), *(f"LPT{i}" for i in range(10))}

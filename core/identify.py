@@ -20,12 +20,25 @@ from core.matcher import Matcher, MatchResult, empty_matcher
 log = logging.getLogger(__name__)
 
 
+def gallery_matcher(gallery: Gallery, model_id: str, dim: int, threshold: float, margin: float) -> Matcher:
+    """The matcher over the gallery's active samples AND negative samples for one model (the one way
+    every process builds it: inference server, identify, enrollment checks)."""
+    ids, mat = gallery.matrix(model_id, dim)
+    if not ids:
+        return empty_matcher(dim, threshold, margin)
+    neg_ids, neg = gallery.negative_matrix(model_id)
+    if neg_ids and neg.shape[1] != mat.shape[1]:
+        log.warning("gallery: negative samples of %s have %d dimensions, samples %d; negatives ignored until "
+                    "'app.py gallery reindex'", model_id, neg.shape[1], mat.shape[1])
+        neg_ids, neg = [], np.zeros((0, mat.shape[1]), np.float32)
+    return Matcher(ids, mat, threshold, margin, negative_person_ids=neg_ids,
+                   negatives=neg if neg_ids else np.zeros((0, mat.shape[1]), np.float32))
+
+
 def matcher_for(gallery: Gallery, engine: FaceEngine) -> Matcher:
     """A matcher over the gallery's active samples for this engine's model (empty gallery: empty matcher)."""
-    ids, mat = gallery.matrix(engine.info.model_id, engine.info.embedding_dim)
-    if not ids:
-        return empty_matcher(engine.info.embedding_dim, engine.info.threshold, engine.info.margin)
-    return Matcher(ids, mat, engine.info.threshold, engine.info.margin)
+    i = engine.info
+    return gallery_matcher(gallery, i.model_id, i.embedding_dim, i.threshold, i.margin)
 
 
 class LiveMatcher:
@@ -61,3 +74,21 @@ def identify_image(engine: FaceEngine, matcher: Matcher, image_bgr: np.ndarray) 
         return []
     emb = engine.embed_chips([engine.align(image_bgr, f) for f in faces])
     return [IdentifiedFace(f, r) for f, r in zip(faces, matcher.match(emb))]
+
+
+def embed_face_crop(engine: FaceEngine, crop_bgr: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """(embedding, aligned chip) of the one face in a face crop (an unknown-face crop, a tile's face), or
+    None when no face is found again. The crop is padded first: detectors miss faces that fill the image."""
+    import cv2
+
+    from core.face_quality import dominant_face
+
+    if crop_bgr is None or crop_bgr.size == 0:
+        return None
+    pad = max(8, crop_bgr.shape[0] // 2)
+    img = cv2.copyMakeBorder(np.ascontiguousarray(crop_bgr), pad, pad, pad, pad, cv2.BORDER_REPLICATE)
+    face = dominant_face(engine.detect(img), img.shape)
+    if face is None:
+        return None
+    chip = engine.align(img, face)
+    return engine.embed_chips([chip])[0], chip

@@ -151,3 +151,10 @@ class FaceTracker:
 
     def reset(self) -> None:
         self.tracks.clear()
+
+    def forget_votes(self) -> None:
+        """The gallery changed (an enrollment, a "not this person"): every track is embedded and voted
+        again from the next frame, so a name the new gallery no longer gives does not linger."""
+        for t in self.tracks.values():
+            t.votes.clear()
+            t.embedded_once = False

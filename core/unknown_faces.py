@@ -2,19 +2,25 @@
 
 Biometric data of people who are not SPGs: :class:`UnknownFaceKeeper` saves at most one crop per camera
 track, and every crop older than ``storage.unknown_retention_days`` (or beyond ``storage.unknown_max``) is
-deleted - when the keeper starts and at most once a minute while it saves. Pure: no Qt, no processes.
+deleted - when the keeper starts and at most once a minute while it saves. Each crop may carry its face
+embedding in a sidecar ``<crop>.json`` (model id + base64 float32; written by the keeper when the caller
+has the embedding, else by the unknown-faces panel on first sight), which groups crops into visitors
+(:mod:`core.visitors`); a sidecar goes with its crop. Pure: no Qt, no processes.
 """
 
 from __future__ import annotations
 
+import base64
+import json
 import time
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
+from core.atomic import atomic_write_text
 from core.config import StorageConfig
 from core.image_io import write_image
 from core.messages import FrameResult
@@ -25,6 +31,32 @@ class UnknownCrop:
     path: Path
     timestamp: float
     camera_id: str
+
+    @property
+    def embedding_path(self) -> Path:
+        return embedding_path(self.path)
+
+
+def embedding_path(crop: Path) -> Path:
+    return crop.with_suffix(".json")
+
+
+def store_embedding(crop: Path, model_id: str, embedding: np.ndarray) -> None:
+    """Keep the crop's face embedding beside it (deleted with the crop by retention)."""
+    vec = np.asarray(embedding, dtype="<f4").ravel()
+    atomic_write_text(embedding_path(crop), json.dumps(
+        {"model_id": model_id, "embedding": base64.b64encode(vec.tobytes()).decode("ascii")}))
+
+
+def load_embedding(crop: Path, model_id: str) -> np.ndarray | None:
+    """The crop's stored embedding for ``model_id`` (None: none stored, another model's, or unreadable)."""
+    try:
+        d = json.loads(embedding_path(crop).read_text(encoding="utf-8"))
+        if d.get("model_id") != model_id:
+            return None
+        return np.frombuffer(base64.b64decode(d["embedding"]), dtype="<f4").astype(np.float32)
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def list_unknown(folder: Path, storage: StorageConfig, now: float | None = None) -> list[UnknownCrop]:
@@ -59,7 +91,17 @@ def prune_unknown(folder: Path, storage: StorageConfig, now: float | None = None
                     removed += 1
                 except OSError:
                     pass
+        for e in folder.glob("*.json"):  # an embedding is biometric data too: it never outlives its crop
+            if not e.with_suffix(".jpg").exists():
+                e.unlink(missing_ok=True)
     return removed
+
+
+def delete_unknown(crops: Sequence[Path]) -> None:
+    """Delete crops (the supervisor's Delete) with their embeddings."""
+    for p in crops:
+        Path(p).unlink(missing_ok=True)
+        embedding_path(Path(p)).unlink(missing_ok=True)
 
 
 class UnknownFaceKeeper:
@@ -98,14 +140,18 @@ class UnknownFaceKeeper:
                 out.append(f)
         return out
 
-    def save(self, result: FrameResult, frame: np.ndarray, faces: list[Any]) -> list[Path]:
-        """frame: the stored (possibly downscaled) BGR frame; boxes are scaled from original coords."""
+    def save(self, result: FrameResult, frame: np.ndarray, faces: list[Any],
+             embeddings: Sequence[np.ndarray | None] | None = None, model_id: str = "") -> list[Path]:
+        """frame: the stored (possibly downscaled) BGR frame; boxes are scaled from original coords.
+
+        ``embeddings`` (one per face, with the ``model_id`` they come from), when the caller has them, are
+        stored beside the crops; crops without one get it from the unknown-faces panel."""
         oh, ow = result.frame_shape
         h, w = frame.shape[:2]
         sx, sy = w / max(ow, 1), h / max(oh, 1)
         saved = []
         self.folder.mkdir(parents=True, exist_ok=True)
-        for f in faces:
+        for i, f in enumerate(faces):
             self._seen[(result.camera_id, f.track_id)] = result.timestamp
             x1, y1, x2, y2 = f.bbox
             pad = 0.3 * (x2 - x1)
@@ -118,6 +164,9 @@ class UnknownFaceKeeper:
             if write_image(p, frame[b:d, a:c]):  # any path (cv2.imwrite fails on non-ASCII paths on Windows)
                 saved.append(p)
                 self.saved += 1
+                emb = embeddings[i] if embeddings is not None and i < len(embeddings) else None
+                if emb is not None and model_id:
+                    store_embedding(p, model_id, emb)
         if len(self._seen) > 5000:
             for k in sorted(self._seen, key=self._seen.__getitem__)[:2500]:
                 del self._seen[k]

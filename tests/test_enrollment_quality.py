@@ -8,7 +8,7 @@ import pytest
 
 from core.config import EngineConfig
 from core.engine.base import DetectedFace
-from core.face_quality import dominant_face, quality_hint, turn_amount
+from core.face_quality import dominant_face, enroll_check, turn_amount
 
 
 def _face(x1, y1, x2, y2, nose_dx=0.0) -> DetectedFace:
@@ -44,11 +44,12 @@ def photo_and_face(faces_dir):
 def test_live_hints_on_a_real_face(photo_and_face):
     engine, img, face = photo_and_face
     cfg = EngineConfig()
-    assert quality_hint(img, face, cfg) == "ok"
+    assert enroll_check(img, [face], cfg).reason == "ok"
     blurred = cv2.GaussianBlur(img, (21, 21), 0)
     bface = max(engine.detect(blurred), key=lambda f: f.area)
-    assert quality_hint(blurred, bface, cfg) == "blurred"
-    assert quality_hint(img, face, EngineConfig(enroll_min_face_px=400)) == "too_small"
+    assert enroll_check(blurred, [bface], cfg).reason == "too_blurred"
+    assert enroll_check(img, [face], EngineConfig(enroll_min_face_px=400)).reason == "too_small"
     turned = _face(*[float(v) for v in face.bbox], nose_dx=0.2)
     assert turn_amount(turned) > turn_amount(face)
-    assert quality_hint(img, turned, cfg) == "turn"
+    check = enroll_check(img, [turned], cfg)
+    assert check.reason == "turn" and check.accepted  # a hint only: enrollment takes the photo

@@ -125,6 +125,12 @@ class FakeGallery:
     def thumbnail_path(self, spg_id):
         return None
 
+    def negatives(self, spg_id):  # core.gallery.Gallery.negatives
+        return []
+
+    def negative_crop_path(self, spg_id, negative):
+        return None
+
     def rename(self, spg_id, name):
         self._people[spg_id]["name"] = name
 

@@ -30,6 +30,7 @@ def grid_shape(n: int) -> tuple[int, int]:
 class CameraGrid(QWidget):
     visible_changed = Signal(object)  # frozenset[str] of camera ids whose frames are on screen
     focus_changed = Signal(str)  # camera id shown large, "" for the grid
+    not_this_person = Signal(str, object)  # a tile's "Not <name>": spg_id, BGR face crop
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -47,6 +48,7 @@ class CameraGrid(QWidget):
         self._empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self._large = CameraTile("", "")
         self._large.clicked.connect(lambda _id: self.show_grid())
+        self._large.not_this_person.connect(self.not_this_person)
         self._stack.addWidget(self._grid_page)
         self._stack.addWidget(self._large)
         lay = QVBoxLayout(self)
@@ -73,6 +75,7 @@ class CameraGrid(QWidget):
                 tile = CameraTile(cid, title or cid)
                 tile.set_names(self._names)
                 tile.clicked.connect(self.show_large)
+                tile.not_this_person.connect(self.not_this_person)
                 self.tiles[cid] = tile
             else:
                 self.tiles[cid].title = title or cid

@@ -13,11 +13,12 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from PySide6.QtCore import QRectF, Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QFont, QImage, QMouseEvent, QPainter, QPaintEvent, QPen, QShowEvent
-from PySide6.QtWidgets import QSizePolicy, QWidget
+import numpy as np
+from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
+from PySide6.QtGui import QColor, QContextMenuEvent, QFont, QImage, QMouseEvent, QPainter, QPaintEvent, QPen, QShowEvent
+from PySide6.QtWidgets import QMenu, QSizePolicy, QWidget
 
-from core.messages import CameraState, CameraStatus, FrameResult
+from core.messages import CameraState, CameraStatus, FaceResult, FrameResult
 
 KNOWN_COLOUR = QColor(46, 204, 113)
 UNKNOWN_COLOUR = QColor(231, 76, 60)
@@ -43,8 +44,25 @@ def fit_rect(img_w: int, img_h: int, area_w: float, area_h: float) -> QRectF:
     return QRectF((area_w - w) / 2, (area_h - h) / 2, w, h)
 
 
+def face_crop(image: QImage, frame_shape: tuple[int, int], bbox: tuple[float, float, float, float]) -> np.ndarray | None:
+    """BGR crop (with some margin) of a face box given in original frame coordinates, from the shown image."""
+    oh, ow = frame_shape
+    if image.isNull() or oh <= 0 or ow <= 0:
+        return None
+    img = image.convertToFormat(QImage.Format.Format_BGR888)
+    arr = np.frombuffer(img.constBits(), np.uint8).reshape(img.height(), img.bytesPerLine())[:, :img.width() * 3]
+    arr = arr.reshape(img.height(), img.width(), 3)
+    sx, sy = img.width() / ow, img.height() / oh
+    x1, y1, x2, y2 = bbox
+    pad = 0.3 * (x2 - x1)
+    a, b = int(max(0, (x1 - pad) * sx)), int(max(0, (y1 - pad) * sy))
+    c, d = int(min(img.width(), (x2 + pad) * sx)), int(min(img.height(), (y2 + pad) * sy))
+    return arr[b:d, a:c].copy() if c - a >= 8 and d - b >= 8 else None
+
+
 class CameraTile(QWidget):
     clicked = Signal(str)
+    not_this_person = Signal(str, object)  # spg_id, BGR crop of the face the supervisor says is not them
 
     def __init__(self, camera_id: str, title: str = "", parent: QWidget | None = None,
                  clock: Callable[[], float] = time.monotonic):
@@ -211,6 +229,40 @@ class CameraTile(QWidget):
         ir = QRectF(0, self.height() - fm.height() - 4, fm.horizontalAdvance(info) + 10, fm.height() + 4)
         p.fillRect(ir, QColor(0, 0, 0, 160))
         p.drawText(ir, Qt.AlignmentFlag.AlignCenter, info)
+
+    def face_at(self, pos: QPointF) -> FaceResult | None:
+        """The face whose box is under ``pos`` (widget coordinates), if any."""
+        if self.result is None or self.image is None or self.image.isNull():
+            return None
+        target = fit_rect(self.image.width(), self.image.height(), self.width(), self.height())
+        oh, ow = self.result.frame_shape
+        if ow <= 0 or oh <= 0 or target.width() <= 0:
+            return None
+        x = (pos.x() - target.x()) * ow / target.width()
+        y = (pos.y() - target.y()) * oh / target.height()
+        return next((f for f in self.result.faces if f.bbox[0] <= x <= f.bbox[2] and f.bbox[1] <= y <= f.bbox[3]), None)
+
+    def not_person_menu(self, face: FaceResult) -> QMenu | None:
+        """Right-click menu of a recognised face: "Not <name>" (the face becomes a negative sample)."""
+        if not face.spg_id or self.image is None or self.result is None:
+            return None
+        menu = QMenu(self)
+        action = menu.addAction(self.tr("Not {name}: never name this face so").format(name=self.names.get(face.spg_id, face.spg_id)))
+        image, shape, spg_id, bbox = self.image, self.result.frame_shape, face.spg_id, face.bbox
+
+        def chosen() -> None:
+            crop = face_crop(image, shape, bbox)
+            if crop is not None:
+                self.not_this_person.emit(spg_id, crop)
+
+        action.triggered.connect(chosen)
+        return menu
+
+    def contextMenuEvent(self, event: QContextMenuEvent) -> None:  # noqa: N802 - Qt API
+        face = self.face_at(QPointF(event.pos()))
+        menu = self.not_person_menu(face) if face is not None else None
+        if menu is not None:
+            menu.exec(event.globalPos())
 
     def mouseReleaseEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt API
         if event.button() == Qt.MouseButton.LeftButton:

@@ -278,11 +278,14 @@ class PhotoEnrollDialog(QDialog):
 
 
 # --- webcam enrollment ---------------------------------------------------------------------------
-def quality_hint(engine: Any, frame: np.ndarray, face: Any, cfg: AppConfig) -> str:
-    """'ok', 'too_small', 'blurred' or 'turn' (face turned away), for the live hint (core.face_quality)."""
-    from core.face_quality import quality_hint as hint
+def live_hint(frame: np.ndarray, faces: Sequence[Any], cfg: AppConfig) -> tuple[Any, str]:
+    """(the face enrollment would take, or the largest one; reason) by enrollment's own rule
+    (core.face_quality.enroll_check): a clearly dominant face with a small bystander is 'ok'."""
+    from core.face_quality import enroll_check
 
-    return hint(frame, face, cfg.engine)
+    check = enroll_check(frame, faces, cfg.engine)
+    face = check.face if check.face is not None else (max(faces, key=lambda f: f.area) if faces else None)
+    return face, check.reason
 
 
 def parse_source(text: str | int) -> str | int:
@@ -328,8 +331,7 @@ class PreviewThread(QThread):
                     break
                 with self.engine.lock:
                     faces = engine.detect(img)
-                face = max(faces, key=lambda f: f.area) if faces else None
-                hint = "no_face" if face is None else ("multiple" if len(faces) > 1 else quality_hint(engine, img, face, self.cfg))
+                face, hint = live_hint(img, faces, self.cfg)
                 self.frame.emit(array_to_qimage(img), face, hint, img)
                 self.msleep(int(max(0.0, period - (time.monotonic() - t0)) * 1000))
         finally:
@@ -431,9 +433,9 @@ class WebcamEnrollDialog(QDialog):
         return {
             "ok": self.tr("Good: press Capture."),
             "no_face": self.tr("No face seen. Stand in front of the camera."),
-            "multiple": self.tr("More than one face: only the SPG should be in front of the camera."),
+            "several_faces": self.tr("More than one face of similar size: only the SPG should be close to the camera."),
             "too_small": self.tr("Face too small: come closer to the camera."),
-            "blurred": self.tr("Picture blurred: hold still (and check the light)."),
+            "too_blurred": self.tr("Picture blurred: hold still (and check the light)."),
             "turn": self.tr("Turn to the camera: look straight at it."),
         }.get(hint, hint)
 

@@ -1,19 +1,27 @@
 """Gallery manager: enrolled SPGs with face thumbnails and sample counts; add, rename, deactivate,
 delete (with confirmation) and re-index with progress. Disk and engine work runs in the background.
+
+Gallery quality: the look-alike pairs (SPGs the matcher will confuse, :mod:`core.lookalikes`) and the
+selected SPG's negative samples ("not this person", reversible here with "Allow again"). Marking a
+face as "not X" from the console (a tile's face, the unknown-faces panel) goes through
+:meth:`GalleryManager.mark_not_person`.
 """
 
 from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
+import numpy as np
 from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QIcon, QPixmap
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QInputDialog,
     QLabel,
+    QListWidget,
+    QListWidgetItem,
     QMessageBox,
     QProgressBar,
     QPushButton,
@@ -24,7 +32,12 @@ from PySide6.QtWidgets import (
 )
 
 from core.config import AppConfig
+from core.engine.calibration import resolve_threshold
 from core.forget_spg import forget_spg
+from core.identify import embed_face_crop
+from core.image_io import read_image
+from core.lookalikes import Lookalike, gallery_lookalikes, gallery_model
+from core.unknown_faces import load_embedding
 from ui.engine_service import EngineService
 from ui.enroll_dialogs import PhotoEnrollDialog, WebcamEnrollDialog
 from ui.tasks import Background
@@ -98,6 +111,7 @@ class GalleryManager(QWidget):
         self.delete_btn.clicked.connect(self.delete_selected)
         self.reindex_btn.clicked.connect(self.reindex)
         self.table.itemSelectionChanged.connect(self._update_buttons)
+        self.table.itemSelectionChanged.connect(self._show_negatives)
         self.progress = QProgressBar()
         self.progress.setVisible(False)
         self.status = QLabel()
@@ -112,6 +126,29 @@ class GalleryManager(QWidget):
         lay.addWidget(self.table)
         lay.addWidget(self.progress)
         lay.addWidget(self.status)
+        quality = QHBoxLayout()
+        left, right = QVBoxLayout(), QVBoxLayout()
+        self.lookalike_label = QLabel(self.tr("Look-alikes (these SPGs may be confused with each other):"))
+        self.lookalike_list = QListWidget()
+        self.lookalike_list.setMaximumHeight(110)
+        left.addWidget(self.lookalike_label)
+        left.addWidget(self.lookalike_list)
+        self.negatives_label = QLabel(self.tr("Not this person: faces marked as not the selected SPG"))
+        self.negatives_list = QListWidget()
+        self.negatives_list.setViewMode(QListWidget.ViewMode.IconMode)
+        self.negatives_list.setIconSize(QSize(56, 56))
+        self.negatives_list.setMaximumHeight(110)
+        self.allow_btn = QPushButton(self.tr("Allow again"))
+        self.allow_btn.setToolTip(self.tr("Remove the selected mark: this face may be named as the SPG again."))
+        self.allow_btn.clicked.connect(self.remove_selected_negative)
+        right.addWidget(self.negatives_label)
+        right.addWidget(self.negatives_list)
+        right.addWidget(self.allow_btn)
+        quality.addLayout(left, 1)
+        quality.addLayout(right, 1)
+        lay.addLayout(quality)
+        self.lookalikes: list[Lookalike] = []
+        self.negatives: list[Any] = []
         self.people: list[dict] = []
         self.dialog: QWidget | None = None
         self._message = ""
@@ -122,6 +159,93 @@ class GalleryManager(QWidget):
     def refresh(self) -> None:
         self._bg.submit(lambda: list_people(self.gallery), self._show_people,
                         lambda e: self.status.setText(self.tr("Cannot read the gallery: {err}").format(err=e)))
+        self._bg.submit(self._find_lookalikes, self._show_lookalikes,
+                        lambda e: log.warning("look-alike check failed: %s", e))
+
+    # --- gallery quality -----------------------------------------------------------------------
+    def _find_lookalikes(self) -> list[Lookalike]:
+        """Judged with the loaded engine's model and thresholds, else the gallery's own model and its
+        calibrated thresholds: the check never loads an engine by itself."""
+        engine = self.engine.loaded
+        info = engine.info if engine is not None else None
+        model_id = gallery_model(self.gallery, info.model_id if info is not None else None)
+        if model_id is None:
+            return []
+        if info is not None and info.model_id == model_id:
+            threshold, margin = info.threshold, info.margin
+        else:
+            threshold, margin = resolve_threshold(model_id, self.cfg.engine.threshold, self.cfg.engine.margin)
+        return gallery_lookalikes(self.gallery, model_id, threshold, margin)
+
+    def _show_lookalikes(self, pairs: list[Lookalike]) -> None:
+        self.lookalikes = pairs
+        names = self.gallery.names()
+        self.lookalike_list.clear()
+        for p in pairs:
+            self.lookalike_list.addItem(self.tr("{a} and {b} look alike (similarity {sim:.2f}): add more photos of each, "
+                                                "or check they are not the same person").format(
+                a=names.get(p.spg_a, p.spg_a), b=names.get(p.spg_b, p.spg_b), sim=p.similarity))
+        if not pairs:
+            self.lookalike_list.addItem(self.tr("No look-alike SPGs."))
+
+    def lookalike_texts(self) -> list[str]:
+        return [self.lookalike_list.item(i).text() for i in range(self.lookalike_list.count())]
+
+    def _show_negatives(self) -> None:
+        p = self.selected()
+        spg_id = p["spg_id"] if p else None
+        self.negatives = self.gallery.negatives(spg_id) if spg_id else []
+        self.negatives_list.clear()
+        for n in self.negatives:
+            path = self.gallery.negative_crop_path(spg_id, n)
+            item = QListWidgetItem(QIcon(QPixmap(str(path))) if path else QIcon(), n.added[:16].replace("T", " "))
+            item.setData(Qt.ItemDataRole.UserRole, n.id)
+            self.negatives_list.addItem(item)
+        self.negatives_label.setText(
+            self.tr("Not {name}: {n} face(s) marked").format(name=p["name"], n=len(self.negatives)) if p
+            else self.tr("Not this person: faces marked as not the selected SPG"))
+        self.allow_btn.setEnabled(bool(self.negatives))
+
+    def remove_selected_negative(self) -> None:
+        p = self.selected()
+        items = self.negatives_list.selectedItems()
+        if p is None or not items:
+            self.status.setText(self.tr("Select a marked face first."))
+            return
+        ids = [i.data(Qt.ItemDataRole.UserRole) for i in items]
+
+        def job() -> None:
+            for nid in ids:
+                self.gallery.remove_negative(p["spg_id"], nid)
+
+        self._bg.submit(job, lambda _r: self._after_change(
+            self.tr("{name} may be recognised in those faces again.").format(name=p["name"])), self._error)
+
+    def mark_not_person(self, spg_id: str, crops: Sequence[np.ndarray | Path], source: str = "camera") -> None:
+        """The supervisor says these faces are NOT ``spg_id``: each becomes a negative sample of theirs.
+        A crop file's stored embedding is used when it is of the current model, else it is computed."""
+        name = self.gallery.names().get(spg_id, spg_id)
+
+        def job(engine: Any) -> int:
+            done = 0
+            for c in crops:
+                img = read_image(c) if isinstance(c, Path) else c
+                if img is None:
+                    continue
+                emb = load_embedding(c, engine.info.model_id) if isinstance(c, Path) else None
+                if emb is None:
+                    found = embed_face_crop(engine, img)
+                    if found is None:
+                        continue
+                    emb = found[0]
+                self.gallery.add_negative(spg_id, emb, engine.info.model_id, img, source=source)
+                done += 1
+            if not done:
+                raise ValueError(self.tr("no face could be found in that picture"))
+            return done
+
+        self.engine.run(job, lambda n: self._after_change(
+            self.tr("{n} face(s) will no longer be recognised as {name}.").format(n=n, name=name)), self._error)
 
     def _show_people(self, people: list[dict]) -> None:
         self.people = people
@@ -139,6 +263,7 @@ class GalleryManager(QWidget):
             self.table.setItem(row, 3, QTableWidgetItem(self.tr("yes") if p["active"] else self.tr("no")))
         self.table.resizeColumnsToContents()
         self._update_buttons()
+        self._show_negatives()
         count = self.tr("{n} SPG(s) enrolled.").format(n=len(people))
         self.status.setText(f"{self._message}  {count}" if self._message else count)
         self._message = ""

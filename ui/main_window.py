@@ -79,10 +79,10 @@ class MainWindow(QMainWindow):
         self.presence_model: PresenceModel = self.presence.model
         self.presence_model.tz = ZoneInfo(cfg.outlet.timezone)
         self.gallery_manager = GalleryManager(self.gallery, self.engine, cfg, webcam_sources=self._webcam_sources)
-        self.unknown = UnknownFacesPanel(self.layout_.unknown_faces, cfg.storage)
+        self.unknown = UnknownFacesPanel(self.layout_.unknown_faces, cfg.storage, engine=self.engine, names=self.names)
         self.charts = ChartsPanel()
         self.events = EventLog()
-        self.events.tz = self.presence_model.tz
+        self.events.tz = self.unknown.tz = self.presence_model.tz
         self.tabs = QTabWidget()
         self.tabs.addTab(self.presence, self.tr("Presence"))
         self.tabs.addTab(self.gallery_manager, self.tr("Gallery"))
@@ -141,6 +141,8 @@ class MainWindow(QMainWindow):
         self.presence_model.summary_changed.connect(self.summary.setText)
         self.gallery_manager.changed.connect(self._gallery_changed)
         self.unknown.enroll_requested.connect(lambda paths: self.gallery_manager.open_photo_dialog(photos=paths))
+        self.unknown.not_person_requested.connect(lambda sid, paths: self.gallery_manager.mark_not_person(sid, paths, "unknown"))
+        self.grid.not_this_person.connect(lambda sid, crop: self.gallery_manager.mark_not_person(sid, [crop], "camera"))
         self.grid.set_cameras([(c.id, c.name or c.id) for c in cfg.cameras if c.enabled])
         self._gallery_stamp_changed.connect(self._refresh_names)
         self._refresh_names()

@@ -34,6 +34,7 @@ import numpy as np
 from core.config import AppConfig
 from core.engine.base import DetectedFace, FaceEngine
 from core.face_quality import sharpness
+from core.identify import gallery_matcher
 from core.logging_setup import configure_child_logging
 from core.matcher import Matcher
 from core.messages import CameraRemoved, FaceResult, FrameMeta, FrameResult, InferenceStats, Stop, WorkerError
@@ -93,10 +94,8 @@ class GalleryWatch:
             version = self._gallery.version()
             if version == self._version and not force:
                 return False
-            ids, mat = self._gallery.matrix(self.engine.info.model_id, self.engine.info.embedding_dim)
-            dim = self.engine.info.embedding_dim
-            mat = np.asarray(mat, np.float32).reshape(len(ids), -1) if len(ids) else np.zeros((0, dim), np.float32)
-            self.matcher = Matcher(list(ids), mat, self.engine.threshold, self.engine.margin)
+            self.matcher = gallery_matcher(self._gallery, self.engine.info.model_id, self.engine.info.embedding_dim,
+                                           self.engine.threshold, self.engine.margin)  # samples + negatives
             self._version = version
             log.info("gallery loaded: %d samples of %d people", self.matcher.size, len(self.matcher.people))
             return True
@@ -138,7 +137,9 @@ class InferenceCore:
         return "ok"
 
     def process(self, frames: Sequence[tuple[FrameMeta, np.ndarray]]) -> list[FrameResult]:
-        self.gallery.refresh()
+        if self.gallery.refresh():
+            for t in self.trackers.values():
+                t.forget_votes()
         per_frame: list[tuple[FrameMeta, list[DetectedFace], list[str], list[int]]] = []
         chips: list[np.ndarray] = []
         owners: list[tuple[str, int]] = []  # (camera_id, track_id) per chip

@@ -160,6 +160,31 @@ ID.update({
     "This SPG's photos were indexed with another face model, so the new photos cannot be checked against them. Re-index the gallery first.":
         "Foto SPG ini diindeks dengan model wajah lain, jadi foto baru tidak bisa dicocokkan. Indeks ulang galeri dulu.",
 })
+ID.update({  # gallery quality: not this person, look-alikes, visitors, webcam hints
+    "Not {name}: never name this face so": "Bukan {name}: jangan pernah beri nama ini untuk wajah ini",
+    "Look-alikes (these SPGs may be confused with each other):": "Mirip (SPG ini bisa tertukar satu sama lain):",
+    "Not this person: faces marked as not the selected SPG": "Bukan orang ini: wajah yang ditandai bukan SPG yang dipilih",
+    "Allow again": "Izinkan lagi",
+    "Remove the selected mark: this face may be named as the SPG again.": "Hapus tanda yang dipilih: wajah ini boleh dikenali sebagai SPG itu lagi.",
+    "{a} and {b} look alike (similarity {sim:.2f}): add more photos of each, or check they are not the same person": "{a} dan {b} mirip (kemiripan {sim:.2f}): tambahkan lebih banyak foto masing-masing, atau periksa bahwa mereka bukan orang yang sama",
+    "No look-alike SPGs.": "Tidak ada SPG yang mirip.",
+    "Not {name}: {n} face(s) marked": "Bukan {name}: {n} wajah ditandai",
+    "Select a marked face first.": "Pilih dulu wajah yang ditandai.",
+    "{name} may be recognised in those faces again.": "{name} boleh dikenali lagi pada wajah-wajah itu.",
+    "no face could be found in that picture": "tidak ada wajah yang ditemukan di gambar itu",
+    "{n} face(s) will no longer be recognised as {name}.": "{n} wajah tidak akan dikenali lagi sebagai {name}.",
+    "Group into visitors": "Kelompokkan per pengunjung",
+    "Not this SPG…": "Bukan SPG ini…",
+    "Tell the console these faces are NOT a certain SPG, so it never names them so.": "Beri tahu konsol bahwa wajah-wajah ini BUKAN SPG tertentu, agar tidak pernah diberi nama itu.",
+    "Faces that matched nobody (kept {days} days), grouped by person. Select a visitor or faces of the same person to enroll them.": "Wajah yang tidak cocok dengan siapa pun (disimpan {days} hari), dikelompokkan per orang. Pilih satu pengunjung atau wajah-wajah dari orang yang sama untuk mendaftarkannya.",
+    "Visitor {n}\nseen {today} times today · {crops} crops": "Pengunjung {n}\nterlihat {today} kali hari ini · {crops} potongan",
+    "repeat visitor": "pengunjung berulang",
+    "{n} unknown face(s), {v} visitor(s) seen more than once": "{n} wajah tak dikenal, {v} pengunjung terlihat lebih dari sekali",
+    "No SPG is enrolled yet.": "Belum ada SPG yang terdaftar.",
+    "Not this SPG": "Bukan SPG ini",
+    "These faces are not:": "Wajah-wajah ini bukan:",
+    "More than one face of similar size: only the SPG should be close to the camera.": "Ada lebih dari satu wajah berukuran mirip: hanya SPG yang boleh dekat dengan kamera.",
+})
 PREFIX = {  # multi-line sources: translate by their first line
     "The cameras could not be started:": "Kamera tidak bisa dijalankan:\n{msg}\n\nPeriksa Pengaturan (kamera, paket model) dan log di {logs}.",
 }

@@ -3,6 +3,11 @@
 <context>
     <name />
     <message>
+        <location filename="../../ui/enroll_dialogs.py" line="75" />
+        <source>The picture is too large (too many pixels). Use a smaller copy of the photo.</source>
+        <translation>Gambar terlalu besar (terlalu banyak piksel). Gunakan salinan foto yang lebih kecil.</translation>
+    </message>
+    <message>
         <location filename="../../ui/enroll_dialogs.py" line="76" />
         <source>No face was found in the photo. Use a photo where the face is clear and facing the camera.</source>
         <translation>Tidak ada wajah di foto. Pakai foto dengan wajah yang jelas dan menghadap kamera.</translation>
@@ -23,16 +28,6 @@
         <translation>ID SPG ini tidak bisa dipakai: {detail}.</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="81" />
-        <source>Type the SPG's name first.</source>
-        <translation>Ketik nama SPG dulu.</translation>
-    </message>
-    <message>
-        <location filename="../../ui/enroll_dialogs.py" line="82" />
-        <source>Add at least one photo.</source>
-        <translation>Tambahkan minimal satu foto.</translation>
-    </message>
-    <message>
         <location filename="../../ui/enroll_dialogs.py" line="83" />
         <source>This SPG id is already enrolled. Confirm adding the photos to that SPG, or choose another id for a new person.</source>
         <translation>ID SPG ini sudah terdaftar. Konfirmasi penambahan foto ke SPG tersebut, atau pilih ID lain untuk orang baru.</translation>
@@ -48,6 +43,21 @@
         <translation>Foto SPG ini diindeks dengan model wajah lain, jadi foto baru tidak bisa dicocokkan. Indeks ulang galeri dulu.</translation>
     </message>
     <message>
+        <location filename="../../ui/enroll_dialogs.py" line="89" />
+        <source>This face does not match the photos already enrolled for this SPG. Only photos of the same person can be added.</source>
+        <translation>Wajah ini tidak cocok dengan foto yang sudah terdaftar untuk SPG ini. Hanya foto orang yang sama yang bisa ditambahkan.</translation>
+    </message>
+    <message>
+        <location filename="../../ui/enroll_dialogs.py" line="81" />
+        <source>Type the SPG's name first.</source>
+        <translation>Ketik nama SPG dulu.</translation>
+    </message>
+    <message>
+        <location filename="../../ui/enroll_dialogs.py" line="82" />
+        <source>Add at least one photo.</source>
+        <translation>Tambahkan minimal satu foto.</translation>
+    </message>
+    <message>
         <location filename="../../ui/enroll_dialogs.py" line="79" />
         <source>The photo is too blurred. Hold still, use good light and try again.</source>
         <translation>Foto terlalu buram. Jangan bergerak, pakai cahaya yang baik lalu coba lagi.</translation>
@@ -56,16 +66,6 @@
         <location filename="../../ui/enroll_dialogs.py" line="71" />
         <source>The file could not be opened as a photo. Use a JPG or PNG picture.</source>
         <translation>Berkas tidak bisa dibuka sebagai foto. Pakai gambar JPG atau PNG.</translation>
-    </message>
-    <message>
-        <location filename="../../ui/enroll_dialogs.py" line="89" />
-        <source>This face does not match the photos already enrolled for this SPG. Only photos of the same person can be added.</source>
-        <translation>Wajah ini tidak cocok dengan foto yang sudah terdaftar untuk SPG ini. Hanya foto orang yang sama yang bisa ditambahkan.</translation>
-    </message>
-    <message>
-        <location filename="../../ui/enroll_dialogs.py" line="75" />
-        <source>The picture is too large (too many pixels). Use a smaller copy of the photo.</source>
-        <translation>Gambar terlalu besar (terlalu banyak piksel). Gunakan salinan foto yang lebih kecil.</translation>
     </message>
 </context>
 <context>
@@ -182,12 +182,12 @@
 <context>
     <name>CameraGrid</name>
     <message>
-        <location filename="../../ui/camera_grid.py" line="46" />
+        <location filename="../../ui/camera_grid.py" line="47" />
         <source>No cameras yet. Add one in Settings → Cameras.</source>
         <translation>Belum ada kamera. Tambahkan di Pengaturan → Kamera.</translation>
     </message>
     <message>
-        <location filename="../../ui/camera_grid.py" line="132" />
+        <location filename="../../ui/camera_grid.py" line="135" />
         <source>(Esc: back to all cameras)</source>
         <translation>(Esc: kembali ke semua kamera)</translation>
     </message>
@@ -208,60 +208,65 @@
 <context>
     <name>CameraTile</name>
     <message>
-        <location filename="../../ui/camera_tile.py" line="129" />
-        <location filename="../../ui/camera_tile.py" line="132" />
+        <location filename="../../ui/camera_tile.py" line="147" />
+        <location filename="../../ui/camera_tile.py" line="150" />
         <source>connecting</source>
         <translation>menyambung</translation>
     </message>
     <message>
-        <location filename="../../ui/camera_tile.py" line="131" />
+        <location filename="../../ui/camera_tile.py" line="149" />
         <source>live</source>
         <translation>aktif</translation>
     </message>
     <message>
-        <location filename="../../ui/camera_tile.py" line="133" />
+        <location filename="../../ui/camera_tile.py" line="151" />
         <source>reconnecting</source>
         <translation>menyambung ulang</translation>
     </message>
     <message>
-        <location filename="../../ui/camera_tile.py" line="134" />
+        <location filename="../../ui/camera_tile.py" line="152" />
         <source>failed</source>
         <translation>gagal</translation>
     </message>
     <message>
-        <location filename="../../ui/camera_tile.py" line="135" />
+        <location filename="../../ui/camera_tile.py" line="153" />
         <source>stopped</source>
         <translation>berhenti</translation>
     </message>
     <message>
-        <location filename="../../ui/camera_tile.py" line="138" />
+        <location filename="../../ui/camera_tile.py" line="156" />
         <source>frozen: no new picture for {s:.0f} s</source>
         <translation>beku: tidak ada gambar baru selama {s:.0f} dtk</translation>
     </message>
     <message>
-        <location filename="../../ui/camera_tile.py" line="148" />
+        <location filename="../../ui/camera_tile.py" line="166" />
         <source>too small</source>
         <translation>terlalu kecil</translation>
     </message>
     <message>
-        <location filename="../../ui/camera_tile.py" line="148" />
+        <location filename="../../ui/camera_tile.py" line="166" />
         <source>blurred</source>
         <translation>buram</translation>
     </message>
     <message>
-        <location filename="../../ui/camera_tile.py" line="149" />
+        <location filename="../../ui/camera_tile.py" line="167" />
         <source>unknown</source>
         <translation>tak dikenal</translation>
     </message>
     <message>
-        <location filename="../../ui/camera_tile.py" line="161" />
+        <location filename="../../ui/camera_tile.py" line="179" />
         <source>waiting for frames…</source>
         <translation>menunggu gambar…</translation>
     </message>
     <message>
-        <location filename="../../ui/camera_tile.py" line="210" />
+        <location filename="../../ui/camera_tile.py" line="228" />
         <source>{fps:.1f} fps · {dropped} dropped</source>
         <translation>{fps:.1f} fps · {dropped} terbuang</translation>
+    </message>
+    <message>
+        <location filename="../../ui/camera_tile.py" line="250" />
+        <source>Not {name}: never name this face so</source>
+        <translation>Bukan {name}: jangan pernah beri nama ini untuk wajah ini</translation>
     </message>
 </context>
 <context>
@@ -290,133 +295,189 @@
 <context>
     <name>GalleryManager</name>
     <message>
-        <location filename="../../ui/gallery_manager.py" line="80" />
+        <location filename="../../ui/gallery_manager.py" line="93" />
         <source>Photo</source>
         <translation>Foto</translation>
     </message>
     <message>
-        <location filename="../../ui/gallery_manager.py" line="80" />
+        <location filename="../../ui/gallery_manager.py" line="93" />
         <source>Name</source>
         <translation>Nama</translation>
     </message>
     <message>
-        <location filename="../../ui/gallery_manager.py" line="80" />
+        <location filename="../../ui/gallery_manager.py" line="93" />
         <source>Samples</source>
         <translation>Sampel</translation>
     </message>
     <message>
-        <location filename="../../ui/gallery_manager.py" line="80" />
+        <location filename="../../ui/gallery_manager.py" line="93" />
         <source>Active</source>
         <translation>Aktif</translation>
     </message>
     <message>
-        <location filename="../../ui/gallery_manager.py" line="88" />
+        <location filename="../../ui/gallery_manager.py" line="101" />
         <source>Add from photos…</source>
         <translation>Tambah dari foto…</translation>
     </message>
     <message>
-        <location filename="../../ui/gallery_manager.py" line="89" />
+        <location filename="../../ui/gallery_manager.py" line="102" />
         <source>Enroll from camera…</source>
         <translation>Daftar dari kamera…</translation>
     </message>
     <message>
-        <location filename="../../ui/gallery_manager.py" line="90" />
+        <location filename="../../ui/gallery_manager.py" line="103" />
         <source>Rename…</source>
         <translation>Ganti nama…</translation>
     </message>
     <message>
-        <location filename="../../ui/gallery_manager.py" line="91" />
-        <location filename="../../ui/gallery_manager.py" line="166" />
+        <location filename="../../ui/gallery_manager.py" line="104" />
+        <location filename="../../ui/gallery_manager.py" line="291" />
         <source>Deactivate</source>
         <translation>Nonaktifkan</translation>
     </message>
     <message>
-        <location filename="../../ui/gallery_manager.py" line="92" />
+        <location filename="../../ui/gallery_manager.py" line="105" />
         <source>Delete…</source>
         <translation>Hapus…</translation>
     </message>
     <message>
-        <location filename="../../ui/gallery_manager.py" line="93" />
+        <location filename="../../ui/gallery_manager.py" line="106" />
         <source>Re-index</source>
         <translation>Indeks ulang</translation>
     </message>
     <message>
-        <location filename="../../ui/gallery_manager.py" line="124" />
+        <location filename="../../ui/gallery_manager.py" line="131" />
+        <source>Look-alikes (these SPGs may be confused with each other):</source>
+        <translation>Mirip (SPG ini bisa tertukar satu sama lain):</translation>
+    </message>
+    <message>
+        <location filename="../../ui/gallery_manager.py" line="136" />
+        <location filename="../../ui/gallery_manager.py" line="206" />
+        <source>Not this person: faces marked as not the selected SPG</source>
+        <translation>Bukan orang ini: wajah yang ditandai bukan SPG yang dipilih</translation>
+    </message>
+    <message>
+        <location filename="../../ui/gallery_manager.py" line="141" />
+        <source>Allow again</source>
+        <translation>Izinkan lagi</translation>
+    </message>
+    <message>
+        <location filename="../../ui/gallery_manager.py" line="142" />
+        <source>Remove the selected mark: this face may be named as the SPG again.</source>
+        <translation>Hapus tanda yang dipilih: wajah ini boleh dikenali sebagai SPG itu lagi.</translation>
+    </message>
+    <message>
+        <location filename="../../ui/gallery_manager.py" line="161" />
         <source>Cannot read the gallery: {err}</source>
         <translation>Galeri tidak bisa dibaca: {err}</translation>
     </message>
     <message>
-        <location filename="../../ui/gallery_manager.py" line="139" />
+        <location filename="../../ui/gallery_manager.py" line="185" />
+        <source>{a} and {b} look alike (similarity {sim:.2f}): add more photos of each, or check they are not the same person</source>
+        <translation>{a} dan {b} mirip (kemiripan {sim:.2f}): tambahkan lebih banyak foto masing-masing, atau periksa bahwa mereka bukan orang yang sama</translation>
+    </message>
+    <message>
+        <location filename="../../ui/gallery_manager.py" line="189" />
+        <source>No look-alike SPGs.</source>
+        <translation>Tidak ada SPG yang mirip.</translation>
+    </message>
+    <message>
+        <location filename="../../ui/gallery_manager.py" line="205" />
+        <source>Not {name}: {n} face(s) marked</source>
+        <translation>Bukan {name}: {n} wajah ditandai</translation>
+    </message>
+    <message>
+        <location filename="../../ui/gallery_manager.py" line="213" />
+        <source>Select a marked face first.</source>
+        <translation>Pilih dulu wajah yang ditandai.</translation>
+    </message>
+    <message>
+        <location filename="../../ui/gallery_manager.py" line="222" />
+        <source>{name} may be recognised in those faces again.</source>
+        <translation>{name} boleh dikenali lagi pada wajah-wajah itu.</translation>
+    </message>
+    <message>
+        <location filename="../../ui/gallery_manager.py" line="244" />
+        <source>no face could be found in that picture</source>
+        <translation>tidak ada wajah yang ditemukan di gambar itu</translation>
+    </message>
+    <message>
+        <location filename="../../ui/gallery_manager.py" line="248" />
+        <source>{n} face(s) will no longer be recognised as {name}.</source>
+        <translation>{n} wajah tidak akan dikenali lagi sebagai {name}.</translation>
+    </message>
+    <message>
+        <location filename="../../ui/gallery_manager.py" line="263" />
         <source>yes</source>
         <translation>ya</translation>
     </message>
     <message>
-        <location filename="../../ui/gallery_manager.py" line="139" />
+        <location filename="../../ui/gallery_manager.py" line="263" />
         <source>no</source>
         <translation>tidak</translation>
     </message>
     <message>
-        <location filename="../../ui/gallery_manager.py" line="142" />
+        <location filename="../../ui/gallery_manager.py" line="267" />
         <source>{n} SPG(s) enrolled.</source>
         <translation>{n} SPG terdaftar.</translation>
     </message>
     <message>
-        <location filename="../../ui/gallery_manager.py" line="166" />
+        <location filename="../../ui/gallery_manager.py" line="291" />
         <source>Activate</source>
         <translation>Aktifkan</translation>
     </message>
     <message>
-        <location filename="../../ui/gallery_manager.py" line="175" />
+        <location filename="../../ui/gallery_manager.py" line="300" />
         <source>Could not change the gallery: {err}</source>
         <translation>Galeri tidak bisa diubah: {err}</translation>
     </message>
     <message>
-        <location filename="../../ui/gallery_manager.py" line="200" />
+        <location filename="../../ui/gallery_manager.py" line="325" />
         <source>Rename SPG</source>
         <translation>Ganti nama SPG</translation>
     </message>
     <message>
-        <location filename="../../ui/gallery_manager.py" line="200" />
+        <location filename="../../ui/gallery_manager.py" line="325" />
         <source>New name:</source>
         <translation>Nama baru:</translation>
     </message>
     <message>
-        <location filename="../../ui/gallery_manager.py" line="205" />
+        <location filename="../../ui/gallery_manager.py" line="330" />
         <source>A name cannot be empty.</source>
         <translation>Nama tidak boleh kosong.</translation>
     </message>
     <message>
-        <location filename="../../ui/gallery_manager.py" line="208" />
+        <location filename="../../ui/gallery_manager.py" line="333" />
         <source>Renamed to {name}.</source>
         <translation>Nama diganti menjadi {name}.</translation>
     </message>
     <message>
-        <location filename="../../ui/gallery_manager.py" line="224" />
+        <location filename="../../ui/gallery_manager.py" line="349" />
         <source>Delete SPG</source>
         <translation>Hapus SPG</translation>
     </message>
     <message>
-        <location filename="../../ui/gallery_manager.py" line="225" />
+        <location filename="../../ui/gallery_manager.py" line="350" />
         <source>Delete {name} and all their face photos from the gallery? This cannot be undone.</source>
         <translation>Hapus {name} dan semua foto wajahnya dari galeri? Ini tidak bisa dibatalkan.</translation>
     </message>
     <message>
-        <location filename="../../ui/gallery_manager.py" line="230" />
+        <location filename="../../ui/gallery_manager.py" line="355" />
         <source>{name} deleted.</source>
         <translation>{name} dihapus.</translation>
     </message>
     <message>
-        <location filename="../../ui/gallery_manager.py" line="238" />
+        <location filename="../../ui/gallery_manager.py" line="363" />
         <source>Re-indexing the gallery with the current face model…</source>
         <translation>Mengindeks ulang galeri dengan model wajah saat ini…</translation>
     </message>
     <message>
-        <location filename="../../ui/gallery_manager.py" line="249" />
+        <location filename="../../ui/gallery_manager.py" line="374" />
         <source>Re-index finished: {n} photo(s).</source>
         <translation>Indeks ulang selesai: {n} foto.</translation>
     </message>
     <message>
-        <location filename="../../ui/gallery_manager.py" line="251" />
+        <location filename="../../ui/gallery_manager.py" line="376" />
         <source>{n} could not be re-indexed: {which}</source>
         <translation>{n} tidak bisa diindeks ulang: {which}</translation>
     </message>
@@ -425,7 +486,7 @@
     <name>MainWindow</name>
     <message>
         <location filename="../../ui/main_window.py" line="73" />
-        <location filename="../../ui/main_window.py" line="300" />
+        <location filename="../../ui/main_window.py" line="302" />
         <source>SPG Presence Console — {outlet}</source>
         <translation>SPG Presence Console — {outlet}</translation>
     </message>
@@ -475,87 +536,87 @@
         <translation>Belum ada kamera: buka Pengaturan → Kamera untuk menambahkan.</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.py" line="154" />
+        <location filename="../../ui/main_window.py" line="156" />
         <source>&amp;File</source>
         <translation>&amp;Berkas</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.py" line="155" />
+        <location filename="../../ui/main_window.py" line="157" />
         <source>Export attendance report…</source>
         <translation>Ekspor laporan kehadiran…</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.py" line="160" />
+        <location filename="../../ui/main_window.py" line="162" />
         <source>Quit</source>
         <translation>Keluar</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.py" line="164" />
+        <location filename="../../ui/main_window.py" line="166" />
         <source>&amp;Gallery</source>
         <translation>&amp;Galeri</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.py" line="165" />
+        <location filename="../../ui/main_window.py" line="167" />
         <source>Enroll from photos…</source>
         <translation>Daftar dari foto…</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.py" line="168" />
+        <location filename="../../ui/main_window.py" line="170" />
         <source>Enroll from camera…</source>
         <translation>Daftar dari kamera…</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.py" line="171" />
+        <location filename="../../ui/main_window.py" line="173" />
         <source>&amp;Settings</source>
         <translation>&amp;Pengaturan</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.py" line="172" />
+        <location filename="../../ui/main_window.py" line="174" />
         <source>Settings…</source>
         <translation>Pengaturan…</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.py" line="176" />
+        <location filename="../../ui/main_window.py" line="178" />
         <source>&amp;Help</source>
         <translation>&amp;Bantuan</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.py" line="177" />
+        <location filename="../../ui/main_window.py" line="179" />
         <source>About</source>
         <translation>Tentang</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.py" line="231" />
+        <location filename="../../ui/main_window.py" line="233" />
         <source>{engine} · {provider} · {lat:.0f} ms</source>
         <translation>{engine} · {provider} · {lat:.0f} ms</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.py" line="236" />
+        <location filename="../../ui/main_window.py" line="238" />
         <source>running</source>
         <translation>berjalan</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.py" line="237" />
+        <location filename="../../ui/main_window.py" line="239" />
         <source>Pipeline started</source>
         <translation>Pipeline dimulai</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.py" line="240" />
+        <location filename="../../ui/main_window.py" line="242" />
         <source>Pipeline problem: {msg}</source>
         <translation>Masalah pipeline: {msg}</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.py" line="241" />
+        <location filename="../../ui/main_window.py" line="243" />
         <source>stopped</source>
         <translation>berhenti</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.py" line="242" />
+        <location filename="../../ui/main_window.py" line="244" />
         <source>The camera pipeline stopped</source>
         <translation>Pipeline kamera berhenti</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.py" line="243" />
+        <location filename="../../ui/main_window.py" line="245" />
         <source>The cameras could not be started:
 {msg}
 
@@ -566,22 +627,22 @@ Check Settings (cameras, model pack) and the log in {logs}.</source>
 Periksa Pengaturan (kamera, paket model) dan log di {logs}.</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.py" line="286" />
+        <location filename="../../ui/main_window.py" line="288" />
         <source>Your outlet's settings are saved. Close and start the console again to leave the demo and use your cameras.</source>
         <translation>Pengaturan outlet Anda tersimpan. Tutup lalu jalankan konsol lagi untuk keluar dari demo dan memakai kamera Anda.</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.py" line="288" />
+        <location filename="../../ui/main_window.py" line="290" />
         <source>Settings saved for your outlet (used from the next start)</source>
         <translation>Pengaturan disimpan untuk outlet Anda (dipakai mulai saat dijalankan berikutnya)</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.py" line="301" />
+        <location filename="../../ui/main_window.py" line="303" />
         <source>Settings saved and applied</source>
         <translation>Pengaturan disimpan dan diterapkan</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.py" line="324" />
+        <location filename="../../ui/main_window.py" line="326" />
         <source>Stopping cameras…</source>
         <translation>Menghentikan kamera…</translation>
     </message>
@@ -784,12 +845,12 @@ Periksa Pengaturan (kamera, paket model) dan log di {logs}.</translation>
 <context>
     <name>PreviewThread</name>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="313" />
+        <location filename="../../ui/enroll_dialogs.py" line="316" />
         <source>Cannot open camera {src}. Check it is connected and not used by another program.</source>
         <translation>Kamera {src} tidak bisa dibuka. Pastikan kamera tersambung dan tidak dipakai program lain.</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="327" />
+        <location filename="../../ui/enroll_dialogs.py" line="330" />
         <source>The camera stopped sending pictures.</source>
         <translation>Kamera berhenti mengirim gambar.</translation>
     </message>
@@ -1197,27 +1258,70 @@ Periksa Pengaturan (kamera, paket model) dan log di {logs}.</translation>
 <context>
     <name>UnknownFacesPanel</name>
     <message>
-        <location filename="../../ui/unknown_faces.py" line="37" />
+        <location filename="../../ui/unknown_faces.py" line="83" />
+        <source>Group into visitors</source>
+        <translation>Kelompokkan per pengunjung</translation>
+    </message>
+    <message>
+        <location filename="../../ui/unknown_faces.py" line="86" />
         <source>Enroll as SPG…</source>
         <translation>Daftarkan sebagai SPG…</translation>
     </message>
     <message>
-        <location filename="../../ui/unknown_faces.py" line="39" />
+        <location filename="../../ui/unknown_faces.py" line="88" />
+        <source>Not this SPG…</source>
+        <translation>Bukan SPG ini…</translation>
+    </message>
+    <message>
+        <location filename="../../ui/unknown_faces.py" line="89" />
+        <source>Tell the console these faces are NOT a certain SPG, so it never names them so.</source>
+        <translation>Beri tahu konsol bahwa wajah-wajah ini BUKAN SPG tertentu, agar tidak pernah diberi nama itu.</translation>
+    </message>
+    <message>
+        <location filename="../../ui/unknown_faces.py" line="91" />
         <source>Delete</source>
         <translation>Hapus</translation>
     </message>
     <message>
-        <location filename="../../ui/unknown_faces.py" line="49" />
-        <source>Faces that matched nobody (kept {days} days). Select one or more of the same person to enroll them.</source>
-        <translation>Wajah yang tidak cocok dengan siapa pun (disimpan {days} hari). Pilih satu atau lebih dari orang yang sama untuk mendaftarkannya.</translation>
+        <location filename="../../ui/unknown_faces.py" line="101" />
+        <source>Faces that matched nobody (kept {days} days), grouped by person. Select a visitor or faces of the same person to enroll them.</source>
+        <translation>Wajah yang tidak cocok dengan siapa pun (disimpan {days} hari), dikelompokkan per orang. Pilih satu pengunjung atau wajah-wajah dari orang yang sama untuk mendaftarkannya.</translation>
     </message>
     <message>
-        <location filename="../../ui/unknown_faces.py" line="98" />
-        <source>{n} unknown face(s)</source>
-        <translation>{n} wajah tak dikenal</translation>
+        <location filename="../../ui/unknown_faces.py" line="185" />
+        <source>Visitor {n}
+seen {today} times today · {crops} crops</source>
+        <translation>Pengunjung {n}
+terlihat {today} kali hari ini · {crops} potongan</translation>
     </message>
     <message>
-        <location filename="../../ui/unknown_faces.py" line="108" />
+        <location filename="../../ui/unknown_faces.py" line="188" />
+        <source>repeat visitor</source>
+        <translation>pengunjung berulang</translation>
+    </message>
+    <message>
+        <location filename="../../ui/unknown_faces.py" line="199" />
+        <source>{n} unknown face(s), {v} visitor(s) seen more than once</source>
+        <translation>{n} wajah tak dikenal, {v} pengunjung terlihat lebih dari sekali</translation>
+    </message>
+    <message>
+        <location filename="../../ui/unknown_faces.py" line="232" />
+        <source>No SPG is enrolled yet.</source>
+        <translation>Belum ada SPG yang terdaftar.</translation>
+    </message>
+    <message>
+        <location filename="../../ui/unknown_faces.py" line="235" />
+        <source>Not this SPG</source>
+        <translation>Bukan SPG ini</translation>
+    </message>
+    <message>
+        <location filename="../../ui/unknown_faces.py" line="235" />
+        <source>These faces are not:</source>
+        <translation>Wajah-wajah ini bukan:</translation>
+    </message>
+    <message>
+        <location filename="../../ui/unknown_faces.py" line="221" />
+        <location filename="../../ui/unknown_faces.py" line="227" />
         <source>Select at least one face first.</source>
         <translation>Pilih minimal satu wajah dulu.</translation>
     </message>
@@ -1225,97 +1329,97 @@ Periksa Pengaturan (kamera, paket model) dan log di {logs}.</translation>
 <context>
     <name>WebcamEnrollDialog</name>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="365" />
+        <location filename="../../ui/enroll_dialogs.py" line="367" />
         <source>Enroll an SPG from a camera</source>
         <translation>Daftarkan SPG dari kamera</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="369" />
+        <location filename="../../ui/enroll_dialogs.py" line="371" />
         <source>Local camera {n}</source>
         <translation>Kamera lokal {n}</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="371" />
+        <location filename="../../ui/enroll_dialogs.py" line="373" />
         <source>Camera: {name}</source>
         <translation>Kamera: {name}</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="374" />
+        <location filename="../../ui/enroll_dialogs.py" line="376" />
         <source>Start preview</source>
         <translation>Mulai pratinjau</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="377" />
+        <location filename="../../ui/enroll_dialogs.py" line="379" />
         <source>Choose a camera and press Start preview.</source>
         <translation>Pilih kamera lalu tekan Mulai pratinjau.</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="380" />
+        <location filename="../../ui/enroll_dialogs.py" line="382" />
         <source>Capture</source>
         <translation>Ambil gambar</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="397" />
+        <location filename="../../ui/enroll_dialogs.py" line="399" />
         <source>Captured shots (3 to 5 with slightly different angles work best):</source>
         <translation>Gambar yang diambil (3 sampai 5 dari sudut sedikit berbeda paling baik):</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="423" />
+        <location filename="../../ui/enroll_dialogs.py" line="425" />
         <source>Starting the camera and the face engine…</source>
         <translation>Menyalakan kamera dan mesin wajah…</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="432" />
+        <location filename="../../ui/enroll_dialogs.py" line="434" />
         <source>Good: press Capture.</source>
         <translation>Bagus: tekan Ambil gambar.</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="433" />
+        <location filename="../../ui/enroll_dialogs.py" line="435" />
         <source>No face seen. Stand in front of the camera.</source>
         <translation>Tidak ada wajah. Berdirilah di depan kamera.</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="434" />
-        <source>More than one face: only the SPG should be in front of the camera.</source>
-        <translation>Lebih dari satu wajah: hanya SPG yang boleh di depan kamera.</translation>
+        <location filename="../../ui/enroll_dialogs.py" line="436" />
+        <source>More than one face of similar size: only the SPG should be close to the camera.</source>
+        <translation>Ada lebih dari satu wajah berukuran mirip: hanya SPG yang boleh dekat dengan kamera.</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="435" />
+        <location filename="../../ui/enroll_dialogs.py" line="437" />
         <source>Face too small: come closer to the camera.</source>
         <translation>Wajah terlalu kecil: mendekatlah ke kamera.</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="436" />
+        <location filename="../../ui/enroll_dialogs.py" line="438" />
         <source>Picture blurred: hold still (and check the light).</source>
         <translation>Gambar buram: jangan bergerak (dan periksa cahaya).</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="437" />
+        <location filename="../../ui/enroll_dialogs.py" line="439" />
         <source>Turn to the camera: look straight at it.</source>
         <translation>Hadap ke kamera: lihat lurus ke kamera.</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="450" />
+        <location filename="../../ui/enroll_dialogs.py" line="452" />
         <source>No face to capture yet.</source>
         <translation>Belum ada wajah untuk diambil.</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="469" />
+        <location filename="../../ui/enroll_dialogs.py" line="471" />
         <source>Type the SPG's name first.</source>
         <translation>Ketik nama SPG dulu.</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="472" />
+        <location filename="../../ui/enroll_dialogs.py" line="474" />
         <source>Capture at least one shot first.</source>
         <translation>Ambil minimal satu gambar dulu.</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="477" />
+        <location filename="../../ui/enroll_dialogs.py" line="479" />
         <source>Nothing saved: choose another SPG id for a new person.</source>
         <translation>Tidak ada yang disimpan: pilih ID SPG lain untuk orang baru.</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="482" />
+        <location filename="../../ui/enroll_dialogs.py" line="484" />
         <source>Enrolling…</source>
         <translation>Mendaftarkan…</translation>
     </message>
