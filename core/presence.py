@@ -15,6 +15,12 @@
   a resume nobody is alerted at once; someone who really left is alerted ``absent_seconds`` after the
   resume, once. (On Linux the monotonic clock stops during sleep, so the gap never even shows there.)
 * Outside a shift (``on_duty`` returns False) the ABSENT transition still happens but carries no alert.
+* Absence of observation is not absence ("no view"). Time during which the pipeline could not see an SPG
+  does not count towards their grace or absence: the camera that last saw them delivered no processed
+  frame for longer than its usual gap (camera offline, inference server frozen, router stalled: told by
+  :meth:`PresenceEngine.frame`), the router reports that camera not live, or the inference server down
+  (:meth:`PresenceEngine.set_health`). A camera only counts as watched once a frame of it was processed,
+  so a caller that never reports frames gets the plain time-based behaviour.
 """
 
 from __future__ import annotations
@@ -27,6 +33,9 @@ from typing import Any, Callable
 from core.clock import Clock, as_clock
 
 SUSPEND_GAP_S = 30.0
+VIEW_STALE_MIN_S = 1.0
+"""A watched camera without a processed frame for longer than this (or 4 of its usual frame gaps) has no view."""
+MAX_BLIND_PERIODS = 4096
 
 
 class State(str, Enum):
@@ -89,6 +98,52 @@ class SpgState:
     """Unconfirmed hits (mono, wall, camera) while NOT_SEEN or ABSENT."""
 
 
+Period = tuple[float, float]
+
+
+@dataclass(slots=True)
+class CameraView:
+    """What the engine knows of one camera's view (monotonic times of frame ARRIVALS at the router)."""
+
+    last_frame: float | None = None
+    last_capture: float | None = None
+    gap_ema: float = 0.0
+    """Usual time between two captures."""
+    offline_since: float | None = None
+    """The router said the camera is not live (since then, monotonic)."""
+    blind: deque = field(default_factory=lambda: deque(maxlen=MAX_BLIND_PERIODS))
+    """Closed periods (start, end) without a view."""
+
+    def stale_s(self) -> float:
+        return max(VIEW_STALE_MIN_S, 4.0 * self.gap_ema)
+
+    def open_periods(self) -> list[Period]:
+        out: list[Period] = []
+        if self.last_frame is not None:
+            out.append((self.last_frame + self.stale_s(), float("inf")))
+        if self.offline_since is not None:
+            out.append((self.offline_since, float("inf")))
+        return out
+
+
+def _covered(periods: list[Period], a: float, b: float) -> float:
+    """Seconds of (a, b] inside the union of ``periods``."""
+    if b <= a:
+        return 0.0
+    clipped = sorted((max(s, a), min(e, b)) for s, e in periods if e > a and s < b)
+    total, cur_s, cur_e = 0.0, None, None
+    for s, e in clipped:
+        if cur_e is None or s > cur_e:
+            if cur_e is not None:
+                total += cur_e - cur_s
+            cur_s, cur_e = s, e
+        else:
+            cur_e = max(cur_e, e)
+    if cur_e is not None:
+        total += cur_e - cur_s
+    return total
+
+
 class PresenceEngine:
     def __init__(
         self,
@@ -110,6 +165,9 @@ class PresenceEngine:
         self._last_mono: float | None = None
         self.downtime_s = 0.0
         """Total time credited as downtime (suspend / frozen process)."""
+        self._views: dict[str, CameraView] = {}
+        self._inference_down_since: float | None = None
+        self._global_blind: deque = deque(maxlen=MAX_BLIND_PERIODS)
 
     # --- state access --------------------------------------------------------------------------
     def states(self) -> dict[str, SpgState]:
@@ -137,7 +195,78 @@ class PresenceEngine:
         if st.state.is_present and last_seen is not None:
             st.last_seen_mono = self.clock.monotonic() - max(0.0, idle_s)
 
+    def watched_cameras(self) -> list[str]:
+        """Cameras whose processed frames have been reported (their view is tracked)."""
+        return [c for c, v in self._views.items() if v.last_frame is not None]
+
+    def no_view(self, spg_id: str) -> bool:
+        """True while the SPG is PRESENT (or in grace) but nothing can currently see where they were."""
+        return self.no_view_since(spg_id) is not None
+
+    def no_view_since(self, spg_id: str) -> float | None:
+        """Monotonic time the SPG's current "no view" began, or None when they are in view (or not present)."""
+        st = self._spg.get(spg_id)
+        if st is None or not st.state.is_present:
+            return None
+        now = self.clock.monotonic()
+        starts = [s for s, e in self._open_periods(st.last_camera) if s <= now < e]
+        return min(starts) if starts else None
+
+    def camera_has_view(self, camera_id: str, mono: float | None = None) -> bool:
+        now = self.clock.monotonic() if mono is None else mono
+        return not any(s <= now < e for s, e in self._open_periods(camera_id))
+
     # --- inputs --------------------------------------------------------------------------------
+    def frame(self, camera_id: str, mono: float | None = None, captured: float | None = None) -> None:
+        """A processed frame of ``camera_id`` reached the router (with or without faces): the camera has a view.
+
+        ``mono``: when it arrived (default now); ``captured``: when it was captured (default: when it arrived).
+        Arrivals further apart than the camera's stale time (learnt from its capture rhythm, so a router that
+        stalls is not mistaken for a slow camera) leave a period without view between them."""
+        now = self.clock.monotonic()
+        self._advance(now)
+        mono = now if mono is None else min(mono, now)
+        captured = mono if captured is None else min(captured, mono)
+        v = self._views.get(camera_id)
+        if v is None:
+            v = self._views[camera_id] = CameraView()
+        stale = v.stale_s()
+        if v.last_frame is not None and mono - v.last_frame > stale:
+            v.blind.append((v.last_frame + stale, mono))
+            self._prune(v.blind)
+        if v.last_capture is not None and captured > v.last_capture:
+            # An outage counts as at most twice the stale time: slow cameras are learnt within a few frames,
+            # and one outage does not hide the next.
+            g = min(captured - v.last_capture, 2.0 * stale)
+            v.gap_ema = g if v.gap_ema == 0.0 else 0.8 * v.gap_ema + 0.2 * g
+        v.last_frame = mono if v.last_frame is None else max(v.last_frame, mono)
+        v.last_capture = captured if v.last_capture is None else max(v.last_capture, captured)
+
+    def set_health(self, camera_live: dict[str, bool], inference_ok: bool, mono: float | None = None) -> None:
+        """What the router knows: which running cameras are live, and whether the inference server answers.
+
+        A camera missing from ``camera_live`` was removed: its view is no longer tracked."""
+        now = self.clock.monotonic()
+        self._advance(now)
+        mono = now if mono is None else min(mono, now)
+        for cam in [c for c in self._views if c not in camera_live]:
+            del self._views[cam]
+        for cam, live in camera_live.items():
+            v = self._views.get(cam)
+            if v is None:
+                v = self._views[cam] = CameraView()
+            if not live and v.offline_since is None:
+                v.offline_since = mono
+            elif live and v.offline_since is not None:
+                v.blind.append((v.offline_since, mono))
+                v.offline_since = None
+        if not inference_ok and self._inference_down_since is None:
+            self._inference_down_since = mono
+        elif inference_ok and self._inference_down_since is not None:
+            self._global_blind.append((self._inference_down_since, mono))
+            self._prune(self._global_blind)
+            self._inference_down_since = None
+
     def hit(self, spg_id: str, camera_id: str, wall: float | None = None,
             mono: float | None = None) -> list[Transition]:
         """One recognised face of ``spg_id`` on ``camera_id`` (times default to now)."""
@@ -190,10 +319,40 @@ class PresenceEngine:
                 if st.pending:
                     st.pending.clear()
 
+    def _open_periods(self, camera_id: str) -> list[Period]:
+        out: list[Period] = []
+        if self._inference_down_since is not None:
+            out.append((self._inference_down_since, float("inf")))
+        v = self._views.get(camera_id)
+        if v is not None:
+            out.extend(v.open_periods())
+        return out
+
+    def _blind_periods(self, camera_id: str) -> list[Period]:
+        out = self._open_periods(camera_id) + list(self._global_blind)
+        v = self._views.get(camera_id)
+        if v is not None:
+            out.extend(v.blind)
+        return out
+
+    def _prune(self, periods: deque) -> None:
+        """Drop periods that ended before the oldest sighting that still counts."""
+        oldest = min((st.last_seen_mono for st in self._spg.values()
+                      if st.state.is_present and st.last_seen_mono is not None), default=None)
+        while periods and (oldest is None or periods[0][1] < oldest):
+            periods.popleft()
+
+    def idle_s(self, st: SpgState, mono: float) -> float:
+        """Seconds without a hit that count: since the last sighting, minus the time without view."""
+        if st.last_seen_mono is None:
+            return 0.0
+        raw = mono - st.last_seen_mono
+        return raw - _covered(self._blind_periods(st.last_camera), st.last_seen_mono, mono)
+
     def _evaluate(self, st: SpgState, mono: float, wall: float) -> list[Transition]:
         if not st.state.is_present or st.last_seen_mono is None:
             return []
-        idle = mono - st.last_seen_mono
+        idle = self.idle_s(st, mono)
         out: list[Transition] = []
         if idle >= self.absent_s:
             at = wall - (idle - self.absent_s)
