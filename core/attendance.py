@@ -226,8 +226,7 @@ class AttendanceService:
         self._check_clock()
         now_wall, now_mono = self.clock.time(), self.clock.monotonic()
         captured = float(result.timestamp) if result.timestamp else now_wall
-        self.engine.frame(result.camera_id, now_mono,
-                          captured=now_mono - min(MAX_CAPTURE_LAG_S, max(0.0, now_wall - captured)))
+        self.engine.frame(result.camera_id, captured=now_mono - min(MAX_CAPTURE_LAG_S, max(0.0, now_wall - captured)))
         out: list[Transition] = []
         interval_s = float(self.cfg.presence.hit_log_interval_s)
         for face in result.faces:

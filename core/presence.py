@@ -15,12 +15,14 @@
   a resume nobody is alerted at once; someone who really left is alerted ``absent_seconds`` after the
   resume, once. (On Linux the monotonic clock stops during sleep, so the gap never even shows there.)
 * Outside a shift (``on_duty`` returns False) the ABSENT transition still happens but carries no alert.
-* Absence of observation is not absence ("no view"). Time during which the pipeline could not see an SPG
-  does not count towards their grace or absence: the camera that last saw them delivered no processed
-  frame for longer than its usual gap (camera offline, inference server frozen, router stalled: told by
-  :meth:`PresenceEngine.frame`), the router reports that camera not live, or the inference server down
-  (:meth:`PresenceEngine.set_health`). A camera only counts as watched once a frame of it was processed,
-  so a caller that never reports frames gets the plain time-based behaviour.
+* Absence of observation is not absence ("no view"). For a watched camera (one whose processed frames
+  are reported with :meth:`PresenceEngine.frame`) an SPG last seen there is absent only as far as its
+  processed frames reach: up to the capture time of the newest one (plus a little tolerance), never up
+  to "now". So a slow or stalled inference server or router delays the verdict instead of inventing
+  absence. A gap between processed captures longer than the camera's usual rhythm (camera offline,
+  inference server frozen and restarted) is a period without view, credited like downtime; so is the time
+  the router reports the camera not live or the inference server down (:meth:`PresenceEngine.set_health`).
+  A caller that never reports frames gets the plain time-based behaviour.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ SUSPEND_GAP_S = 30.0
 VIEW_STALE_MIN_S = 1.0
 """A watched camera without a processed frame for longer than this (or 4 of its usual frame gaps) has no view."""
 MAX_BLIND_PERIODS = 4096
+EPS = 1e-6
 
 
 class State(str, Enum):
@@ -103,12 +106,12 @@ Period = tuple[float, float]
 
 @dataclass(slots=True)
 class CameraView:
-    """What the engine knows of one camera's view (monotonic times of frame ARRIVALS at the router)."""
+    """What the engine knows of one camera's view (monotonic CAPTURE times of its processed frames)."""
 
-    last_frame: float | None = None
     last_capture: float | None = None
+    """Capture time of the newest processed frame: absence is evidenced up to here, not up to now."""
     gap_ema: float = 0.0
-    """Usual time between two captures."""
+    """Usual time between two processed captures."""
     offline_since: float | None = None
     """The router said the camera is not live (since then, monotonic)."""
     blind: deque = field(default_factory=lambda: deque(maxlen=MAX_BLIND_PERIODS))
@@ -116,14 +119,6 @@ class CameraView:
 
     def stale_s(self) -> float:
         return max(VIEW_STALE_MIN_S, 4.0 * self.gap_ema)
-
-    def open_periods(self) -> list[Period]:
-        out: list[Period] = []
-        if self.last_frame is not None:
-            out.append((self.last_frame + self.stale_s(), float("inf")))
-        if self.offline_since is not None:
-            out.append((self.offline_since, float("inf")))
-        return out
 
 
 def _covered(periods: list[Period], a: float, b: float) -> float:
@@ -197,7 +192,7 @@ class PresenceEngine:
 
     def watched_cameras(self) -> list[str]:
         """Cameras whose processed frames have been reported (their view is tracked)."""
-        return [c for c, v in self._views.items() if v.last_frame is not None]
+        return [c for c, v in self._views.items() if v.last_capture is not None]
 
     def no_view(self, spg_id: str) -> bool:
         """True while the SPG is PRESENT (or in grace) but nothing can currently see where they were."""
@@ -208,39 +203,48 @@ class PresenceEngine:
         st = self._spg.get(spg_id)
         if st is None or not st.state.is_present:
             return None
-        now = self.clock.monotonic()
-        starts = [s for s, e in self._open_periods(st.last_camera) if s <= now < e]
-        return min(starts) if starts else None
+        return self._no_view_since(st.last_camera, self.clock.monotonic())
 
     def camera_has_view(self, camera_id: str, mono: float | None = None) -> bool:
-        now = self.clock.monotonic() if mono is None else mono
-        return not any(s <= now < e for s, e in self._open_periods(camera_id))
+        return self._no_view_since(camera_id, self.clock.monotonic() if mono is None else mono) is None
+
+    def _no_view_since(self, camera_id: str, now: float) -> float | None:
+        starts = [s for s, e in self._open_periods(camera_id) if s <= now < e]
+        v = self._views.get(camera_id)
+        if v is not None and v.last_capture is not None and now - v.last_capture > v.stale_s():
+            starts.append(v.last_capture + self._tolerance())
+        return min(starts) if starts else None
+
+    def _tolerance(self) -> float:
+        """How far past the newest processed capture absence may be counted: the frames in flight. Less than
+        grace, so an SPG in every processed frame never drops into grace however slow the pipeline is."""
+        limit = self.grace_s if self.grace_s > 0 else self.absent_s
+        return min(VIEW_STALE_MIN_S, 0.5 * limit)
 
     # --- inputs --------------------------------------------------------------------------------
-    def frame(self, camera_id: str, mono: float | None = None, captured: float | None = None) -> None:
-        """A processed frame of ``camera_id`` reached the router (with or without faces): the camera has a view.
-
-        ``mono``: when it arrived (default now); ``captured``: when it was captured (default: when it arrived).
-        Arrivals further apart than the camera's stale time (learnt from its capture rhythm, so a router that
-        stalls is not mistaken for a slow camera) leave a period without view between them."""
+    def frame(self, camera_id: str, captured: float | None = None) -> None:
+        """A processed frame of ``camera_id`` (with or without faces), captured at monotonic ``captured``
+        (default now): the camera's view reaches that far. A gap since the previous capture longer than the
+        camera's usual rhythm was a period without view."""
         now = self.clock.monotonic()
         self._advance(now)
-        mono = now if mono is None else min(mono, now)
-        captured = mono if captured is None else min(captured, mono)
+        captured = now if captured is None else min(captured, now)
         v = self._views.get(camera_id)
         if v is None:
             v = self._views[camera_id] = CameraView()
-        stale = v.stale_s()
-        if v.last_frame is not None and mono - v.last_frame > stale:
-            v.blind.append((v.last_frame + stale, mono))
-            self._prune(v.blind)
-        if v.last_capture is not None and captured > v.last_capture:
+        if v.last_capture is not None:
+            if captured <= v.last_capture:
+                return
+            gap = captured - v.last_capture
+            stale = v.stale_s()
+            if gap > stale:
+                v.blind.append((v.last_capture + self._tolerance(), captured))
+                self._prune(v.blind)
             # An outage counts as at most twice the stale time: slow cameras are learnt within a few frames,
             # and one outage does not hide the next.
-            g = min(captured - v.last_capture, 2.0 * stale)
+            g = min(gap, 2.0 * stale)
             v.gap_ema = g if v.gap_ema == 0.0 else 0.8 * v.gap_ema + 0.2 * g
-        v.last_frame = mono if v.last_frame is None else max(v.last_frame, mono)
-        v.last_capture = captured if v.last_capture is None else max(v.last_capture, captured)
+        v.last_capture = captured
 
     def set_health(self, camera_live: dict[str, bool], inference_ok: bool, mono: float | None = None) -> None:
         """What the router knows: which running cameras are live, and whether the inference server answers.
@@ -324,8 +328,8 @@ class PresenceEngine:
         if self._inference_down_since is not None:
             out.append((self._inference_down_since, float("inf")))
         v = self._views.get(camera_id)
-        if v is not None:
-            out.extend(v.open_periods())
+        if v is not None and v.offline_since is not None:
+            out.append((v.offline_since, float("inf")))
         return out
 
     def _blind_periods(self, camera_id: str) -> list[Period]:
@@ -343,25 +347,34 @@ class PresenceEngine:
             periods.popleft()
 
     def idle_s(self, st: SpgState, mono: float) -> float:
-        """Seconds without a hit that count: since the last sighting, minus the time without view."""
+        """Seconds without a hit that count: from the last sighting to as far as the view reaches, minus the
+        time without view."""
+        return self._idle(st, mono)[0]
+
+    def _idle(self, st: SpgState, mono: float) -> tuple[float, float]:
+        """(idle seconds, seconds without view since the last sighting)."""
         if st.last_seen_mono is None:
-            return 0.0
-        raw = mono - st.last_seen_mono
-        return raw - _covered(self._blind_periods(st.last_camera), st.last_seen_mono, mono)
+            return 0.0, 0.0
+        horizon = mono
+        v = self._views.get(st.last_camera)
+        if v is not None and v.last_capture is not None:
+            horizon = min(mono, v.last_capture + self._tolerance())
+        covered = _covered(self._blind_periods(st.last_camera), st.last_seen_mono, horizon)
+        return horizon - st.last_seen_mono - covered, covered
 
     def _evaluate(self, st: SpgState, mono: float, wall: float) -> list[Transition]:
         if not st.state.is_present or st.last_seen_mono is None:
             return []
-        idle = self.idle_s(st, mono)
+        idle, blind = self._idle(st, mono)
+        seen_wall = wall - (mono - st.last_seen_mono)  # wall time of the last sighting
         out: list[Transition] = []
-        if idle >= self.absent_s:
-            at = wall - (idle - self.absent_s)
+        if idle >= self.absent_s - EPS:
+            at = seen_wall + self.absent_s + blind
             t = self._move(st, State.ABSENT, at, st.last_camera)
             t.alert = bool(self.on_duty(st.spg_id, at))
             out.append(t)
-        elif self.grace_s > 0 and idle >= self.grace_s and st.state is State.PRESENT:
-            at = wall - (idle - self.grace_s)
-            out.append(self._move(st, State.GRACE, at, st.last_camera))
+        elif self.grace_s > 0 and idle >= self.grace_s - EPS and st.state is State.PRESENT:
+            out.append(self._move(st, State.GRACE, seen_wall + self.grace_s + blind, st.last_camera))
         return out
 
     def _move(self, st: SpgState, to: State, at: float, camera_id: str) -> Transition:
