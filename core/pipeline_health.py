@@ -1,7 +1,9 @@
 """What a router loop can see right now, for :meth:`core.attendance.AttendanceService.on_pipeline_health`.
 
 Camera states come from the cameras' status messages; the inference server counts as alive while its
-results or its once-a-second statistics keep arriving (a frozen or restarting server sends neither).
+results or its once-a-second statistics keep arriving (a frozen or restarting server sends neither). A
+camera whose last status said "live" but whose frames stopped coming while the server answers is not live
+either: a worker that died cannot say so, and its replacement may take a while to start.
 """
 
 from __future__ import annotations
@@ -27,10 +29,14 @@ class PipelineHealth:
         self._mono = monotonic
         self._states: dict[str, CameraState] = {}
         self._last_answer: float | None = None
+        self._last_result: dict[str, float] = {}
 
     def update(self, batch: RouterBatch) -> None:
+        now = self._mono()
         if batch.results or batch.stats:
-            self._last_answer = self._mono()
+            self._last_answer = now
+        for r in batch.results or ():
+            self._last_result[r.camera_id] = now
         statuses: Iterable[CameraStatus] = batch.statuses or ()
         for st in statuses:
             self._states[st.camera_id] = st.state
@@ -38,9 +44,17 @@ class PipelineHealth:
     def forget(self, camera_id: str) -> None:
         """The camera was removed from the pipeline."""
         self._states.pop(camera_id, None)
+        self._last_result.pop(camera_id, None)
 
     def camera_live(self) -> dict[str, bool]:
-        return {cam: st is CameraState.LIVE for cam, st in self._states.items()}
+        now = self._mono()
+        server_ok = self.inference_ok()
+        out = {}
+        for cam, st in self._states.items():
+            last = self._last_result.get(cam)
+            delivering = not server_ok or (last is not None and now - last < self.silent_s)
+            out[cam] = st is CameraState.LIVE and delivering
+        return out
 
     def inference_ok(self) -> bool:
         return self._last_answer is not None and self._mono() - self._last_answer < self.silent_s
