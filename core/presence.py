@@ -126,17 +126,17 @@ def _covered(periods: list[Period], a: float, b: float) -> float:
     if b <= a:
         return 0.0
     clipped = sorted((max(s, a), min(e, b)) for s, e in periods if e > a and s < b)
-    total, cur_s, cur_e = 0.0, None, None
-    for s, e in clipped:
-        if cur_e is None or s > cur_e:
-            if cur_e is not None:
-                total += cur_e - cur_s
+    if not clipped:
+        return 0.0
+    total = 0.0
+    cur_s, cur_e = clipped[0]
+    for s, e in clipped[1:]:
+        if s > cur_e:
+            total += cur_e - cur_s
             cur_s, cur_e = s, e
         else:
             cur_e = max(cur_e, e)
-    if cur_e is not None:
-        total += cur_e - cur_s
-    return total
+    return total + (cur_e - cur_s)
 
 
 class PresenceEngine:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import csv
 from dataclasses import dataclass, fields
 from datetime import date, datetime, timedelta
+from itertools import pairwise
 from pathlib import Path
 from typing import Any, Callable, Sequence
 from zoneinfo import ZoneInfo
@@ -134,7 +135,7 @@ def build_report(store: Any, cfg: Any, start: date, end: date, spg_ids: Sequence
 def _no_view(ivs: Sequence[Any], absent_at: Sequence[float], d0: float, d1: float) -> float:
     """Seconds of the day between two consecutive presence intervals with no ABSENT transition between them."""
     total = 0.0
-    for a, b in zip(ivs, ivs[1:]):
+    for a, b in pairwise(ivs):
         gap0, gap1 = a.last_seen, b.start
         if gap1 <= gap0 or any(gap0 - 1e-6 <= ts <= gap1 + 1e-6 for ts in absent_at):
             continue

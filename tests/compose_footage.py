@@ -216,7 +216,7 @@ def _origin(cam: str, frames: Sequence[dict]) -> float:
             continue
         for f in x["faces"]:
             cx = (f["bbox"][0] + f["bbox"][2]) / 2 / 1280.0
-            for who, a, b, px, _, _ in HARD_SCENE[cam]:
+            for who, _a, _b, px, _, _ in HARD_SCENE[cam]:
                 if abs(px - cx) < 0.06:
                     seen.setdefault((who, px), []).append(x["timestamp"])
     est = []

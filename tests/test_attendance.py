@@ -485,7 +485,7 @@ def watch(svc, clock, seconds, cams=("cam1",), spgs=(), live=None, inference_ok=
     for _ in range(int(round(seconds * fps))):
         for i, cam in enumerate(cams):
             out += svc.on_frame_result(frame(clock, cam, *(spgs if i == 0 else ())))
-        svc.on_pipeline_health(live if live is not None else {c: True for c in ("cam1", "cam2")}, inference_ok)
+        svc.on_pipeline_health(live if live is not None else dict.fromkeys(("cam1", "cam2"), True), inference_ok)
         out += svc.tick()
         clock.advance(1.0 / fps)
     return out

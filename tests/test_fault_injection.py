@@ -77,7 +77,7 @@ def _camera_pid(pid: int, video: Path) -> int | None:
             continue
         for fd in fds:
             try:
-                if os.readlink(fd) == str(video):
+                if str(fd.readlink()) == str(video):
                     return c
             except OSError:
                 continue
@@ -95,7 +95,7 @@ def scene(tmp_path, faces_dir, test_pack, small_disk):  # noqa: F811 - the fixtu
     from core.paths import DataLayout
 
     videos = {}
-    for spg, (person, cam) in PEOPLE.items():
+    for person, cam in PEOPLE.values():
         photo = faces_dir / person / f"{person}_0006.jpg"
         videos[cam] = compose_video(tmp_path / f"{cam}.mp4", [Appearance(photo, 0.0, 12.0, (0.5, 0.5), 0.6)],
                                     fps=10, size=(640, 360))
