@@ -39,10 +39,14 @@ def test_hard_footage_headless_transitions_within_a_second(pack, hard_videos, fa
     lines, stderr, rc = run_hard_scene(tmp_path, PACKS[pack], hard_videos, faces_dir)
     assert rc == 0, stderr[-3000:]
     score = score_hard_run(lines)
-    print(f"\nhard footage, {pack}: {score.summary()}\n  errors (s): {score.errors}")
-    assert score.face_widths[0] >= 55 and score.face_widths[2] <= 90, score.face_widths  # the scene is as specified
-    assert score.unknown_named == 0 and score.wrong_name == 0, score.summary()
-    assert score.false_absent == 0, score.actual
-    assert score.sequences_ok, score.actual
+    frames = [x for x in lines if x["type"] == "frame"]
+    rate = len(frames) / 2 / max(1e-9, frames[-1]["timestamp"] - frames[0]["timestamp"]) if len(frames) > 1 else 0.0
+    why = f"{score.summary()}; {rate:.1f} frames/s processed per camera"
+    print(f"\nhard footage, {pack}: {why}\n  errors (s): {score.errors}")
+    if pack == "buffalo_s":  # the scene is as specified, measured with SCRFD's boxes (YuNet's are tighter)
+        assert score.face_widths[0] >= 55 and score.face_widths[2] <= 90, score.face_widths
+    assert score.unknown_named == 0 and score.wrong_name == 0, why
+    assert score.false_absent == 0, (why, score.actual)
+    assert score.sequences_ok, (why, score.actual)
     assert len(score.errors) == len(HARD_TRUTH)
-    assert all(abs(e) <= TOLERANCE_S for _, _, e in score.errors), score.errors
+    assert all(abs(e) <= TOLERANCE_S for _, _, e in score.errors), (why, score.errors)
