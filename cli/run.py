@@ -161,7 +161,7 @@ def _body(args: argparse.Namespace) -> int:
                 print(f"warning: {e}", file=sys.stderr)
             if attendance is not None:
                 health.update(batch)
-                attendance.on_pipeline_health(health.camera_live(), health.inference_ok())
+                attendance.on_pipeline_health(health.camera_live(), health.inference_ok(), health.ended())
                 transitions.extend(attendance.tick() or [])
             for t in transitions:
                 line = transition_line(t)

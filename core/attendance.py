@@ -26,7 +26,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Collection, Mapping
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -268,12 +268,16 @@ class AttendanceService:
         except EventStoreError as exc:
             self._store_problem(exc)
 
-    def on_pipeline_health(self, camera_live: Mapping[str, bool], inference_ok: bool) -> None:
+    def on_pipeline_health(self, camera_live: Mapping[str, bool], inference_ok: bool,
+                           ended: Collection[str] = ()) -> None:
         """The router's view right now: ``camera_live`` maps every running camera to whether it is live (a
-        camera not in it was removed); ``inference_ok`` says whether the inference server answers. Call it
-        once per router loop, before :meth:`tick`."""
-        self.engine.set_health(dict(camera_live), bool(inference_ok))
-        self._camera_alerts.extend(self.cameras.update(camera_live, self.clock.time(), self.clock.monotonic()))
+        camera not in it was removed); ``inference_ok`` says whether the inference server answers; ``ended``
+        cameras stopped on purpose (a video file that played to its end): no view, but no outage alert.
+        Call it once per router loop, before :meth:`tick`."""
+        live = {cam: bool(ok) and cam not in ended for cam, ok in camera_live.items()}
+        self.engine.set_health(live, bool(inference_ok))
+        watched = {cam: ok for cam, ok in live.items() if cam not in ended}
+        self._camera_alerts.extend(self.cameras.update(watched, self.clock.time(), self.clock.monotonic()))
 
     def tick(self) -> list[Transition]:
         self._check_clock()

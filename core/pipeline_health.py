@@ -56,5 +56,9 @@ class PipelineHealth:
             out[cam] = st is CameraState.LIVE and delivering
         return out
 
+    def ended(self) -> set[str]:
+        """Cameras stopped on purpose (a video file played to its end): no view, but not an outage."""
+        return {cam for cam, st in self._states.items() if st is CameraState.STOPPED}
+
     def inference_ok(self) -> bool:
         return self._last_answer is not None and self._mono() - self._last_answer < self.silent_s

@@ -550,3 +550,19 @@ def test_camera_blink_shorter_than_absent_seconds_raises_no_camera_alert(server,
     ob.deliver_due()
     assert server.received == []
     svc.close()
+
+
+def test_a_video_file_that_ended_is_no_view_but_no_camera_alert(server, tmp_path):
+    clock = FakeClock()
+    store = EventStore(tmp_path / "e.db")
+    ob = outbox_for(server, store, clock)
+    svc = AttendanceService(make_cfg(), store, ob, clock, lambda: NAMES)
+    watch(svc, clock, 5, spgs=("ana",))
+    for _ in range(120):  # the file played to its end: the camera is stopped, not broken
+        svc.on_pipeline_health({"cam1": False}, True, ended={"cam1"})
+        assert svc.tick() == []
+        clock.advance(1.0)
+    assert svc.snapshot()[0].no_view
+    ob.deliver_due()
+    assert server.received == []
+    svc.close()

@@ -54,5 +54,7 @@ def test_a_dead_camera_worker_is_not_live_although_its_last_status_said_so():
     assert h.camera_live() == {"a": True, "b": False}
     h.update(Batch([result("b")], [status("b", CameraState.LIVE)]))
     assert h.camera_live() == {"a": True, "b": True}
+    h.update(Batch([result("a")], [status("b", CameraState.STOPPED)]))  # its video file ended
+    assert h.camera_live() == {"a": True, "b": False} and h.ended() == {"b"}
     h.forget("b")
-    assert h.camera_live() == {"a": True}
+    assert h.camera_live() == {"a": True} and h.ended() == set()

@@ -234,7 +234,8 @@ class PipelineController(QThread):
                     if isinstance(s, InferenceStats) or s is not None:
                         self.stats.emit(s)
                 self._health.update(batch)
-                self.attendance.on_pipeline_health(self._health.camera_live(), self._health.inference_ok())
+                self.attendance.on_pipeline_health(self._health.camera_live(), self._health.inference_ok(),
+                                                   self._health.ended())
                 transitions.extend(self.attendance.tick() or [])
                 for t in transitions:
                     self._on_transition(t)
