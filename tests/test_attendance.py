@@ -566,3 +566,40 @@ def test_a_video_file_that_ended_is_no_view_but_no_camera_alert(server, tmp_path
     ob.deliver_due()
     assert server.received == []
     svc.close()
+
+
+class _SlowDisk:
+    """An events store whose every write (at most one a second) waits 2 s for a lock another program holds."""
+
+    def __init__(self, store, clock):
+        self._store, self._clock, self._last = store, clock, None
+
+    def flush_due(self):
+        now = self._clock.monotonic()
+        if self._last is None or now - self._last >= 1.0:
+            self._clock.advance(2.0)
+            self._last = self._clock.monotonic()
+        self._store.flush_due()
+
+    def __getattr__(self, name):
+        return getattr(self._store, name)
+
+
+def test_database_slow_to_write_does_not_flap_a_visible_spg(tmp_path):
+    clock = FakeClock()
+    svc = AttendanceService(make_cfg(grace_seconds=2, absent_seconds=6), _SlowDisk(EventStore(tmp_path / "e.db"), clock),
+                            None, clock, lambda: NAMES)
+    out = []
+    next_capture = clock.time()
+    ana = (FaceResult((100.0, 100.0, 160.0, 170.0), (), 0.9, "ana", 0.8, 1),)
+    for _ in range(60):  # the camera captures at 5 fps; each poll gets what was captured while the router waited
+        clock.advance(0.1)
+        batch = []
+        while next_capture <= clock.time():
+            batch.append(FrameResult("cam1", 0, next_capture, 0.0, ana, (480, 640)))
+            next_capture += 0.2
+        for r in batch:
+            out += svc.on_frame_result(r)
+        out += svc.tick()
+    assert [(t.from_state.value, t.to_state.value) for t in out] == [("not_seen", "present")]
+    svc.close()
