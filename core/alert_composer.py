@@ -15,6 +15,7 @@ import cv2
 import numpy as np
 
 from core.alert_templates import AlertTemplates, fmt_duration, fmt_time
+from core.events_db import EventStoreError
 from core.presence import State, Transition
 
 log = logging.getLogger(__name__)
@@ -85,7 +86,11 @@ class AlertComposer:
             camera=t.camera_id or "-", away=fmt_duration((t.timestamp - ls) if ls else 0.0))
 
     def return_text(self, t: Transition) -> str:
-        prev = self.store.transitions_between(0.0, t.timestamp + 1e-6, [t.spg_id])
+        try:
+            prev = self.store.transitions_between(0.0, t.timestamp + 1e-6, [t.spg_id])
+        except EventStoreError as exc:  # the alert goes out without "away for"
+            log.warning("%s", exc)
+            prev = []
         away_since = next((p.last_seen for p in reversed(prev) if p.to_state == State.ABSENT.value), None)
         away = (t.timestamp - away_since) if away_since else 0.0
         return self.templates.render("returned", name=t.name, outlet=self.cfg.outlet.name, camera=t.camera_id or "-",
