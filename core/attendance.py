@@ -32,8 +32,8 @@ from zoneinfo import ZoneInfo
 import numpy as np
 
 from core.alert_composer import AlertComposer
-from core.camera_watch import CameraEvent, CameraWatch
 from core.alert_outbox import AlertOutbox
+from core.camera_watch import CameraEvent, CameraWatch
 from core.clock import as_clock
 from core.events_backend import ALERT_PENDING, ALERT_SKIPPED, EventStoreError, StateRow
 from core.events_db import EventStore

@@ -114,7 +114,7 @@ class CameraView:
     """Usual time between two processed captures."""
     offline_since: float | None = None
     """The router said the camera is not live (since then, monotonic)."""
-    blind: deque = field(default_factory=lambda: deque(maxlen=MAX_BLIND_PERIODS))
+    blind: deque[Period] = field(default_factory=lambda: deque(maxlen=MAX_BLIND_PERIODS))
     """Closed periods (start, end) without a view."""
 
     def stale_s(self) -> float:
@@ -162,7 +162,7 @@ class PresenceEngine:
         """Total time credited as downtime (suspend / frozen process)."""
         self._views: dict[str, CameraView] = {}
         self._inference_down_since: float | None = None
-        self._global_blind: deque = deque(maxlen=MAX_BLIND_PERIODS)
+        self._global_blind: deque[Period] = deque(maxlen=MAX_BLIND_PERIODS)
 
     # --- state access --------------------------------------------------------------------------
     def states(self) -> dict[str, SpgState]:
@@ -339,7 +339,7 @@ class PresenceEngine:
             out.extend(v.blind)
         return out
 
-    def _prune(self, periods: deque) -> None:
+    def _prune(self, periods: deque[Period]) -> None:
         """Drop periods that ended before the oldest sighting that still counts."""
         oldest = min((st.last_seen_mono for st in self._spg.values()
                       if st.state.is_present and st.last_seen_mono is not None), default=None)

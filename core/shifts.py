@@ -22,13 +22,6 @@ Weekly = Mapping["Weekday", "ShiftWindow"] | Mapping[str, Any]
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
-def day_bounds(day: date, tz: ZoneInfo) -> tuple[float, float]:
-    """Epoch seconds of the outlet-local midnight starting ``day`` and the one ending it."""
-    start = datetime.combine(day, dtime(0, 0), tz)
-    end = datetime.combine(day + timedelta(days=1), dtime(0, 0), tz)
-    return start.timestamp(), end.timestamp()
-
-
 @dataclass(frozen=True, slots=True)
 class ShiftSpan:
     """One concrete shift: wall-clock epoch seconds."""
