@@ -7,8 +7,11 @@ monotonic times supplied by the caller (the attendance service's injected clock)
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Literal, Mapping
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,8 +48,10 @@ class CameraWatch:
         for cam, live in camera_live.items():
             o = self._out.get(cam)
             if not live and o is None:
+                log.info("camera %s has no view (not live or delivering no frames)", cam)
                 self._out[cam] = _Outage(wall, mono)
             elif live and o is not None:
+                log.info("camera %s delivers frames again after %.1f s", cam, mono - o.since_mono)
                 del self._out[cam]
                 if o.alerted:
                     events.append(CameraEvent("online", cam, o.since_wall, wall))

@@ -42,6 +42,9 @@ PRESENCE = {"grace_seconds": 2.0, "absent_seconds": 6.0, "confirm_hits": 2, "con
 PEOPLE = {"ana": ("George_W_Bush", "cam_a"), "budi": ("Colin_Powell", "cam_b")}
 FAULT_S = 10.0
 """How long each fault lasts: longer than absent_seconds."""
+CAMERA_AWAY_S = 14.0
+"""The camera stays away longer: its outage only shows once its frames have stopped for 3 s, and it must then
+last absent_seconds before the camera alert is due."""
 
 
 def _children(pid: int) -> list[int]:
@@ -171,7 +174,7 @@ def test_frozen_server_vanished_camera_and_full_disk_leave_no_false_absence(scen
             assert worker is not None
             videos["cam_b"].rename(away)
             os.kill(worker, signal.SIGKILL)
-            time.sleep(FAULT_S)
+            time.sleep(CAMERA_AWAY_S)
             away.rename(videos["cam_b"])
             t_back = time.time()
             wait(lambda: seen_after(t_back) >= everyone, 120, "cam_b back")
