@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 
 from core.alert_templates import AlertTemplates, fmt_duration, fmt_time
-from core.events_db import EventStoreError
+from core.events_backend import EventStoreError
 from core.presence import State, Transition
 
 log = logging.getLogger(__name__)
