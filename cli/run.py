@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cli.common import config_from_args, fail, positive_seconds, run_guarded
+from core.pipeline_health import PipelineHealth
 
 if TYPE_CHECKING:
     from workers.inline_pipeline import InlinePipeline
@@ -136,6 +137,7 @@ def _body(args: argparse.Namespace) -> int:
         pipeline = Pipeline(cfg, data_dir)
     attendance = None if args.no_presence else open_presence(cfg, data_dir)
     out = open(out_path, "a", encoding="utf-8") if out_path else None  # noqa: SIM115 (closed in the finally below)
+    health = PipelineHealth()
     frames = faces = 0
     transitions: list[Any] = []
     end = time.monotonic() + args.duration if args.duration else None
@@ -158,6 +160,8 @@ def _body(args: argparse.Namespace) -> int:
             for e in batch.errors:
                 print(f"warning: {e}", file=sys.stderr)
             if attendance is not None:
+                health.update(batch)
+                attendance.on_pipeline_health(health.camera_live(), health.inference_ok(), health.ended())
                 transitions.extend(attendance.tick() or [])
             for t in transitions:
                 line = transition_line(t)

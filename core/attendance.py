@@ -2,6 +2,7 @@
 
     svc = AttendanceService(cfg, EventStore(path), outbox_or_None, SystemClock(), gallery.names)
     for result in batch: svc.on_frame_result(result, frame)   # every face with an spg_id is a hit
+    svc.on_pipeline_health(camera_live, inference_ok)         # what the router can see right now
     svc.tick()                                                # about once a second: grace/absent + alerts
     svc.snapshot()                                            # rows for the presence table
     svc.close()
@@ -10,7 +11,13 @@ It glues the pure :class:`core.presence.PresenceEngine` to storage (:class:`core
 and alerts (:class:`core.alert_outbox.AlertOutbox`): every transition is committed together with the
 SPG's state, its presence interval and its alert in one transaction, so after a restart presence
 resumes from the database and no alert is lost or queued twice. Time spent while the application was
-not running is downtime, not absence (the last heartbeat tells where it stopped).
+not running is downtime, not absence (the last heartbeat tells where it stopped). Time during which the
+pipeline could not see an SPG ("no view": camera offline, inference down, router stalled) is neither
+presence nor absence: their presence interval is split, and a camera that stays offline raises its own
+alert (:mod:`core.camera_watch`) instead of a wave of absences.
+
+Alert texts and photos come from :mod:`core.alert_composer`; hit retention and the daily summary from
+:mod:`core.housekeeping`.
 """
 
 from __future__ import annotations
@@ -18,27 +25,31 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Callable
+from pathlib import Path
+from typing import Any, Callable, Collection, Mapping
 from zoneinfo import ZoneInfo
 
 import numpy as np
 
+from core.alert_composer import AlertComposer
 from core.alert_outbox import AlertOutbox
-from core.alert_templates import AlertTemplates, fmt_duration, fmt_time
+from core.camera_watch import CameraEvent, CameraWatch
 from core.clock import as_clock
 from core.events_backend import ALERT_PENDING, ALERT_SKIPPED, EventStoreError, StateRow
+from core.events_db import EventStore
+from core.housekeeping import Housekeeping
+from core.paths import DataLayout
 from core.presence import PresenceEngine, State, Transition
-from core.reports import summary_text
 from core.secrets import register_secret
 from core.shifts import ShiftBook, day_bounds
 
 log = logging.getLogger(__name__)
 
-PRUNE_EVERY_S = 3600.0
 MAX_CAPTURE_LAG_S = 5.0
-CROP_EVERY_S = 1.0
 STORE_RETRY_S = 5.0
 GALLERY_CHECK_S = 0.3
+NO_VIEW_SPLIT_S = 3.0
+"""An SPG out of view this long has their presence interval split (a shorter blink stays presence)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +65,8 @@ class SpgPresence:
     shift_status: str
     """'on duty', 'off duty' or 'no shift'."""
     in_grace: bool = False
+    no_view: bool = False
+    """PRESENT, but nothing can see where they were (camera offline, inference down)."""
 
 
 def _secret(v: Any) -> str:
@@ -72,22 +85,21 @@ class AttendanceService:
         self.tz = ZoneInfo(cfg.outlet.timezone)
         self.shifts = ShiftBook.from_config(cfg)
         self.engine = PresenceEngine(cfg.presence, self.clock, on_duty=self.shifts.on_duty)
-        self.templates = AlertTemplates(cfg.outlet.language)
+        self.compose = AlertComposer(cfg, store)
+        self.housekeeping = Housekeeping(cfg, store, self.clock)
+        self.cameras = CameraWatch(float(cfg.presence.absent_seconds))
+        self._camera_alerts: list[CameraEvent] = []
         register_secret(_secret(cfg.telegram.token))
         register_secret(_secret(cfg.telegram.chat_id))
         self._interval: dict[str, int | None] = {}
         self._last_logged: dict[tuple[str, str], float] = {}
-        self._crops: dict[str, np.ndarray] = {}
-        self._crop_at: dict[str, float] = {}
         self._names: dict[str, str] = {}
-        self._last_prune_mono: float | None = None
         self._closed = False
         self._unsaved: list[tuple] = []
         self._retry_at: float | None = None
         self._store_logged: float | None = None
         self._today: dict[str, float] = {}
         self._reopen: set[str] = set()
-        self._summary_done: str | None = None
         self._last_clock: tuple[float, float] | None = None
         self.store_error: str | None = None
         """The events database problem right now (locked file, full disk, ...), as a sentence; None when fine."""
@@ -146,8 +158,8 @@ class AttendanceService:
         sent are cancelled and their face photos dropped. Their attendance history stays."""
         self.engine.forget(spg_id)
         self._removed.add(spg_id)
-        for d in (self._crops, self._crop_at, self._interval):
-            d.pop(spg_id, None)
+        self._interval.pop(spg_id, None)
+        self.compose.forget(spg_id)
         self._reopen.discard(spg_id)
         self._last_logged = {k: v for k, v in self._last_logged.items() if k[0] != spg_id}
         # transitions still waiting for the database are history: kept, but without their alert
@@ -178,12 +190,12 @@ class AttendanceService:
             log.warning("clock discontinuity (wall %+.0f s, monotonic %+.0f s): treated as downtime", dw, dm)
             self._split_intervals("clock")
 
-    def _split_intervals(self, why: str) -> None:
+    def _split_intervals(self, why: str, only: set[str] | None = None) -> None:
         if self._unsaved:
             return
         for spg, iid in list(self._interval.items()):
             st = self.engine.state_of(spg)
-            if iid is None or not st.state.is_present:
+            if iid is None or not st.state.is_present or (only is not None and spg not in only):
                 continue
             try:
                 self.store.close_interval(spg, iid, st.last_seen)
@@ -213,6 +225,8 @@ class AttendanceService:
         """
         self._check_clock()
         now_wall, now_mono = self.clock.time(), self.clock.monotonic()
+        captured = float(result.timestamp) if result.timestamp else now_wall
+        self.engine.frame(result.camera_id, captured=now_mono - min(MAX_CAPTURE_LAG_S, max(0.0, now_wall - captured)))
         out: list[Transition] = []
         interval_s = float(self.cfg.presence.hit_log_interval_s)
         for face in result.faces:
@@ -234,15 +248,12 @@ class AttendanceService:
             iid = self._interval.get(spg)
             if iid is not None and self.engine.state_of(spg).state.is_present:
                 self.store.touch_interval(iid, wall)
-            if snapshot is not None and now_mono - self._crop_at.get(spg, -1e18) >= CROP_EVERY_S:
+            if snapshot is not None and self.compose.wants_face(spg, now_mono):
                 if callable(snapshot):
                     snapshot = snapshot()  # read the frame once, only now that a face needs it
                     if snapshot is None:
                         continue
-                crop = _crop(snapshot, face.bbox, result.frame_shape)
-                if crop is not None:
-                    self._crops[spg] = crop
-                    self._crop_at[spg] = now_mono
+                self.compose.keep_face(spg, snapshot, face.bbox, result.frame_shape, now_mono)
         self.store.heartbeat(now_wall)
         self._flush_due()
         return out
@@ -257,6 +268,17 @@ class AttendanceService:
         except EventStoreError as exc:
             self._store_problem(exc)
 
+    def on_pipeline_health(self, camera_live: Mapping[str, bool], inference_ok: bool,
+                           ended: Collection[str] = ()) -> None:
+        """The router's view right now: ``camera_live`` maps every running camera to whether it is live (a
+        camera not in it was removed); ``inference_ok`` says whether the inference server answers; ``ended``
+        cameras stopped on purpose (a video file that played to its end): no view, but no outage alert.
+        Call it once per router loop, before :meth:`tick`."""
+        live = {cam: bool(ok) and cam not in ended for cam, ok in camera_live.items()}
+        self.engine.set_health(live, bool(inference_ok))
+        watched = {cam: ok for cam, ok in live.items() if cam not in ended}
+        self._camera_alerts.extend(self.cameras.update(watched, self.clock.time(), self.clock.monotonic()))
+
     def tick(self) -> list[Transition]:
         self._check_clock()
         self._check_people()
@@ -267,12 +289,43 @@ class AttendanceService:
         now = self.clock.time()
         self.store.heartbeat(now)
         self._flush_due()
+        self._split_no_view()
         try:
-            self._maybe_prune()
-            self._maybe_daily_summary(now)
+            self._camera_alerts_due(now)
+            self.housekeeping.run(now, self.outbox, self._names)
         except EventStoreError as exc:
             self._store_problem(exc)
         return out
+
+    def _split_no_view(self) -> None:
+        """Presence intervals end at the last sighting of an SPG who has been out of view for a while, and
+        start again at the next sighting: the report shows the time between as "no view"."""
+        mono = self.clock.monotonic()
+        blind = set()
+        for spg, iid in self._interval.items():
+            since = self.engine.no_view_since(spg) if iid is not None else None
+            if since is not None and mono - since >= NO_VIEW_SPLIT_S:
+                blind.add(spg)
+        if blind:
+            log.info("no view of %s: presence on hold until seen again", ", ".join(sorted(blind)))
+            self._split_intervals("no view", blind)
+
+    def _camera_alerts_due(self, now: float) -> None:
+        due = self.cameras.due(now, self.clock.monotonic())
+        for ev in due:
+            log.warning("camera %s offline since %s", ev.camera_id, datetime.fromtimestamp(ev.since, self.tz))
+        for ev in [*self._camera_alerts, *due]:
+            if ev.kind == "offline":
+                text = self.compose.camera_offline_text(ev.camera_id, ev.since)
+            else:
+                text = self.compose.camera_online_text(ev.camera_id, ev.since, ev.at)
+            self.store.add_alert(ev.at, None, f"camera_{ev.kind}", text, None, self._alert_status())
+            if ev.kind == "offline":
+                self.cameras.mark_alerted(ev.camera_id)
+            else:
+                self._camera_alerts.remove(ev)
+            if self.outbox is not None:
+                self.outbox.notify()
 
     # --- transitions -> storage + alerts -------------------------------------------------------
     def _apply(self, t: Transition) -> None:
@@ -286,10 +339,10 @@ class AttendanceService:
             interval = ("close", (self._interval[t.spg_id], t.last_seen or t.timestamp))
         alert = None
         if t.to_state is State.ABSENT and t.alert:
-            alert = ("absent", self._absent_text(t), self._photo(t.spg_id), self._alert_status())
+            alert = ("absent", self.compose.absent_text(t), self.compose.photo(t.spg_id), self._alert_status())
         elif (t.from_state is State.ABSENT and t.to_state is State.PRESENT and self.cfg.presence.notify_return
               and self.shifts.on_duty(t.spg_id, t.timestamp)):
-            alert = ("returned", self._return_text(t, st), None, self._alert_status())
+            alert = ("returned", self.compose.return_text(t), None, self._alert_status())
         if self._unsaved and interval is not None and interval[0] == "close":
             interval = ("close", (None, interval[1][1]))  # the open interval's id is not known yet
         row = StateRow(t.spg_id, st.state.value, st.since, st.last_seen, st.last_camera, self._interval.get(t.spg_id))
@@ -337,68 +390,6 @@ class AttendanceService:
     def _alert_status(self) -> str:
         return ALERT_PENDING if self.outbox is not None else ALERT_SKIPPED
 
-    def _absent_text(self, t: Transition) -> str:
-        ls = t.last_seen
-        return self.templates.render(
-            "absent", name=t.name, outlet=self.cfg.outlet.name,
-            last_seen=fmt_time(ls, self.tz, with_date=False) if ls else self.templates.raw("never"),
-            camera=t.camera_id or "-", away=fmt_duration((t.timestamp - ls) if ls else 0.0))
-
-    def _return_text(self, t: Transition, st: Any) -> str:
-        try:
-            prev = self.store.transitions_between(0.0, t.timestamp + 1e-6, [t.spg_id])
-        except EventStoreError as exc:  # the alert goes out without "away for"
-            self._store_problem(exc)
-            prev = []
-        away_since = next((p.last_seen for p in reversed(prev) if p.to_state == State.ABSENT.value), None)
-        away = (t.timestamp - away_since) if away_since else 0.0
-        return self.templates.render("returned", name=t.name, outlet=self.cfg.outlet.name, camera=t.camera_id or "-",
-                                     time=fmt_time(t.timestamp, self.tz), away=fmt_duration(away))
-
-    def _photo(self, spg_id: str) -> bytes | None:
-        if not self.cfg.telegram.send_photo:
-            return None
-        crop = self._crops.get(spg_id)
-        if crop is None:
-            return None
-        try:
-            import cv2
-
-            ok, buf = cv2.imencode(".jpg", crop, [int(cv2.IMWRITE_JPEG_QUALITY), 85])
-            return bytes(buf) if ok else None
-        except Exception:  # noqa: BLE001 - the text alone still goes out
-            log.exception("snapshot encoding failed")
-            return None
-
-    # --- housekeeping --------------------------------------------------------------------------
-    def _maybe_prune(self) -> None:
-        mono = self.clock.monotonic()
-        if self._last_prune_mono is not None and mono - self._last_prune_mono < PRUNE_EVERY_S:
-            return
-        self._last_prune_mono = mono
-        days = int(self.cfg.storage.hit_retention_days)
-        n = self.store.prune_hits(self.clock.time() - days * 86400.0)
-        if n:
-            log.info("pruned %d hits older than %d days", n, days)
-
-    def _maybe_daily_summary(self, now: float) -> None:
-        at = self.cfg.telegram.daily_summary_time
-        if at is None or self.outbox is None:
-            return
-        local = datetime.fromtimestamp(now, self.tz)
-        if local.time() < at:
-            return
-        today = local.date().isoformat()
-        if self._summary_done == today:
-            return
-        if self.store.get_meta("daily_summary_date") == today:
-            self._summary_done = today
-            return
-        text = summary_text(self.store, self.cfg, local.date(), self._names, now=now)
-        self.store.add_alert(now, None, "summary", text)
-        self.store.set_meta("daily_summary_date", today)
-        self.outbox.notify()
-
     # --- outputs -------------------------------------------------------------------------------
     def present_today(self, now: float | None = None) -> dict[str, float]:
         now = self.clock.time() if now is None else now
@@ -427,7 +418,8 @@ class AttendanceService:
                 spg_id=spg_id, name=str(name), state=state.value,
                 since=st.since if st else None, last_seen=st.last_seen if st else None,
                 last_camera=st.last_camera if st else "", present_today_s=today.get(spg_id, 0.0),
-                shift_status=self.shifts.status(spg_id, now), in_grace=state is State.GRACE))
+                shift_status=self.shifts.status(spg_id, now), in_grace=state is State.GRACE,
+                no_view=self.engine.no_view(spg_id)))
         return out
 
     def close(self) -> None:
@@ -452,31 +444,10 @@ class AttendanceService:
                 log.error("%s", exc)
 
 
-def _crop(frame: np.ndarray, bbox: tuple[float, float, float, float], original: tuple[int, int] | None,
-          margin: float = 0.4) -> np.ndarray | None:
-    """The face box (original coordinates) with a margin, from ``frame`` (possibly downscaled)."""
-    h, w = frame.shape[:2]
-    sx = sy = 1.0
-    if original and original[0] and original[1]:
-        sy, sx = h / float(original[0]), w / float(original[1])
-    x1, y1, x2, y2 = bbox
-    mx, my = (x2 - x1) * margin, (y2 - y1) * margin
-    a, b = int(max(0, (x1 - mx) * sx)), int(max(0, (y1 - my) * sy))
-    c, d = int(min(w, (x2 + mx) * sx)), int(min(h, (y2 + my) * sy))
-    if c - a < 4 or d - b < 4:
-        return None
-    return np.ascontiguousarray(frame[b:d, a:c]).copy()
-
-
 def open_attendance(cfg: Any, data_dir: Any, gallery_names: Callable[[], dict[str, str]],
                     clock: Any = None) -> AttendanceService:
     """The service as the console and ``app.py run --headless`` use it: ``<data_dir>/events.db`` and, when
     ``telegram.enabled`` with a token and chat id, a Telegram outbox with its delivery thread."""
-    from pathlib import Path
-
-    from core.events_db import EventStore
-    from core.paths import DataLayout
-
     store = EventStore(DataLayout(Path(data_dir)).events_db)
     outbox = None
     if cfg.telegram.enabled:

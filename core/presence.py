@@ -15,6 +15,14 @@
   a resume nobody is alerted at once; someone who really left is alerted ``absent_seconds`` after the
   resume, once. (On Linux the monotonic clock stops during sleep, so the gap never even shows there.)
 * Outside a shift (``on_duty`` returns False) the ABSENT transition still happens but carries no alert.
+* Absence of observation is not absence ("no view"). For a watched camera (one whose processed frames
+  are reported with :meth:`PresenceEngine.frame`) an SPG last seen there is absent only as far as its
+  processed frames reach: up to the capture time of the newest one (plus a little tolerance), never up
+  to "now". So a slow or stalled inference server or router delays the verdict instead of inventing
+  absence. A gap between processed captures longer than the camera's usual rhythm (camera offline,
+  inference server frozen and restarted) is a period without view, credited like downtime; so is the time
+  the router reports the camera not live or the inference server down (:meth:`PresenceEngine.set_health`).
+  A caller that never reports frames gets the plain time-based behaviour.
 """
 
 from __future__ import annotations
@@ -27,6 +35,10 @@ from typing import Any, Callable
 from core.clock import Clock, as_clock
 
 SUSPEND_GAP_S = 30.0
+VIEW_STALE_MIN_S = 1.0
+"""A watched camera without a processed frame for longer than this (or 4 of its usual frame gaps) has no view."""
+MAX_BLIND_PERIODS = 4096
+EPS = 1e-6
 
 
 class State(str, Enum):
@@ -89,6 +101,44 @@ class SpgState:
     """Unconfirmed hits (mono, wall, camera) while NOT_SEEN or ABSENT."""
 
 
+Period = tuple[float, float]
+
+
+@dataclass(slots=True)
+class CameraView:
+    """What the engine knows of one camera's view (monotonic CAPTURE times of its processed frames)."""
+
+    last_capture: float | None = None
+    """Capture time of the newest processed frame: absence is evidenced up to here, not up to now."""
+    gap_ema: float = 0.0
+    """Usual time between two processed captures."""
+    offline_since: float | None = None
+    """The router said the camera is not live (since then, monotonic)."""
+    blind: deque[Period] = field(default_factory=lambda: deque(maxlen=MAX_BLIND_PERIODS))
+    """Closed periods (start, end) without a view."""
+
+    def stale_s(self) -> float:
+        return max(VIEW_STALE_MIN_S, 4.0 * self.gap_ema)
+
+
+def _covered(periods: list[Period], a: float, b: float) -> float:
+    """Seconds of (a, b] inside the union of ``periods``."""
+    if b <= a:
+        return 0.0
+    clipped = sorted((max(s, a), min(e, b)) for s, e in periods if e > a and s < b)
+    if not clipped:
+        return 0.0
+    total = 0.0
+    cur_s, cur_e = clipped[0]
+    for s, e in clipped[1:]:
+        if s > cur_e:
+            total += cur_e - cur_s
+            cur_s, cur_e = s, e
+        else:
+            cur_e = max(cur_e, e)
+    return total + (cur_e - cur_s)
+
+
 class PresenceEngine:
     def __init__(
         self,
@@ -110,6 +160,9 @@ class PresenceEngine:
         self._last_mono: float | None = None
         self.downtime_s = 0.0
         """Total time credited as downtime (suspend / frozen process)."""
+        self._views: dict[str, CameraView] = {}
+        self._inference_down_since: float | None = None
+        self._global_blind: deque[Period] = deque(maxlen=MAX_BLIND_PERIODS)
 
     # --- state access --------------------------------------------------------------------------
     def states(self) -> dict[str, SpgState]:
@@ -137,7 +190,87 @@ class PresenceEngine:
         if st.state.is_present and last_seen is not None:
             st.last_seen_mono = self.clock.monotonic() - max(0.0, idle_s)
 
+    def watched_cameras(self) -> list[str]:
+        """Cameras whose processed frames have been reported (their view is tracked)."""
+        return [c for c, v in self._views.items() if v.last_capture is not None]
+
+    def no_view(self, spg_id: str) -> bool:
+        """True while the SPG is PRESENT (or in grace) but nothing can currently see where they were."""
+        return self.no_view_since(spg_id) is not None
+
+    def no_view_since(self, spg_id: str) -> float | None:
+        """Monotonic time the SPG's current "no view" began, or None when they are in view (or not present)."""
+        st = self._spg.get(spg_id)
+        if st is None or not st.state.is_present:
+            return None
+        return self._no_view_since(st.last_camera, self.clock.monotonic())
+
+    def camera_has_view(self, camera_id: str, mono: float | None = None) -> bool:
+        return self._no_view_since(camera_id, self.clock.monotonic() if mono is None else mono) is None
+
+    def _no_view_since(self, camera_id: str, now: float) -> float | None:
+        starts = [s for s, e in self._open_periods(camera_id) if s <= now < e]
+        v = self._views.get(camera_id)
+        if v is not None and v.last_capture is not None and now - v.last_capture > v.stale_s():
+            starts.append(v.last_capture + self._tolerance())
+        return min(starts) if starts else None
+
+    def _tolerance(self) -> float:
+        """How far past the newest processed capture absence may be counted: the frames in flight. Less than
+        grace, so an SPG in every processed frame never drops into grace however slow the pipeline is."""
+        limit = self.grace_s if self.grace_s > 0 else self.absent_s
+        return min(VIEW_STALE_MIN_S, 0.5 * limit)
+
     # --- inputs --------------------------------------------------------------------------------
+    def frame(self, camera_id: str, captured: float | None = None) -> None:
+        """A processed frame of ``camera_id`` (with or without faces), captured at monotonic ``captured``
+        (default now): the camera's view reaches that far. A gap since the previous capture longer than the
+        camera's usual rhythm was a period without view."""
+        now = self.clock.monotonic()
+        self._advance(now)
+        captured = now if captured is None else min(captured, now)
+        v = self._views.get(camera_id)
+        if v is None:
+            v = self._views[camera_id] = CameraView()
+        if v.last_capture is not None:
+            if captured <= v.last_capture:
+                return
+            gap = captured - v.last_capture
+            stale = v.stale_s()
+            if gap > stale:
+                v.blind.append((v.last_capture + self._tolerance(), captured))
+                self._prune(v.blind)
+            # An outage counts as at most twice the stale time: slow cameras are learnt within a few frames,
+            # and one outage does not hide the next.
+            g = min(gap, 2.0 * stale)
+            v.gap_ema = g if v.gap_ema == 0.0 else 0.8 * v.gap_ema + 0.2 * g
+        v.last_capture = captured
+
+    def set_health(self, camera_live: dict[str, bool], inference_ok: bool, mono: float | None = None) -> None:
+        """What the router knows: which running cameras are live, and whether the inference server answers.
+
+        A camera missing from ``camera_live`` was removed: its view is no longer tracked."""
+        now = self.clock.monotonic()
+        self._advance(now)
+        mono = now if mono is None else min(mono, now)
+        for cam in [c for c in self._views if c not in camera_live]:
+            del self._views[cam]
+        for cam, live in camera_live.items():
+            v = self._views.get(cam)
+            if v is None:
+                v = self._views[cam] = CameraView()
+            if not live and v.offline_since is None:
+                v.offline_since = mono
+            elif live and v.offline_since is not None:
+                v.blind.append((v.offline_since, mono))
+                v.offline_since = None
+        if not inference_ok and self._inference_down_since is None:
+            self._inference_down_since = mono
+        elif inference_ok and self._inference_down_since is not None:
+            self._global_blind.append((self._inference_down_since, mono))
+            self._prune(self._global_blind)
+            self._inference_down_since = None
+
     def hit(self, spg_id: str, camera_id: str, wall: float | None = None,
             mono: float | None = None) -> list[Transition]:
         """One recognised face of ``spg_id`` on ``camera_id`` (times default to now)."""
@@ -190,19 +323,58 @@ class PresenceEngine:
                 if st.pending:
                     st.pending.clear()
 
+    def _open_periods(self, camera_id: str) -> list[Period]:
+        out: list[Period] = []
+        if self._inference_down_since is not None:
+            out.append((self._inference_down_since, float("inf")))
+        v = self._views.get(camera_id)
+        if v is not None and v.offline_since is not None:
+            out.append((v.offline_since, float("inf")))
+        return out
+
+    def _blind_periods(self, camera_id: str) -> list[Period]:
+        out = self._open_periods(camera_id) + list(self._global_blind)
+        v = self._views.get(camera_id)
+        if v is not None:
+            out.extend(v.blind)
+        return out
+
+    def _prune(self, periods: deque[Period]) -> None:
+        """Drop periods that ended before the oldest sighting that still counts."""
+        oldest = min((st.last_seen_mono for st in self._spg.values()
+                      if st.state.is_present and st.last_seen_mono is not None), default=None)
+        while periods and (oldest is None or periods[0][1] < oldest):
+            periods.popleft()
+
+    def idle_s(self, st: SpgState, mono: float) -> float:
+        """Seconds without a hit that count: from the last sighting to as far as the view reaches, minus the
+        time without view."""
+        return self._idle(st, mono)[0]
+
+    def _idle(self, st: SpgState, mono: float) -> tuple[float, float]:
+        """(idle seconds, seconds without view since the last sighting)."""
+        if st.last_seen_mono is None:
+            return 0.0, 0.0
+        horizon = mono
+        v = self._views.get(st.last_camera)
+        if v is not None and v.last_capture is not None:
+            horizon = min(mono, v.last_capture + self._tolerance())
+        covered = _covered(self._blind_periods(st.last_camera), st.last_seen_mono, horizon)
+        return horizon - st.last_seen_mono - covered, covered
+
     def _evaluate(self, st: SpgState, mono: float, wall: float) -> list[Transition]:
         if not st.state.is_present or st.last_seen_mono is None:
             return []
-        idle = mono - st.last_seen_mono
+        idle, blind = self._idle(st, mono)
+        seen_wall = wall - (mono - st.last_seen_mono)  # wall time of the last sighting
         out: list[Transition] = []
-        if idle >= self.absent_s:
-            at = wall - (idle - self.absent_s)
+        if idle >= self.absent_s - EPS:
+            at = seen_wall + self.absent_s + blind
             t = self._move(st, State.ABSENT, at, st.last_camera)
             t.alert = bool(self.on_duty(st.spg_id, at))
             out.append(t)
-        elif self.grace_s > 0 and idle >= self.grace_s and st.state is State.PRESENT:
-            at = wall - (idle - self.grace_s)
-            out.append(self._move(st, State.GRACE, at, st.last_camera))
+        elif self.grace_s > 0 and idle >= self.grace_s - EPS and st.state is State.PRESENT:
+            out.append(self._move(st, State.GRACE, seen_wall + self.grace_s + blind, st.last_camera))
         return out
 
     def _move(self, st: SpgState, to: State, at: float, camera_id: str) -> Transition:

@@ -4,7 +4,9 @@ Columns: first seen, last seen, total time present (sum of presence intervals), 
 (transitions to ABSENT on duty) with their total and longest duration (from the last sighting to the
 return, clipped to the day and to the shift), alerts sent, and against the shift: late by, left early
 by, absent for the whole shift. Written as CSV or as Excel (.xlsx via openpyxl: bold frozen header,
-column widths, time and duration formats).
+column widths, time and duration formats). "No view" is the time between two presence intervals of an SPG
+that ended in no absence: the console could not see them (camera offline, inference down, console not
+running), so that time counts neither as present nor as absent.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import csv
 from dataclasses import dataclass, fields
 from datetime import date, datetime, timedelta
+from itertools import pairwise
 from pathlib import Path
 from typing import Any, Callable, Sequence
 from zoneinfo import ZoneInfo
@@ -22,11 +25,11 @@ from core.shifts import ShiftBook, day_bounds
 HEADERS = [
     ("day", "Date"), ("spg_id", "SPG ID"), ("name", "Name"), ("first_seen", "First seen"),
     ("last_seen", "Last seen"), ("present_s", "Time present"), ("absences", "Absences"),
-    ("absent_total_s", "Absent total"), ("absent_longest_s", "Longest absence"), ("alerts_sent", "Alerts sent"),
+    ("absent_total_s", "Absent total"), ("absent_longest_s", "Longest absence"), ("no_view_s", "No view"), ("alerts_sent", "Alerts sent"),
     ("shift", "Shift"), ("late_s", "Late by"), ("left_early_s", "Left early by"), ("absent_shift", "Absent (shift)"),
 ]
 _TIME_COLS = {"first_seen", "last_seen"}
-_DUR_COLS = {"present_s", "absent_total_s", "absent_longest_s", "late_s", "left_early_s"}
+_DUR_COLS = {"present_s", "absent_total_s", "absent_longest_s", "no_view_s", "late_s", "left_early_s"}
 
 
 @dataclass(slots=True)
@@ -40,6 +43,7 @@ class DayRow:
     absences: int = 0
     absent_total_s: float = 0.0
     absent_longest_s: float = 0.0
+    no_view_s: float = 0.0
     alerts_sent: int = 0
     shift: str = ""
     late_s: float | None = None
@@ -72,8 +76,8 @@ def build_report(store: Any, cfg: Any, start: date, end: date, spg_ids: Sequence
                      {iv.spg_id for iv in store.intervals_between(t0, t1)})
     # Look a day past the range for returns after an absence that began inside it.
     intervals = store.intervals_between(t0 - 86400.0, t1 + 86400.0, ids)
-    transitions = [t for t in store.transitions_between(t0, t1, ids)
-                   if t.to_state == "absent" and t.from_state in ("present", "grace")]
+    absent_all = [t for t in store.transitions_between(t0 - 86400.0, t1 + 86400.0, ids) if t.to_state == "absent"]
+    transitions = [t for t in absent_all if t0 <= t.ts < t1 and t.from_state in ("present", "grace")]
     alerts = [a for a in store.alerts_between(t0, t1) if a.kind == "absent" and a.status == "sent"]
     days = _days(start, end)
     rows: list[DayRow] = []
@@ -106,6 +110,7 @@ def build_report(store: Any, cfg: Any, start: date, end: date, spg_ids: Sequence
                 row.absences += 1
                 row.absent_total_s += dur
                 row.absent_longest_s = max(row.absent_longest_s, dur)
+            row.no_view_s = _no_view(ivs, [t.ts for t in absent_all if t.spg_id == spg], d0, d1c)
             row.alerts_sent = sum(1 for a in alerts if a.spg_id == spg and d0 <= a.created < d1)
             if span is not None:
                 w = sched.weekly[("mon", "tue", "wed", "thu", "fri", "sat", "sun")[day.weekday()]]
@@ -125,6 +130,17 @@ def build_report(store: Any, cfg: Any, start: date, end: date, spg_ids: Sequence
             if progress:
                 progress(len(rows), total)
     return rows
+
+
+def _no_view(ivs: Sequence[Any], absent_at: Sequence[float], d0: float, d1: float) -> float:
+    """Seconds of the day between two consecutive presence intervals with no ABSENT transition between them."""
+    total = 0.0
+    for a, b in pairwise(ivs):
+        gap0, gap1 = a.last_seen, b.start
+        if gap1 <= gap0 or any(gap0 - 1e-6 <= ts <= gap1 + 1e-6 for ts in absent_at):
+            continue
+        total += max(0.0, min(gap1, d1) - max(gap0, d0))
+    return total
 
 
 # --- writers -----------------------------------------------------------------------------------

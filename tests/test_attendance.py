@@ -49,9 +49,12 @@ def feed(svc, clock, seconds, cam="cam1", spgs=("ana",), fps=1.0, snapshot=None)
 
 
 def idle(svc, clock, seconds):
+    """Nobody in view for ``seconds``: the cameras keep sending frames (1 fps) in which no SPG is seen."""
     out = []
     for _ in range(int(seconds)):
         clock.advance(1.0)
+        for cam in svc.engine.watched_cameras():
+            out += svc.on_frame_result(frame(clock, cam))
         out += svc.tick()
     return out
 
@@ -208,6 +211,7 @@ KILLED_SCRIPT = textwrap.dedent(
         clock.advance(1)
     for _ in range(40):
         clock.advance(1)
+        svc.on_frame_result(FrameResult("cam1", 0, clock.time(), clock.monotonic(), (), (480, 640)))
         svc.tick()
     ob.deliver_due()
     print("QUEUED", flush=True)
@@ -472,3 +476,130 @@ def test_property_across_restarts_no_alert_lost_or_twice_and_states_chain():
             assert sorted(a[0] for a in alerts) == to_absent  # exactly one alert per absence, none lost
 
     run()
+
+
+# --- "no view" (issue 11 item 3): what the pipeline cannot see is not absence ----------------------------
+def watch(svc, clock, seconds, cams=("cam1",), spgs=(), live=None, inference_ok=True, fps=2.0):
+    """A router loop: frames of ``cams`` (``spgs`` seen on cams[0]), the health report, a tick."""
+    out = []
+    for _ in range(int(round(seconds * fps))):
+        for i, cam in enumerate(cams):
+            out += svc.on_frame_result(frame(clock, cam, *(spgs if i == 0 else ())))
+        svc.on_pipeline_health(live if live is not None else dict.fromkeys(("cam1", "cam2"), True), inference_ok)
+        out += svc.tick()
+        clock.advance(1.0 / fps)
+    return out
+
+
+def test_inference_down_longer_than_absent_seconds_gives_no_absent_alert(server, tmp_path):
+    clock = FakeClock()
+    store = EventStore(tmp_path / "e.db")
+    ob = outbox_for(server, store, clock)
+    svc = AttendanceService(make_cfg(), store, ob, clock, lambda: NAMES)
+    watch(svc, clock, 5, spgs=("ana",))
+    out = watch(svc, clock, 90, cams=(), inference_ok=False)  # the server is frozen: no frame at all
+    assert out == []
+    assert {s.spg_id: (s.state, s.no_view) for s in svc.snapshot()}["ana"] == ("present", True)
+    out = watch(svc, clock, 5, spgs=("ana",))  # restarted; Ana never left
+    assert out == [] and not svc.snapshot()[0].no_view
+    ob.deliver_due()
+    assert server.received == []
+    svc.close()
+
+
+def test_camera_offline_no_spg_absence_one_camera_alert_and_its_recovery(server, tmp_path):
+    from core.reports import build_report
+
+    clock = FakeClock(start=datetime(2026, 1, 1, 10, 0, tzinfo=ZoneInfo("Asia/Jakarta")).timestamp())
+    store = EventStore(tmp_path / "e.db")
+    ob = outbox_for(server, store, clock)
+    svc = AttendanceService(make_cfg(), store, ob, clock, lambda: NAMES)
+    watch(svc, clock, 10, cams=("cam1", "cam2"), spgs=("ana", "budi"))
+    down = {"cam1": False, "cam2": True}
+    out = watch(svc, clock, 120, cams=("cam2",), live=down)  # cam1 offline for 2 minutes
+    assert out == []
+    snap = {s.spg_id: s for s in svc.snapshot()}
+    assert snap["ana"].state == "present" and snap["ana"].no_view and snap["budi"].no_view
+    out = watch(svc, clock, 10, cams=("cam1", "cam2"), spgs=("ana",))  # back; Ana still there, Budi gone
+    assert [(t.spg_id, t.to_state.value) for t in out] == [("budi", "grace")]  # counted from the recovery
+    out = watch(svc, clock, 40, cams=("cam1", "cam2"), spgs=("ana",))
+    assert [(t.spg_id, t.to_state.value) for t in out if t.alert] == [("budi", "absent")]  # after 30 s in view
+    ob.deliver_due()
+    texts = [m.text for m in server.received]
+    assert len(texts) == 3, texts
+    assert "cam1" in texts[0] and "offline since 2026-01-01 10:00:1" in texts[0]
+    assert "cam1" in texts[1] and "back online" in texts[1] and "2m 00s offline" in texts[1]
+    assert "Budi" in texts[2] and "ABSENT" in texts[2]
+    svc.close()
+    store = EventStore(tmp_path / "e.db")
+    day = datetime.fromtimestamp(clock.time(), ZoneInfo("Asia/Jakarta")).date()
+    rows = {r.spg_id: r for r in build_report(store, make_cfg(), day, day, None, NAMES, now=clock.time())}
+    assert rows["ana"].no_view_s == pytest.approx(120, abs=2) and rows["ana"].absences == 0
+    assert rows["ana"].present_s == pytest.approx(10 + 50, abs=2)
+    store.close()
+
+
+def test_camera_blink_shorter_than_absent_seconds_raises_no_camera_alert(server, tmp_path):
+    clock = FakeClock()
+    store = EventStore(tmp_path / "e.db")
+    ob = outbox_for(server, store, clock)
+    svc = AttendanceService(make_cfg(), store, ob, clock, lambda: NAMES)
+    watch(svc, clock, 5, spgs=("ana",))
+    watch(svc, clock, 10, cams=(), live={"cam1": False})
+    watch(svc, clock, 5, spgs=("ana",), live={"cam1": True})
+    ob.deliver_due()
+    assert server.received == []
+    svc.close()
+
+
+def test_a_video_file_that_ended_is_no_view_but_no_camera_alert(server, tmp_path):
+    clock = FakeClock()
+    store = EventStore(tmp_path / "e.db")
+    ob = outbox_for(server, store, clock)
+    svc = AttendanceService(make_cfg(), store, ob, clock, lambda: NAMES)
+    watch(svc, clock, 5, spgs=("ana",))
+    for _ in range(120):  # the file played to its end: the camera is stopped, not broken
+        svc.on_pipeline_health({"cam1": False}, True, ended={"cam1"})
+        assert svc.tick() == []
+        clock.advance(1.0)
+    assert svc.snapshot()[0].no_view
+    ob.deliver_due()
+    assert server.received == []
+    svc.close()
+
+
+class _SlowDisk:
+    """An events store whose every write (at most one a second) waits 2 s for a lock another program holds."""
+
+    def __init__(self, store, clock):
+        self._store, self._clock, self._last = store, clock, None
+
+    def flush_due(self):
+        now = self._clock.monotonic()
+        if self._last is None or now - self._last >= 1.0:
+            self._clock.advance(2.0)
+            self._last = self._clock.monotonic()
+        self._store.flush_due()
+
+    def __getattr__(self, name):
+        return getattr(self._store, name)
+
+
+def test_database_slow_to_write_does_not_flap_a_visible_spg(tmp_path):
+    clock = FakeClock()
+    svc = AttendanceService(make_cfg(grace_seconds=2, absent_seconds=6), _SlowDisk(EventStore(tmp_path / "e.db"), clock),
+                            None, clock, lambda: NAMES)
+    out = []
+    next_capture = clock.time()
+    ana = (FaceResult((100.0, 100.0, 160.0, 170.0), (), 0.9, "ana", 0.8, 1),)
+    for _ in range(60):  # the camera captures at 5 fps; each poll gets what was captured while the router waited
+        clock.advance(0.1)
+        batch = []
+        while next_capture <= clock.time():
+            batch.append(FrameResult("cam1", 0, next_capture, 0.0, ana, (480, 640)))
+            next_capture += 0.2
+        for r in batch:
+            out += svc.on_frame_result(r)
+        out += svc.tick()
+    assert [(t.from_state.value, t.to_state.value) for t in out] == [("not_seen", "present")]
+    svc.close()

@@ -273,3 +273,84 @@ def test_property_alerts_equal_present_to_absent_and_states_follow_the_diagram(a
     to_absent = [t for t in transitions if t.from_state.is_present and t.to_state is State.ABSENT]
     assert len(alerts) == len(to_absent)
     assert all(t.to_state is State.ABSENT for t in alerts)
+
+
+# --- "no view": absence of observation is not absence (issue 11 item 3) ------------------------------
+def watch(eng, clock, seconds, cams=("cam1",), spgs=(), fps=5.0):
+    """The router processes frames of ``cams`` at ``fps`` for ``seconds``; ``spgs`` are in view on cams[0]."""
+    out = []
+    for _ in range(int(round(seconds * fps))):
+        for cam in cams:
+            eng.frame(cam)
+        for spg in spgs:
+            out += eng.hit(spg, cams[0])
+        out += eng.tick()
+        clock.advance(1.0 / fps)
+    return out
+
+
+def test_frames_without_the_spg_still_count_as_absence():
+    eng, clock = make()
+    watch(eng, clock, 3, spgs=("ana",))
+    out = watch(eng, clock, ABSENT + 2)  # the camera keeps seeing: Ana is really gone
+    assert arrows(out) == [(State.PRESENT, State.GRACE), (State.GRACE, State.ABSENT)]
+    assert out[-1].alert
+
+
+def test_inference_down_longer_than_absent_seconds_is_no_view_not_absence():
+    eng, clock = make()
+    watch(eng, clock, 3, spgs=("ana",))
+    eng.set_health({"cam1": True}, inference_ok=False)  # the server froze: no frame reaches the router
+    assert eng.no_view("ana")
+    out = run_ticks(eng, clock, ABSENT * 3)
+    assert out == [] and eng.state_of("ana").state is State.PRESENT
+    eng.set_health({"cam1": True}, inference_ok=True)  # restarted by the supervisor
+    out = watch(eng, clock, 5, spgs=("ana",))  # still standing there
+    assert out == [] and not eng.no_view("ana")
+    out = watch(eng, clock, ABSENT + 2)  # then she leaves: counted from her last sighting only
+    assert arrows(out) == [(State.PRESENT, State.GRACE), (State.GRACE, State.ABSENT)]
+
+
+def test_frames_that_stop_arriving_are_no_view_even_unreported():
+    """A frozen inference server or a stalled router is noticed from the frames alone."""
+    eng, clock = make()
+    watch(eng, clock, 3, spgs=("ana",))
+    out = run_ticks(eng, clock, ABSENT * 2)
+    assert out == [] and eng.no_view("ana")
+    out = watch(eng, clock, GRACE - 2)  # frames again, without Ana: the count resumes where it stopped
+    assert out == []
+    out = watch(eng, clock, ABSENT)
+    assert arrows(out) == [(State.PRESENT, State.GRACE), (State.GRACE, State.ABSENT)]
+
+
+def test_camera_offline_only_its_spgs_are_no_view_any_of_n_still_counts():
+    eng, clock = make()
+    watch(eng, clock, 3, cams=("cam1", "cam2"), spgs=("ana",))  # Ana on cam1
+    watch(eng, clock, 3, cams=("cam2", "cam1"), spgs=("budi",))  # Budi on cam2
+    eng.set_health({"cam1": False, "cam2": True}, inference_ok=True)  # cam1 goes offline
+    out = watch(eng, clock, ABSENT * 2, cams=("cam2",))
+    assert [(t.spg_id, t.to_state) for t in out] == [("budi", State.GRACE), ("budi", State.ABSENT)]
+    assert eng.state_of("ana").state is State.PRESENT and eng.no_view("ana")
+    # Ana walks to cam2 while cam1 is still down: she is in view again there
+    out = watch(eng, clock, 3, cams=("cam2",), spgs=("ana",))
+    assert out == [] and not eng.no_view("ana") and eng.state_of("ana").last_camera == "cam2"
+
+
+def test_router_stall_between_frames_is_not_grace():
+    """A database locked 2 s per write: frames reach the router in bursts every 2 s, each back-dated to its
+    capture time. A visible SPG must not flap PRESENT <-> GRACE."""
+    eng, clock = make(grace=2.0, absent=6.0)
+    out = []
+    captured: list[tuple[float, float]] = []
+    next_capture = clock.monotonic()
+    for _ in range(40):
+        while next_capture <= clock.monotonic():
+            captured.append((next_capture, clock.time() - (clock.monotonic() - next_capture)))
+            next_capture += 0.2
+        for mono, wall in captured:
+            eng.frame("cam1", captured=mono)
+            out += eng.hit("ana", "cam1", wall=wall, mono=mono)
+        captured.clear()
+        clock.advance(2.0)  # the write that blocks the router
+        out += eng.tick()
+    assert arrows(out) == [(State.NOT_SEEN, State.PRESENT)]

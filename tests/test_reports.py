@@ -53,11 +53,10 @@ def timeline(tmp_path_factory):
                  "citra": [(at(10, 0), at(10, 20), "cam2")]}
         t = clock.time()
         while t < at(18, 0):
-            for spg, ss in spans.items():
-                for a, b, cam in ss:
-                    if a <= t < b:
-                        svc.on_frame_result(FrameResult(cam, 0, t, clock.monotonic(),
-                                                        (FaceResult((0, 0, 80, 80), (), 0.9, spg, 0.8, 1),), (480, 640)))
+            for cam in ("cam1", "cam2"):  # both cameras keep seeing; a face only while someone is there
+                faces = tuple(FaceResult((0, 0, 80, 80), (), 0.9, spg, 0.8, 1) for spg, ss in spans.items()
+                              for a, b, c in ss if c == cam and a <= t < b)
+                svc.on_frame_result(FrameResult(cam, 0, t, clock.monotonic(), faces, (480, 640)))
             svc.tick()
             ob.deliver_due()
             clock.advance(STEP)

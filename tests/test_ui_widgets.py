@@ -114,6 +114,20 @@ def test_row_from_attendance_snapshot():
     assert row_from(snap("b", "absent")).state == "absent"
 
 
+def test_spg_out_of_view_shows_no_view_and_still_counts_as_present(qtbot):
+    from core.attendance import SpgPresence
+
+    table = PresenceTable()
+    qtbot.addWidget(table)
+    blind = SpgPresence("a", "Ayu", "present", since=1.0, last_seen=1.0, last_camera="cam1", present_today_s=0.0,
+                        shift_status="no shift", no_view=True)
+    table.model.set_rows([row_from(blind), PresenceRow("b", "Budi", "absent")])
+    assert table.model.row_of("a").state == "no_view"
+    assert table.model.summary() == "1 of 2 present"
+    table.filter_edit.setText("no view")  # the label the table shows
+    assert table.visible_names() == ["Ayu"]
+
+
 def test_window_shows_frames_presence_and_events_then_closes_cleanly(window, qtbot):
     qtbot.waitUntil(lambda: window.presence_model.summary() == "1 of 2 present", timeout=10000)
     qtbot.waitUntil(lambda: window.grid.tiles["cam1"].frames_shown > 2, timeout=10000)

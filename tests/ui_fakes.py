@@ -85,6 +85,9 @@ class FakeAttendance:
             if f.spg_id:
                 self.last_seen[f.spg_id] = time.time()
 
+    def on_pipeline_health(self, camera_live, inference_ok, ended=()):
+        self.health = (dict(camera_live), inference_ok, set(ended))
+
     def tick(self):
         out = []
         for sid in self.names():

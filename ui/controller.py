@@ -25,6 +25,7 @@ from PySide6.QtGui import QImage
 
 from core.config import AppConfig, CameraConfig, CameraDefaults
 from core.messages import CameraState, CameraStatus, FrameResult, InferenceStats
+from core.pipeline_health import PipelineHealth
 from core.secrets import redact
 from ui.event_log import UiEvent
 from ui.presence_table import PresenceRow, row_from
@@ -149,6 +150,7 @@ class PipelineController(QThread):
         self.converted_frames = 0
         self.skipped_frames = 0
         self._states: dict[str, CameraState] = {}
+        self._health = PipelineHealth()
         self.setObjectName("PipelineController")
 
     # --- called from the UI thread (thread-safe) -----------------------------------------------
@@ -231,6 +233,9 @@ class PipelineController(QThread):
                 for s in stats if isinstance(stats, (list, tuple)) else ([stats] if stats else []):
                     if isinstance(s, InferenceStats) or s is not None:
                         self.stats.emit(s)
+                self._health.update(batch)
+                self.attendance.on_pipeline_health(self._health.camera_live(), self._health.inference_ok(),
+                                                   self._health.ended())
                 transitions.extend(self.attendance.tick() or [])
                 for t in transitions:
                     self._on_transition(t)
@@ -305,6 +310,7 @@ class PipelineController(QThread):
                 elif cmd == "remove_camera":
                     self.pipeline.remove_camera(arg)
                     self._states.pop(arg, None)
+                    self._health.forget(arg)
                     self._event("camera", self.tr("Camera {cam} removed").format(cam=arg))
                 elif cmd == "config":
                     self._apply_config(arg)
@@ -335,6 +341,7 @@ class PipelineController(QThread):
             self.pipeline.start()
             self.attendance = self._attendance_factory(cfg, self.data_dir, self._names)
             self._states.clear()
+            self._health = PipelineHealth()
             self._push_presence()
             return
         old = {c.id: c for c in self.cfg.cameras}
@@ -343,6 +350,7 @@ class PipelineController(QThread):
             if cid not in new or old[cid] != new[cid]:
                 self.pipeline.remove_camera(cid)
                 self._states.pop(cid, None)
+                self._health.forget(cid)
         for cid, cam in new.items():
             if (cid not in old or old[cid] != cam) and cam.enabled:
                 self.pipeline.add_camera(cam)

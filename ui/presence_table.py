@@ -20,13 +20,16 @@ from PySide6.QtWidgets import QHeaderView, QLineEdit, QTableView, QVBoxLayout, Q
 from core.attendance import SpgPresence
 
 PRESENT, GRACE, ABSENT, NOT_SEEN = "present", "grace", "absent", "not_seen"
+NO_VIEW = "no_view"
+"""PRESENT as far as anyone knows, but nothing can see where they were (camera offline, inference down)."""
 STATE_COLOURS = {
     PRESENT: QColor(39, 174, 96),
     GRACE: QColor(241, 196, 15),
+    NO_VIEW: QColor(127, 140, 141),
     ABSENT: QColor(192, 57, 43),
     NOT_SEEN: QColor(149, 165, 166),
 }
-STATE_ORDER = {PRESENT: 0, GRACE: 1, ABSENT: 2, NOT_SEEN: 3}
+STATE_ORDER = {PRESENT: 0, GRACE: 1, NO_VIEW: 2, ABSENT: 3, NOT_SEEN: 4}
 THUMB = 40
 
 
@@ -35,7 +38,7 @@ class PresenceRow:
     spg_id: str
     name: str
     state: str
-    """'present', 'grace', 'absent' or 'not_seen'."""
+    """'present', 'grace', 'no_view', 'absent' or 'not_seen'."""
     since: float | None = None
     last_camera: str = ""
     present_today_s: float = 0.0
@@ -47,7 +50,7 @@ class PresenceRow:
 def row_from(item: SpgPresence, names: dict[str, str] | None = None,
              thumb_of: Callable[[str], str] | None = None) -> PresenceRow:
     """One row of the table from one ``core.attendance.SpgPresence`` (``AttendanceService.snapshot()``)."""
-    state = GRACE if item.in_grace else item.state
+    state = NO_VIEW if item.no_view else GRACE if item.in_grace else item.state
     return PresenceRow(
         spg_id=item.spg_id,
         name=item.name or (names or {}).get(item.spg_id, item.spg_id),
@@ -109,12 +112,12 @@ class PresenceModel(QAbstractTableModel):
 
     def summary(self) -> str:
         total = len(self._rows)
-        present = sum(1 for r in self._rows if r.state in (PRESENT, GRACE))
+        present = sum(1 for r in self._rows if r.state in (PRESENT, GRACE, NO_VIEW))
         return self.tr("{present} of {total} present").format(present=present, total=total)
 
     def state_label(self, state: str) -> str:
         return {
-            PRESENT: self.tr("PRESENT"), GRACE: self.tr("grace"), ABSENT: self.tr("ABSENT"), NOT_SEEN: self.tr("not seen"),
+            PRESENT: self.tr("PRESENT"), GRACE: self.tr("grace"), NO_VIEW: self.tr("no view"), ABSENT: self.tr("ABSENT"), NOT_SEEN: self.tr("not seen"),
         }.get(state, state)
 
     # --- Qt model API --------------------------------------------------------------------------

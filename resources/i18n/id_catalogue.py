@@ -104,7 +104,7 @@ ID = {
     "Version": "Versi", "Video file": "Berkas video", "Wed": "Rab", "Where to save the report": "Tempat menyimpan laporan",
     "blurred": "buram", "bot token from @BotFather": "token bot dari @BotFather", "camera": "kamera",
     "chat id, e.g. -1001234567890": "ID chat, mis. -1001234567890", "connecting": "menyambung",
-    "empty = the value calibrated for the model": "kosong = nilai kalibrasi model", "failed": "gagal", "grace": "tenggang",
+    "empty = the value calibrated for the model": "kosong = nilai kalibrasi model", "failed": "gagal", "grace": "tenggang", "no view": "tidak terpantau",
     "info": "info", "live": "aktif", "made from the name": "dibuat dari nama", "no": "tidak", "no SPG enrolled": "belum ada SPG terdaftar",
     "frozen: no new picture for {s:.0f} s": "beku: tidak ada gambar baru selama {s:.0f} dtk",
     "not seen": "belum terlihat", "not started yet": "belum dimulai", "presence": "kehadiran", "reconnecting": "menyambung ulang",

@@ -698,67 +698,67 @@ Periksa Pengaturan (kamera, paket model) dan log di {logs}.</translation>
 <context>
     <name>PipelineController</name>
     <message>
-        <location filename="../../ui/controller.py" line="304" />
+        <location filename="../../ui/controller.py" line="309" />
         <source>Camera {cam} added</source>
         <translation>Kamera {cam} ditambahkan</translation>
     </message>
     <message>
-        <location filename="../../ui/controller.py" line="308" />
+        <location filename="../../ui/controller.py" line="314" />
         <source>Camera {cam} removed</source>
         <translation>Kamera {cam} dihapus</translation>
     </message>
     <message>
-        <location filename="../../ui/controller.py" line="323" />
+        <location filename="../../ui/controller.py" line="329" />
         <source>Could not apply a change: {err}</source>
         <translation>Perubahan tidak bisa diterapkan: {err}</translation>
     </message>
     <message>
-        <location filename="../../ui/controller.py" line="331" />
+        <location filename="../../ui/controller.py" line="337" />
         <source>Restarting the cameras with the new settings…</source>
         <translation>Menjalankan ulang kamera dengan pengaturan baru…</translation>
     </message>
     <message>
-        <location filename="../../ui/controller.py" line="357" />
+        <location filename="../../ui/controller.py" line="365" />
         <source>Camera {cam} is live</source>
         <translation>Kamera {cam} aktif</translation>
     </message>
     <message>
-        <location filename="../../ui/controller.py" line="358" />
+        <location filename="../../ui/controller.py" line="366" />
         <source>Camera {cam} is reconnecting</source>
         <translation>Kamera {cam} menyambung ulang</translation>
     </message>
     <message>
-        <location filename="../../ui/controller.py" line="359" />
+        <location filename="../../ui/controller.py" line="367" />
         <source>Camera {cam} failed</source>
         <translation>Kamera {cam} gagal</translation>
     </message>
     <message>
-        <location filename="../../ui/controller.py" line="372" />
+        <location filename="../../ui/controller.py" line="380" />
         <source>PRESENT</source>
         <translation>HADIR</translation>
     </message>
     <message>
-        <location filename="../../ui/controller.py" line="372" />
+        <location filename="../../ui/controller.py" line="380" />
         <source>GRACE</source>
         <translation>TENGGANG</translation>
     </message>
     <message>
-        <location filename="../../ui/controller.py" line="372" />
+        <location filename="../../ui/controller.py" line="380" />
         <source>ABSENT</source>
         <translation>TIDAK HADIR</translation>
     </message>
     <message>
-        <location filename="../../ui/controller.py" line="372" />
+        <location filename="../../ui/controller.py" line="380" />
         <source>NOT SEEN</source>
         <translation>BELUM TERLIHAT</translation>
     </message>
     <message>
-        <location filename="../../ui/controller.py" line="374" />
+        <location filename="../../ui/controller.py" line="382" />
         <source>{name}: {state}</source>
         <translation>{name}: {state}</translation>
     </message>
     <message>
-        <location filename="../../ui/controller.py" line="376" />
+        <location filename="../../ui/controller.py" line="384" />
         <source>{name} is ABSENT (away longer than allowed)</source>
         <translation>{name} TIDAK HADIR (pergi lebih lama dari batas)</translation>
     </message>
@@ -766,70 +766,75 @@ Periksa Pengaturan (kamera, paket model) dan log di {logs}.</translation>
 <context>
     <name>PresenceModel</name>
     <message>
-        <location filename="../../ui/presence_table.py" line="82" />
+        <location filename="../../ui/presence_table.py" line="85" />
         <source>Photo</source>
         <translation>Foto</translation>
     </message>
     <message>
-        <location filename="../../ui/presence_table.py" line="82" />
+        <location filename="../../ui/presence_table.py" line="85" />
         <source>Name</source>
         <translation>Nama</translation>
     </message>
     <message>
-        <location filename="../../ui/presence_table.py" line="82" />
+        <location filename="../../ui/presence_table.py" line="85" />
         <source>State</source>
         <translation>Status</translation>
     </message>
     <message>
-        <location filename="../../ui/presence_table.py" line="82" />
+        <location filename="../../ui/presence_table.py" line="85" />
         <source>Since</source>
         <translation>Sejak</translation>
     </message>
     <message>
-        <location filename="../../ui/presence_table.py" line="83" />
+        <location filename="../../ui/presence_table.py" line="86" />
         <source>Last camera</source>
         <translation>Kamera terakhir</translation>
     </message>
     <message>
-        <location filename="../../ui/presence_table.py" line="83" />
+        <location filename="../../ui/presence_table.py" line="86" />
         <source>Present today</source>
         <translation>Hadir hari ini</translation>
     </message>
     <message>
-        <location filename="../../ui/presence_table.py" line="83" />
+        <location filename="../../ui/presence_table.py" line="86" />
         <source>Shift</source>
         <translation>Shift</translation>
     </message>
     <message>
-        <location filename="../../ui/presence_table.py" line="113" />
+        <location filename="../../ui/presence_table.py" line="116" />
         <source>{present} of {total} present</source>
         <translation>{present} dari {total} hadir</translation>
     </message>
     <message>
-        <location filename="../../ui/presence_table.py" line="117" />
+        <location filename="../../ui/presence_table.py" line="120" />
         <source>PRESENT</source>
         <translation>HADIR</translation>
     </message>
     <message>
-        <location filename="../../ui/presence_table.py" line="117" />
+        <location filename="../../ui/presence_table.py" line="120" />
         <source>grace</source>
         <translation>tenggang</translation>
     </message>
     <message>
-        <location filename="../../ui/presence_table.py" line="117" />
+        <location filename="../../ui/presence_table.py" line="120" />
         <source>ABSENT</source>
         <translation>TIDAK HADIR</translation>
     </message>
     <message>
-        <location filename="../../ui/presence_table.py" line="117" />
+        <location filename="../../ui/presence_table.py" line="120" />
         <source>not seen</source>
         <translation>belum terlihat</translation>
+    </message>
+    <message>
+        <location filename="../../ui/presence_table.py" line="120" />
+        <source>no view</source>
+        <translation>tidak terpantau</translation>
     </message>
 </context>
 <context>
     <name>PresenceTable</name>
     <message>
-        <location filename="../../ui/presence_table.py" line="207" />
+        <location filename="../../ui/presence_table.py" line="210" />
         <source>Filter by name, state or camera…</source>
         <translation>Saring menurut nama, status atau kamera…</translation>
     </message>
