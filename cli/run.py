@@ -1,12 +1,12 @@
 """app.py run --headless --config FILE [--duration SECONDS] [--results FILE] [--inline]
 
-Runs the camera pipeline without a GUI: the router loop ``batch = pipeline.poll(); attendance...; tick()``.
-Writes one JSON line per processed frame (camera, frame id, time, faces with box, spg_id, similarity, track,
-quality) to ``--results`` or ``results_file`` of the config, plus one line per presence transition
-(``{"type": "transition", ...}``) when the attendance service (``core.attendance``) can be opened; presence
-events also go to the events database as in the console. Ctrl-C or SIGTERM stops cleanly (children stopped,
-SharedMemory unlinked). ``--inline`` runs everything in one process (dev mode, same stages).
-Without ``--headless`` app.py opens the console GUI instead (cli/ never imports ui/).
+Runs the camera pipeline without a GUI, through the same :class:`workers.router.Router` as the console:
+presence (``core.attendance``: transitions in the events database, alerts), unknown faces kept in
+``<data dir>/unknown/`` and frames copied only when a crop needs them. Writes one JSON line per processed
+frame (camera, frame id, time, faces with box, spg_id, similarity, track, quality) to ``--results`` or
+``results_file`` of the config, plus one line per presence transition (``{"type": "transition", ...}``).
+Ctrl-C or SIGTERM stops cleanly (children stopped, SharedMemory unlinked). ``--inline`` runs everything in
+one process (dev mode, same stages). Without ``--headless`` ``app.py`` opens the console GUI instead.
 """
 
 from __future__ import annotations
@@ -18,14 +18,13 @@ import signal
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import IO, Any
 
 from cli.common import config_from_args, fail, positive_seconds, run_guarded
-from core.pipeline_health import PipelineHealth
-
-if TYPE_CHECKING:
-    from workers.inline_pipeline import InlinePipeline
-    from workers.pipeline import Pipeline
+from core.attendance import AttendanceService
+from core.config import AppConfig
+from core.messages import FrameResult
+from core.presence import Transition
 
 log = logging.getLogger("cli.run")
 
@@ -40,7 +39,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-presence", action="store_true", help="do not update presence / the events database")
 
 
-def result_line(r: Any) -> dict:
+def result_line(r: FrameResult) -> dict[str, Any]:
     return {
         "type": "frame", "camera_id": r.camera_id, "frame_id": r.frame_id, "timestamp": round(r.timestamp, 3),
         "latency_ms": round(r.latency_ms, 1), "frame_shape": list(r.frame_shape),
@@ -50,26 +49,22 @@ def result_line(r: Any) -> dict:
     }
 
 
-def transition_line(t: Any) -> dict:
-    def val(x: Any) -> Any:
-        return getattr(x, "value", x)
-
-    return {"type": "transition", "spg_id": getattr(t, "spg_id", None), "name": getattr(t, "name", ""),
-            "from": val(getattr(t, "from_state", None)), "to": val(getattr(t, "to_state", None)),
-            "timestamp": getattr(t, "timestamp", None), "camera_id": getattr(t, "camera_id", ""),
-            "alert": bool(getattr(t, "alert", False))}
+def transition_line(t: Transition) -> dict[str, Any]:
+    return {"type": "transition", "spg_id": t.spg_id, "name": t.name, "from": t.from_state.value,
+            "to": t.to_state.value, "timestamp": t.timestamp, "camera_id": t.camera_id, "alert": t.alert}
 
 
-def open_presence(cfg: Any, data_dir: Path) -> Any | None:
-    """The presence hook: core.attendance's service if it is installed and opens; else None (JSON lines only)."""
+def open_presence(cfg: AppConfig, data_dir: Path) -> AttendanceService | None:
+    """The attendance service on ``<data_dir>/events.db``; None (JSON lines only) when it cannot open."""
+    from core.attendance import open_attendance
+    from core.events_db import EventStoreError
+    from core.gallery import Gallery
+    from core.paths import DataLayout
+
     try:
-        from core.attendance import open_attendance
-        from core.gallery import Gallery
-        from core.paths import DataLayout
-
         gallery = Gallery(DataLayout(data_dir).gallery)
         return open_attendance(cfg, data_dir, gallery.names)
-    except Exception as exc:  # noqa: BLE001 - presence is optional in headless runs
+    except (EventStoreError, OSError) as exc:
         log.warning("presence tracking not available (%s); writing per-frame results only", exc)
         return None
 
@@ -110,7 +105,11 @@ class _StopRequest:
 def _body(args: argparse.Namespace) -> int:
     from core.logging_setup import setup_logging
     from core.paths import DataLayout
+    from workers.pipeline_api import PipelineApi
+    from workers.router import Router, unknown_keeper_for
 
+    if not args.headless:  # app.py opens the console itself; cli/ never imports ui/
+        return fail("'run' without --headless opens the console: start it through app.py")
     cfg = config_from_args(args)
     data_dir = cfg.resolved_data_dir()
     setup_logging(cfg.logging.level, DataLayout(data_dir).ensure().logs)
@@ -126,66 +125,53 @@ def _body(args: argparse.Namespace) -> int:
         return fail(str(exc), 3)
     except InstanceLockError as exc:
         return fail(str(exc))
-    pipeline: Pipeline | InlinePipeline
     if args.inline:
         from workers.inline_pipeline import InlinePipeline
 
-        pipeline = InlinePipeline(cfg, data_dir)
+        pipeline: PipelineApi = InlinePipeline(cfg, data_dir)
     else:
         from workers.pipeline import Pipeline
 
         pipeline = Pipeline(cfg, data_dir)
     attendance = None if args.no_presence else open_presence(cfg, data_dir)
-    out = open(out_path, "a", encoding="utf-8") if out_path else None  # noqa: SIM115 (closed in the finally below)
-    health = PipelineHealth()
-    frames = faces = 0
-    transitions: list[Any] = []
+    router = Router(pipeline, attendance, unknown_keeper_for(cfg, data_dir))
+    out: IO[str] | None = open(out_path, "a", encoding="utf-8") if out_path else None
     end = time.monotonic() + args.duration if args.duration else None
     stop = _StopRequest()
     try:
-        pipeline.start()
+        router.start()
         print(f"running {len(cfg.cameras)} camera(s); Ctrl-C to stop", file=sys.stderr)
         while not stop.requested and (end is None or time.monotonic() < end):
-            batch = pipeline.poll()
-            for r in batch.results:
-                frames += 1
-                faces += len(r.faces)
-                if out:
-                    out.write(json.dumps(result_line(r)) + "\n")
-                if attendance is not None:
-                    snap = None
-                    if any(f.spg_id for f in r.faces):
-                        snap = pipeline.read_frame(r.camera_id, r.slot, r.generation)
-                    transitions.extend(attendance.on_frame_result(r, snap) or [])
+            batch = router.step()
             for e in batch.errors:
                 print(f"warning: {e}", file=sys.stderr)
-            if attendance is not None:
-                health.update(batch)
-                attendance.on_pipeline_health(health.camera_live(), health.inference_ok(), health.ended())
-                transitions.extend(attendance.tick() or [])
-            for t in transitions:
-                line = transition_line(t)
-                print(f"{line['spg_id']}: {line['from']} -> {line['to']}", file=sys.stderr)
-                if out:
-                    out.write(json.dumps(line) + "\n")
-            transitions.clear()
+            for st in batch.state_changes:
+                print(f"camera {st.camera_id}: {st.state.value}{': ' + st.reason if st.reason else ''}",
+                      file=sys.stderr)
+            for t in batch.transitions:
+                print(f"{t.spg_id}: {t.from_state.value} -> {t.to_state.value}", file=sys.stderr)
             if out:
+                for r in batch.results:
+                    out.write(json.dumps(result_line(r)) + "\n")
+                for t in batch.transitions:
+                    out.write(json.dumps(transition_line(t)) + "\n")
                 out.flush()
     except KeyboardInterrupt:  # a second Ctrl-C, or one before the handler was installed
         pass
     finally:
         if stop.requested:
             print("stopping", file=sys.stderr)
-        pipeline.stop()
-        stop.restore()
-        if attendance is not None:
-            attendance.close()
-        if out:
-            out.close()
-        lock.release()
+        try:
+            router.close()
+        finally:
+            stop.restore()
+            if out:
+                out.close()
+            lock.release()
     m = pipeline.metrics()
-    print(f"processed {frames} frames, {faces} faces; inference p50 {m.latency_p50_ms:.0f} ms, "
-          f"p95 {m.latency_p95_ms:.0f} ms", file=sys.stderr)
+    kept = router.unknown_keeper.saved if router.unknown_keeper is not None else 0
+    print(f"processed {router.frames} frames, {router.faces} faces, {kept} unknown face(s) kept; inference p50 "
+          f"{m.latency_p50_ms:.0f} ms, p95 {m.latency_p95_ms:.0f} ms", file=sys.stderr)
     return 0
 
 

@@ -6,8 +6,8 @@ marker so tests can tell squares apart. Real-model tests use the real test pack 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
 
 import cv2
 import numpy as np
@@ -17,6 +17,8 @@ from core.engine.base import DetectedFace, EngineInfo, FaceEngine, l2_normalise
 
 
 class GreenSquareEngine(FaceEngine):
+    """A :class:`core.engine.base.FaceEngine` (mypy checks the overrides against it)."""
+
     def __init__(self, cfg: EngineConfig | None = None, data_dir: Path | None = None, delay_s: float = 0.0,
                  hang_after: int = 0):
         self.delay_s = delay_s
@@ -56,8 +58,8 @@ class GreenSquareEngine(FaceEngine):
         return l2_normalise(np.stack([np.r_[c.reshape(-1, 3).mean(0), np.ones(5)] for c in chips]).astype(np.float32))
 
 
-def make_engine(cfg: EngineConfig | None, data_dir: Path | None, **kwargs: Any) -> GreenSquareEngine:
-    return GreenSquareEngine(cfg, data_dir, **kwargs)
+def make_engine(cfg: EngineConfig | None, data_dir: Path | None, *, delay_s: float = 0.0, hang_after: int = 0) -> FaceEngine:
+    return GreenSquareEngine(cfg, data_dir, delay_s=delay_s, hang_after=hang_after)
 
 
 def green_square_video(path: Path, size: tuple[int, int], frames: int = 60, fps: float = 15.0,

@@ -1,28 +1,33 @@
-"""Small stand-ins for the pipeline, attendance service and gallery, for UI plumbing tests."""
+"""Small stand-ins for the pipeline, attendance service and gallery, for UI plumbing tests.
+
+They implement the declared interfaces (``workers.pipeline_api.PipelineApi``, ``core.attendance_api.AttendanceApi``)
+and return the production types (PollBatch, PipelineMetrics, Transition, SpgPresence, Person), so the window
+tests exercise the shapes the console really gets; the assignments at the bottom let mypy check that.
+"""
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Collection, Mapping
+from collections.abc import Callable
+from pathlib import Path
 
 import cv2
 import numpy as np
 
+from core.attendance import SpgPresence
+from core.attendance_api import AttendanceApi, PipelineHealth, Snapshot
+from core.config import AppConfig, CameraConfig
+from core.gallery import Person, Sample
 from core.messages import CameraMetrics, CameraState, CameraStatus, FaceResult, FrameResult
-
-
-@dataclass
-class Batch:
-    results: list = field(default_factory=list)
-    statuses: list = field(default_factory=list)
-    stats: Any = None
+from core.presence import State, Transition
+from workers.pipeline_api import CameraRuntime, PipelineApi, PipelineMetrics, PollBatch
 
 
 class FakePipeline:
-    """Every poll: one FrameResult per camera with one face (spg 'a' on cam1, unknown elsewhere)."""
+    """Every 1/fps s: one FrameResult per camera with one face (spg 'a' on the first camera, unknown elsewhere)."""
 
-    def __init__(self, cfg, data_dir, fps: float = 10.0):
+    def __init__(self, cfg: AppConfig, data_dir: Path, fps: float = 10.0):
         self.cameras = [c.id for c in cfg.cameras if c.enabled]
         self.fps = fps
         self.started = self.stopped = False
@@ -31,117 +36,145 @@ class FakePipeline:
         self.reads = 0
         self._n = 0
         self._last = 0.0
-        self.added: list = []
-        self.removed: list = []
+        self.added: list[str] = []
+        self.removed: list[str] = []
 
-    def start(self):
+    def start(self) -> None:
         self.started = True
 
-    def stop(self):
+    def stop(self, timeout: float = 5.0) -> None:
         self.stopped = True
 
-    def add_camera(self, cam):
+    def add_camera(self, cam: CameraConfig) -> None:
         self.added.append(cam.id)
         self.cameras.append(cam.id)
 
-    def remove_camera(self, cid):
-        self.removed.append(cid)
-        if cid in self.cameras:
-            self.cameras.remove(cid)
+    def remove_camera(self, camera_id: str) -> None:
+        self.removed.append(camera_id)
+        if camera_id in self.cameras:
+            self.cameras.remove(camera_id)
 
-    def read_frame(self, camera_id, slot, generation):
+    def read_frame(self, camera_id: str, slot: int, generation: int,
+                   out: np.ndarray | None = None) -> np.ndarray | None:
         self.reads += 1
-        return self.frame.copy()
+        if out is None:
+            return self.frame.copy()
+        out[...] = self.frame
+        return out
 
-    def poll(self):
+    def frame_shape(self, camera_id: str) -> tuple[int, int, int] | None:
+        h, w = self.frame.shape[:2]
+        return (h, w, 3)
+
+    def poll(self, timeout: float = 0.05) -> PollBatch:
         now = time.monotonic()
-        if now - self._last < 1.0 / self.fps:
-            return Batch()
+        wait = self._last + 1.0 / self.fps - now
+        if wait > 0:
+            time.sleep(min(wait, timeout))  # like the real poll: wait for results up to ``timeout``
+            return PollBatch()
         self._last = now
         self._n += 1
-        results, statuses = [], []
+        batch = PollBatch()
         for i, cid in enumerate(self.cameras):
             face = FaceResult((200.0, 200.0, 400.0, 440.0), (), 0.9, "a" if i == 0 else None, 0.71, 1)
-            results.append(FrameResult(cid, self._n, time.time(), now, (face,), (720, 1280), slot=0, generation=self._n,
-                                       latency_ms=30.0))
+            batch.results.append(FrameResult(cid, self._n, time.time(), now, (face,), (720, 1280), slot=0,
+                                             generation=self._n, latency_ms=30.0))
             if self._n == 1:
-                statuses.append(CameraStatus(cid, CameraState.LIVE, metrics=CameraMetrics(5.0, 5.0, 0, 0)))
-        return Batch(results, statuses)
+                batch.statuses.append(CameraStatus(cid, CameraState.LIVE, metrics=CameraMetrics(5.0, 5.0, 0, 0)))
+        return batch
 
-    def metrics(self):
-        return {"engine": "fake", "provider": "cpu"}
+    def metrics(self) -> PipelineMetrics:
+        return PipelineMetrics(cameras={c: CameraRuntime(state=CameraState.LIVE.value) for c in self.cameras},
+                               engine="fake", provider="cpu")
+
+    def health(self) -> PipelineHealth:
+        cams = frozenset(self.cameras)
+        return PipelineHealth(cams, cams if self.started and not self.stopped else frozenset(), self.started)
 
 
 class FakeAttendance:
     """'a' is present while seen; absent 1 s after the last sighting."""
 
-    def __init__(self, names):
+    def __init__(self, names: Callable[[], dict[str, str]]):
         self.names = names
         self.last_seen: dict[str, float] = {}
-        self.state: dict[str, str] = {}
+        self.state: dict[str, State] = {}
+        self.health: tuple[dict[str, bool], bool, set[str]] | None = None
+        self.closed = False
 
-    def on_frame_result(self, r, snapshot=None):
-        for f in r.faces:
+    def on_frame_result(self, result: FrameResult, snapshot: Snapshot = None) -> list[Transition]:
+        for f in result.faces:
             if f.spg_id:
                 self.last_seen[f.spg_id] = time.time()
+        return []
 
-    def on_pipeline_health(self, camera_live, inference_ok, ended=()):
-        self.health = (dict(camera_live), inference_ok, set(ended))
-
-    def tick(self):
+    def tick(self) -> list[Transition]:
         out = []
+        now = time.time()
         for sid in self.names():
             seen = self.last_seen.get(sid)
-            new = "not_seen" if seen is None else ("present" if time.time() - seen < 1.0 else "absent")
-            if self.state.get(sid) != new:
+            new = State.NOT_SEEN if seen is None else (State.PRESENT if now - seen < 1.0 else State.ABSENT)
+            old = self.state.get(sid, State.NOT_SEEN)
+            if old != new:
                 self.state[sid] = new
-                out.append({"spg_id": sid, "state": new})
-        return [type("T", (), {"spg_id": t["spg_id"], "new_state": t["state"], "timestamp": time.time()})() for t in out]
+                out.append(Transition(sid, old, new, now, camera_id="cam1", last_seen=seen))
+        return out
 
-    def snapshot(self):
-        from core.attendance import SpgPresence
-
+    def snapshot(self) -> list[SpgPresence]:
         now = time.time()
-        return [SpgPresence(sid, "", self.state.get(sid, "not_seen"), since=now, last_seen=now, last_camera="cam1",
-                            present_today_s=0.0, shift_status="no shift") for sid in self.names()]
+        return [SpgPresence(sid, "", self.state.get(sid, State.NOT_SEEN).value, since=now, last_seen=now,
+                            last_camera="cam1", present_today_s=0.0, shift_status="no shift") for sid in self.names()]
+
+    def refresh_people(self) -> None:
+        pass
+
+    def on_pipeline_health(self, camera_live: Mapping[str, bool], inference_ok: bool,
+                           ended: Collection[str] = ()) -> None:
+        self.health = (dict(camera_live), inference_ok, set(ended))
+
+    def close(self) -> None:
+        self.closed = True
 
 
 class FakeGallery:
     def __init__(self, people: dict[str, str] | None = None):
-        self._people = {k: {"spg_id": k, "name": v, "samples": 1, "active": True} for k, v in (people or {}).items()}
+        self._people = {k: Person(k, v, samples=[Sample("s1")]) for k, v in (people or {}).items()}
 
     def version(self) -> str:
-        return repr(sorted((k, tuple(sorted(v.items()))) for k, v in self._people.items()))
+        return repr(sorted((p.spg_id, p.name, p.active, len(p.samples)) for p in self._people.values()))
 
-    def people(self):
-        return [dict(p) for p in self._people.values()]
+    def people(self) -> list[Person]:
+        return list(self._people.values())
 
-    def names(self) -> dict[str, str]:  # core.gallery.Gallery.names
-        return {k: p["name"] for k, p in self._people.items()}
+    def get(self, spg_id: str) -> Person | None:
+        return self._people.get(spg_id)
 
-    def get(self, spg_id):
-        from core.gallery import Person
-
-        p = self._people.get(spg_id)
-        return Person(spg_id=p["spg_id"], name=p["name"], active=p["active"]) if p else None
-
-    def thumbnail_path(self, spg_id):
-        return None
-
-    def negatives(self, spg_id):  # core.gallery.Gallery.negatives
+    def negatives(self, spg_id: str) -> list[object]:  # core.gallery.Gallery.negatives
         return []
 
-    def negative_crop_path(self, spg_id, negative):
+    def negative_crop_path(self, spg_id: str, negative: object) -> Path | None:
         return None
 
-    def rename(self, spg_id, name):
-        self._people[spg_id]["name"] = name
+    def names(self) -> dict[str, str]:
+        return {p.spg_id: p.name for p in self._people.values()}
 
-    def set_active(self, spg_id, active):
-        self._people[spg_id]["active"] = active
+    def thumbnail_path(self, spg_id: str) -> Path | None:
+        return None
 
-    def remove(self, spg_id):
+    def rename(self, spg_id: str, name: str) -> None:
+        self._people[spg_id].name = name
+
+    def set_active(self, spg_id: str, active: bool) -> None:
+        self._people[spg_id].active = active
+
+    def remove(self, spg_id: str) -> None:
         self._people.pop(spg_id)
 
-    def add(self, spg_id, name):
-        self._people[spg_id] = {"spg_id": spg_id, "name": name, "samples": 1, "active": True}
+    def add(self, spg_id: str, name: str) -> None:
+        self._people[spg_id] = Person(spg_id, name, samples=[Sample("s1")])
+
+
+def _satisfies_interfaces(cfg: AppConfig, data_dir: Path) -> None:
+    """Never called: mypy checks that the fakes have the declared shapes."""
+    _pipeline: PipelineApi = FakePipeline(cfg, data_dir)
+    _attendance: AttendanceApi = FakeAttendance(dict)

@@ -1,82 +1,61 @@
-"""PipelineController: the one QThread that owns the camera pipeline and the attendance service.
+"""PipelineController: the one QThread that drives the router (``workers.router.Router``) for the console.
 
-It runs the router loop ``batch = pipeline.poll(); attendance.on_frame_result(...); attendance.tick()``
-and turns everything into Qt signals. The UI thread never reads a queue, loads a model or touches
-SharedMemory: frames of VISIBLE cameras are copied once, here, from SharedMemory into a QImage
-(QImage is safe to build off the GUI thread); frames of cameras nobody sees are never converted.
+A thin Qt adapter: the router does the work that the headless run does too (poll, attendance, unknown faces,
+which frames to hand off); this thread turns each :class:`workers.router.RouterBatch` into Qt signals. The
+UI thread never reads a queue, loads a model or touches SharedMemory: the newest frame of each VISIBLE
+camera is copied once, here, straight from SharedMemory into a QImage (QImage is safe to build off the GUI
+thread); frames of cameras nobody sees are never copied.
 
 Commands from the UI (add/remove camera, new config, gallery changed, stop) go through a thread-safe
-queue and are applied between two polls.
+queue and are applied between two router steps. ``ui/`` reaches ``workers/`` only through this module.
 """
 
 from __future__ import annotations
 
-import inspect
 import logging
 import queue
 import time
-from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QThread, Signal
+from PySide6.QtCore import QObject, QThread, Signal
 from PySide6.QtGui import QImage
 
+from core.attendance import SpgPresence
+from core.attendance_api import AttendanceApi
 from core.config import AppConfig, CameraConfig, CameraDefaults
-from core.messages import CameraState, CameraStatus, FrameResult, InferenceStats
-from core.pipeline_health import PipelineHealth
+from core.messages import CameraState, FrameResult
+from core.presence import State, Transition
 from core.secrets import redact
+from core.unknown_faces import UnknownFaceKeeper
 from ui.event_log import UiEvent
 from ui.presence_table import PresenceRow, row_from
+from workers.pipeline_api import PipelineApi
+from workers.router import Router, RouterBatch, unknown_keeper_for
 
 if TYPE_CHECKING:
     from workers.camera_source import ProbeResult
 
 log = logging.getLogger(__name__)
 
-PipelineFactory = Callable[[AppConfig, Path], Any]
-AttendanceFactory = Callable[[AppConfig, Path, Callable[[], dict[str, str]]], Any]
+PipelineFactory = Callable[[AppConfig, Path], PipelineApi]
+AttendanceFactory = Callable[[AppConfig, Path, Callable[[], dict[str, str]]], AttendanceApi]
 
 
-def frame_to_qimage(pipeline: Any, result: FrameResult) -> QImage | None:
-    """Copy the result's frame out of SharedMemory into a new QImage: exactly one copy.
-
-    If the pipeline's ``read_frame`` accepts ``out=`` the pixels are written straight into the
-    QImage's buffer; otherwise the array it returns is copied into the QImage.
-    """
+def frame_to_qimage(pipeline: PipelineApi, result: FrameResult) -> QImage | None:
+    """Copy the result's frame out of SharedMemory into a new QImage: exactly one copy, straight into the
+    image's pixels. None when the frame is gone (slot overwritten, no SharedMemory)."""
     if result.slot < 0:
         return None
-    accepts_out = getattr(pipeline, "_read_frame_accepts_out", None)
-    if accepts_out is None:
-        try:
-            accepts_out = "out" in inspect.signature(pipeline.read_frame).parameters
-        except (TypeError, ValueError):
-            accepts_out = False
-        try:
-            pipeline._read_frame_accepts_out = accepts_out
-        except AttributeError:
-            pass
-    if accepts_out:
-        shape = pipeline.frame_shape(result.camera_id) if hasattr(pipeline, "frame_shape") else None
-        if shape is not None:
-            img, view = new_qimage(int(shape[0]), int(shape[1]))
-            ok = pipeline.read_frame(result.camera_id, result.slot, result.generation, out=view)
-            return img if ok is not None and ok is not False else None
-    arr = pipeline.read_frame(result.camera_id, result.slot, result.generation)
-    return array_to_qimage(arr)
-
-
-def read_array(pipeline: Any, result: FrameResult) -> np.ndarray | None:
-    """The result's frame as a numpy array (a copy), or None when the slot was overwritten."""
-    if result.slot < 0:
+    shape = pipeline.frame_shape(result.camera_id)
+    if shape is None:
         return None
-    if getattr(pipeline, "_read_frame_accepts_out", False) and hasattr(pipeline, "frame_shape"):
-        shape = pipeline.frame_shape(result.camera_id)
-        out = np.empty((int(shape[0]), int(shape[1]), 3), dtype=np.uint8)
-        ok = pipeline.read_frame(result.camera_id, result.slot, result.generation, out=out)
-        return out if ok is not None and ok is not False else None
-    return pipeline.read_frame(result.camera_id, result.slot, result.generation)
+    img, view = new_qimage(int(shape[0]), int(shape[1]))
+    if pipeline.read_frame(result.camera_id, result.slot, result.generation, out=view) is None:
+        return None
+    return img
 
 
 def new_qimage(h: int, w: int) -> tuple[QImage, np.ndarray]:
@@ -98,13 +77,13 @@ def array_to_qimage(arr: np.ndarray | None) -> QImage | None:
     return img
 
 
-def default_pipeline_factory(cfg: AppConfig, data_dir: Path) -> Any:
+def default_pipeline_factory(cfg: AppConfig, data_dir: Path) -> PipelineApi:
     from workers.pipeline import Pipeline
 
     return Pipeline(cfg, data_dir)
 
 
-def default_attendance_factory(cfg: AppConfig, data_dir: Path, names: Callable[[], dict[str, str]]) -> Any:
+def default_attendance_factory(cfg: AppConfig, data_dir: Path, names: Callable[[], dict[str, str]]) -> AttendanceApi:
     from core.attendance import open_attendance
 
     return open_attendance(cfg, data_dir, names)
@@ -113,12 +92,12 @@ def default_attendance_factory(cfg: AppConfig, data_dir: Path, names: Callable[[
 class PipelineController(QThread):
     started_ok = Signal(object)  # dict with engine/provider info (may be empty)
     failed = Signal(str)  # the pipeline could not start: a sentence for the user
-    frame_ready = Signal(str, object, object)  # camera_id, QImage, FrameResult
+    frame_ready = Signal(str, object, object)  # camera_id, QImage | None, FrameResult
     camera_status = Signal(object)  # CameraStatus
     stats = Signal(object)  # InferenceStats
     camera_rates = Signal(object)  # {camera_id: (processed fps, mean latency ms)}
     presence_changed = Signal(object)  # list[PresenceRow]
-    event = Signal(object)  # UiEvent
+    event_logged = Signal(object)  # UiEvent (not 'event': that would hide QObject.event)
 
     def __init__(
         self,
@@ -129,9 +108,9 @@ class PipelineController(QThread):
         attendance_factory: AttendanceFactory | None = None,
         names: Callable[[], dict[str, str]] | None = None,
         thumbs: Callable[[str], str] | None = None,
-        unknown_keeper: Any = None,
+        unknown_keeper: UnknownFaceKeeper | None = None,
         presence_push_s: float = 1.0,
-        parent=None,
+        parent: QObject | None = None,
     ):
         super().__init__(parent)
         self.cfg = cfg
@@ -141,21 +120,23 @@ class PipelineController(QThread):
         self._names = names or (dict)
         self._thumbs = thumbs
         self._push_s = presence_push_s
-        self.unknown_keeper = unknown_keeper
-        self._commands: queue.Queue = queue.Queue()
+        self.unknown_keeper = unknown_keeper if unknown_keeper is not None else unknown_keeper_for(cfg, data_dir)
+        self._commands: queue.Queue[tuple[str, Any]] = queue.Queue()
         self._stop = False
         self._visible: frozenset[str] = frozenset()
-        self.pipeline: Any = None
-        self.attendance: Any = None
+        self.router: Router | None = None
+        self.pipeline: PipelineApi | None = None
+        """The running pipeline (kept after it stopped, for diagnostics)."""
         self.converted_frames = 0
         self.skipped_frames = 0
-        self._states: dict[str, CameraState] = {}
-        self._health = PipelineHealth()
         self.setObjectName("PipelineController")
 
     # --- called from the UI thread (thread-safe) -----------------------------------------------
     def set_visible(self, cameras: frozenset[str]) -> None:
         self._visible = frozenset(cameras)  # one reference assignment: atomic
+        router = self.router
+        if router is not None:
+            router.set_visible(self._visible)
 
     def add_camera(self, cam: CameraConfig) -> None:
         self._commands.put(("add_camera", cam))
@@ -180,120 +161,93 @@ class PipelineController(QThread):
             return self.wait(int(timeout_s * 1000))
         return True
 
-    # --- the router loop (controller thread) ---------------------------------------------------
-    def run(self) -> None:  # noqa: C901 - one loop, kept in one place on purpose
+    # --- the controller thread -----------------------------------------------------------------
+    def run(self) -> None:
         try:
-            self.pipeline = self._pipeline_factory(self.cfg, self.data_dir)
-            self.pipeline.start()
-            self.attendance = self._attendance_factory(self.cfg, self.data_dir, self._names)
+            router = self._open_router(self.cfg)
         except Exception as exc:  # noqa: BLE001 - becomes a dialog, never a silent exit
             log.exception("pipeline failed to start")
-            self.failed.emit(redact(f"{exc.__class__.__name__}: {exc}" if not str(exc) else str(exc)))
-            self._stop_pipeline()
+            self.failed.emit(redact(str(exc) or exc.__class__.__name__))
+            self._close_router()
             return
-        self.started_ok.emit(self._engine_info())
-        last_push = 0.0
-        last_rates = time.monotonic()
-        counts: dict[str, int] = defaultdict(int)
-        lat_sum: dict[str, float] = defaultdict(float)
-        self._push_presence()
+        self.started_ok.emit(self._engine_info(router.pipeline))
+        self._push_presence(router)
         try:
             while not self._stop:
                 self._run_commands()
-                if self._stop:
+                if self._stop or self.router is None:
                     break
-                batch = self.pipeline.poll()
-                results = list(getattr(batch, "results", []) or [])
-                latest: dict[str, FrameResult] = {}
-                transitions = []
-                for r in results:
-                    transitions.extend(self.attendance.on_frame_result(r, snapshot=lambda r=r: read_array(self.pipeline, r)) or [])
-                    counts[r.camera_id] += 1
-                    lat_sum[r.camera_id] += float(r.latency_ms)
-                    latest[r.camera_id] = r
-                    if self.unknown_keeper is not None:
-                        self._keep_unknown(r)
-                visible = self._visible
-                for cam, r in latest.items():
-                    if cam in visible:
-                        img = None
-                        try:
-                            img = frame_to_qimage(self.pipeline, r)
-                        except Exception as exc:  # noqa: BLE001 - a torn frame is skipped, not fatal
-                            log.debug("frame read failed for %s: %s", cam, exc)
-                        self.converted_frames += 1
-                        self.frame_ready.emit(cam, img, r)
-                    else:
-                        self.skipped_frames += 1
-                for st in getattr(batch, "statuses", []) or []:
-                    self._on_status(st)
-                for err in getattr(batch, "errors", []) or []:
-                    self._event("camera", redact(str(err)))
-                stats = getattr(batch, "stats", None)
-                for s in stats if isinstance(stats, (list, tuple)) else ([stats] if stats else []):
-                    if isinstance(s, InferenceStats) or s is not None:
-                        self.stats.emit(s)
-                self._health.update(batch)
-                self.attendance.on_pipeline_health(self._health.camera_live(), self._health.inference_ok(),
-                                                   self._health.ended())
-                transitions.extend(self.attendance.tick() or [])
-                for t in transitions:
-                    self._on_transition(t)
-                now = time.monotonic()
-                if transitions or now - last_push >= self._push_s:
-                    self._push_presence()
-                    last_push = now
-                if now - last_rates >= 1.0:
-                    dt = now - last_rates
-                    rates = {c: (counts[c] / dt, (lat_sum[c] / counts[c]) if counts[c] else 0.0) for c in set(counts) | set(self._states)}
-                    self.camera_rates.emit(rates)
-                    counts.clear()
-                    lat_sum.clear()
-                    last_rates = now
-                if not results and not transitions:
-                    self.msleep(20)
+                self._emit(self.router.step())
         except Exception as exc:  # noqa: BLE001
             log.exception("router loop failed")
             self.failed.emit(redact(str(exc) or exc.__class__.__name__))
         finally:
-            self._stop_pipeline()
+            self._close_router()
 
-    def _keep_unknown(self, r: FrameResult) -> None:
-        faces = self.unknown_keeper.wanted(r)
-        if not faces:
+    def _open_router(self, cfg: AppConfig) -> Router:
+        pipeline = self._pipeline_factory(cfg, self.data_dir)
+        self.pipeline = pipeline
+        attendance = self._attendance_factory(cfg, self.data_dir, self._names)
+        self.router = Router(pipeline, attendance, self.unknown_keeper, presence_every_s=self._push_s)
+        self.router.set_visible(self._visible)
+        self.router.start()
+        return self.router
+
+    def _close_router(self) -> None:
+        router, self.router = self.router, None
+        if router is None:
             return
         try:
-            arr = read_array(self.pipeline, r)
-            if arr is not None:
-                self.unknown_keeper.save(r, arr, faces)
-        except Exception as exc:  # noqa: BLE001 - an unknown-face crop is never worth a crash
-            log.debug("unknown face crop failed: %s", exc)
-
-    def _stop_pipeline(self) -> None:
-        if self.pipeline is not None:
-            try:
-                self.pipeline.stop()
-            except Exception:  # noqa: BLE001
-                log.exception("pipeline stop failed")
-        close = getattr(self.attendance, "close", None)
-        if callable(close):
-            try:
-                close()
-            except Exception:  # noqa: BLE001
-                log.exception("attendance close failed")
-        self.attendance = None
-
-    def _engine_info(self) -> dict:
-        info: dict = {"pack": self.cfg.engine.pack}
-        try:
-            m = self.pipeline.metrics() if hasattr(self.pipeline, "metrics") else None
-            if isinstance(m, dict):
-                info.update(m)
-            elif m is not None:
-                info.update({k: getattr(m, k) for k in ("engine", "provider") if getattr(m, k, "")})
+            router.close()
         except Exception:  # noqa: BLE001
-            pass
-        return info
+            log.exception("pipeline stop failed")
+
+    def _emit(self, batch: RouterBatch) -> None:
+        pipeline = self.pipeline
+        for r in batch.display:
+            img = None
+            try:
+                if pipeline is not None:
+                    img = frame_to_qimage(pipeline, r)
+            except Exception as exc:  # noqa: BLE001 - a torn frame is skipped, not fatal
+                log.debug("frame read failed for %s: %s", r.camera_id, exc)
+            self.converted_frames += 1
+            self.frame_ready.emit(r.camera_id, img, r)
+        self.skipped_frames += batch.skipped
+        for st in batch.statuses:
+            self.camera_status.emit(st)
+        for st in batch.state_changes:
+            texts = {
+                CameraState.LIVE: self.tr("Camera {cam} is live"),
+                CameraState.RECONNECTING: self.tr("Camera {cam} is reconnecting"),
+                CameraState.FAILED: self.tr("Camera {cam} failed"),
+            }
+            if st.state in texts:
+                text = texts[st.state].format(cam=st.camera_id)
+                if st.reason:
+                    text += f": {redact(st.reason)}"
+                self._event("camera", text)
+        for err in batch.errors:
+            self._event("camera", redact(err))
+        for s in batch.stats:
+            self.stats.emit(s)
+        if batch.transitions:
+            names = self._safe_names()
+            for t in batch.transitions:
+                self.event_logged.emit(self._transition_event(t, names))
+        if batch.presence is not None:
+            self._emit_rows(batch.presence)
+        if batch.rates is not None:
+            self.camera_rates.emit(batch.rates)
+
+    def _engine_info(self, pipeline: PipelineApi) -> dict[str, str]:
+        info = {"pack": str(self.cfg.engine.pack or "")}
+        try:
+            m = pipeline.metrics()
+            info.update(engine=m.engine, provider=m.provider)
+        except Exception:  # noqa: BLE001 - the About dialog shows less, nothing else changes
+            log.debug("pipeline metrics not available", exc_info=True)
+        return {k: v for k, v in info.items() if v}
 
     def _run_commands(self) -> None:
         while True:
@@ -301,29 +255,23 @@ class PipelineController(QThread):
                 cmd, arg = self._commands.get_nowait()
             except queue.Empty:
                 return
+            router = self.router
+            if router is None:
+                return
             try:
                 if cmd == "stop":
                     self._stop = True
                 elif cmd == "add_camera":
-                    self.pipeline.add_camera(arg)
+                    router.add_camera(arg)
                     self._event("camera", self.tr("Camera {cam} added").format(cam=arg.name or arg.id))
                 elif cmd == "remove_camera":
-                    self.pipeline.remove_camera(arg)
-                    self._states.pop(arg, None)
-                    self._health.forget(arg)
+                    router.remove_camera(arg)
                     self._event("camera", self.tr("Camera {cam} removed").format(cam=arg))
                 elif cmd == "config":
                     self._apply_config(arg)
                 elif cmd == "gallery":
-                    for name in ("reload_gallery", "gallery_changed"):
-                        fn = getattr(self.pipeline, name, None)
-                        if callable(fn):
-                            fn()
-                            break
-                    fn = getattr(self.attendance, "refresh_people", None)
-                    if callable(fn):
-                        fn()
-                    self._push_presence()
+                    router.gallery_changed()
+                    self._push_presence(router)
             except Exception as exc:  # noqa: BLE001 - a bad command must not kill the loop
                 log.exception("command %s failed", cmd)
                 self._event("info", self.tr("Could not apply a change: {err}").format(err=redact(str(exc))))
@@ -333,77 +281,56 @@ class PipelineController(QThread):
         attendance service here, in the controller thread (the console itself keeps running)."""
         same_rest = cfg.model_dump(exclude={"cameras"}) == self.cfg.model_dump(exclude={"cameras"}) and \
             cfg.telegram.token == self.cfg.telegram.token and cfg.telegram.chat_id == self.cfg.telegram.chat_id
-        if not same_rest:
-            self._event("info", self.tr("Restarting the cameras with the new settings…"))
-            self._stop_pipeline()
+        if same_rest and self.router is not None:
+            self.router.sync_cameras(self.cfg.cameras, cfg.cameras)
             self.cfg = cfg
-            self.pipeline = self._pipeline_factory(cfg, self.data_dir)
-            self.pipeline.start()
-            self.attendance = self._attendance_factory(cfg, self.data_dir, self._names)
-            self._states.clear()
-            self._health = PipelineHealth()
-            self._push_presence()
             return
-        old = {c.id: c for c in self.cfg.cameras}
-        new = {c.id: c for c in cfg.cameras}
-        for cid in old:
-            if cid not in new or old[cid] != new[cid]:
-                self.pipeline.remove_camera(cid)
-                self._states.pop(cid, None)
-                self._health.forget(cid)
-        for cid, cam in new.items():
-            if (cid not in old or old[cid] != cam) and cam.enabled:
-                self.pipeline.add_camera(cam)
+        self._event("info", self.tr("Restarting the cameras with the new settings…"))
+        self._close_router()
         self.cfg = cfg
+        try:
+            router = self._open_router(cfg)
+        except Exception as exc:  # noqa: BLE001 - the same dialog as a failed start
+            log.exception("pipeline failed to restart")
+            self.failed.emit(redact(str(exc) or exc.__class__.__name__))
+            self._close_router()
+            self._stop = True
+            return
+        self._push_presence(router)
 
-    def _on_status(self, st: CameraStatus) -> None:
-        prev = self._states.get(st.camera_id)
-        self._states[st.camera_id] = st.state
-        self.camera_status.emit(st)
-        if prev != st.state and st.state in (CameraState.LIVE, CameraState.RECONNECTING, CameraState.FAILED):
-            text = {
-                CameraState.LIVE: self.tr("Camera {cam} is live"),
-                CameraState.RECONNECTING: self.tr("Camera {cam} is reconnecting"),
-                CameraState.FAILED: self.tr("Camera {cam} failed"),
-            }[st.state].format(cam=st.camera_id)
-            if st.reason:
-                text += f": {redact(st.reason)}"
-            self._event("camera", text)
+    def _state_label(self, state: State) -> str:
+        return {State.PRESENT: self.tr("PRESENT"), State.GRACE: self.tr("GRACE"), State.ABSENT: self.tr("ABSENT"),
+                State.NOT_SEEN: self.tr("NOT SEEN")}[state]
 
-    def _on_transition(self, t: Any) -> None:
-        names = self._safe_names()
-        spg = str(getattr(t, "spg_id", "") or (t.get("spg_id", "") if isinstance(t, dict) else ""))
-        name = getattr(t, "name", None) or names.get(spg, spg)
-        new = getattr(t, "new_state", None) or getattr(t, "to_state", None) or getattr(t, "state", None)
-        new_s = str(getattr(new, "value", new) or "")
-        kind = "alert" if (getattr(t, "alert", False) or "absent" in new_s.lower()) else "transition"
-        labels = {"present": self.tr("PRESENT"), "grace": self.tr("GRACE"), "absent": self.tr("ABSENT"), "not_seen": self.tr("NOT SEEN")}
-        state_label = labels.get(new_s.lower(), new_s.upper().replace("_", " "))
-        text = getattr(t, "message", None) or self.tr("{name}: {state}").format(name=name, state=state_label)
-        if kind == "alert" and not getattr(t, "message", None):
-            text = self.tr("{name} is ABSENT (away longer than allowed)").format(name=name)
-        ts = float(getattr(t, "timestamp", 0.0) or getattr(t, "at", 0.0) or time.time())
-        self.event.emit(UiEvent(ts, kind, str(text), spg))
+    def _transition_event(self, t: Transition, names: dict[str, str]) -> UiEvent:
+        name = t.name or names.get(t.spg_id, t.spg_id)
+        if t.alert or t.to_state is State.ABSENT:
+            text = t.message or self.tr("{name} is ABSENT (away longer than allowed)").format(name=name)
+            return UiEvent(t.timestamp, "alert", text, t.spg_id)
+        text = t.message or self.tr("{name}: {state}").format(name=name, state=self._state_label(t.to_state))
+        return UiEvent(t.timestamp, "transition", text, t.spg_id)
 
     def _event(self, kind: str, text: str) -> None:
-        self.event.emit(UiEvent(time.time(), kind, text))
+        self.event_logged.emit(UiEvent(time.time(), kind, text))
 
     def _safe_names(self) -> dict[str, str]:
         try:
             return dict(self._names())
-        except Exception:  # noqa: BLE001
+        except Exception:  # noqa: BLE001 - names are cosmetic
+            log.debug("names not available", exc_info=True)
             return {}
 
-    def _push_presence(self) -> None:
-        if self.attendance is None:
-            return
+    def _push_presence(self, router: Router) -> None:
         try:
-            snap = self.attendance.snapshot()
+            rows = router.presence()
         except Exception:  # noqa: BLE001
             log.exception("presence snapshot failed")
             return
+        self._emit_rows(rows)
+
+    def _emit_rows(self, snapshot: list[SpgPresence]) -> None:
         names = self._safe_names()
-        rows: list[PresenceRow] = [row_from(item, names, self._thumbs) for item in snap]
+        rows: list[PresenceRow] = [row_from(item, names, self._thumbs) for item in snapshot]
         self.presence_changed.emit(rows)
 
 

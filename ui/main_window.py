@@ -20,14 +20,13 @@ from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QMessageBox, QSp
 from core.config import AppConfig
 from core.messages import InferenceStats
 from core.paths import DataLayout
-from core.unknown_faces import UnknownFaceKeeper
 from ui.camera_grid import CameraGrid
 from ui.charts import ChartsPanel
 from ui.controller import PipelineController
 from ui.engine_service import EngineService
 from ui.event_log import EventLog, UiEvent
 from ui.gallery_manager import GalleryManager, list_people, person_fields
-from ui.presence_table import PresenceModel, PresenceTable, thumb_lookup
+from ui.presence_table import PresenceModel, PresenceRow, PresenceTable, thumb_lookup
 from ui.tasks import Background
 from ui.unknown_faces import UnknownFacesPanel
 
@@ -127,12 +126,11 @@ class MainWindow(QMainWindow):
         ck = dict(controller_kwargs or {})
         ck.setdefault("names", self.names)
         ck.setdefault("thumbs", thumb_lookup(self.gallery))
-        ck.setdefault("unknown_keeper", UnknownFaceKeeper(self.layout_.unknown_faces, cfg.storage, cfg.engine.enroll_min_face_px))
         self.controller = PipelineController(cfg, self.data_dir, parent=None, **ck)
         self.controller.frame_ready.connect(self.grid.on_frame)
         self.controller.camera_status.connect(self.grid.on_status)
         self.controller.presence_changed.connect(self._on_presence)
-        self.controller.event.connect(self._on_event)
+        self.controller.event_logged.connect(self._on_event)
         self.controller.camera_rates.connect(self.charts.rates.add_sample)
         self.controller.stats.connect(self._on_stats)
         self.controller.failed.connect(self._on_failed)
@@ -216,7 +214,7 @@ class MainWindow(QMainWindow):
             self.charts.timeline.redraw()
 
     # --- controller signals --------------------------------------------------------------------
-    def _on_presence(self, rows) -> None:
+    def _on_presence(self, rows: list[PresenceRow]) -> None:
         self.presence_model.set_rows(rows)
         self.charts.timeline.update_rows(rows)
 
@@ -233,8 +231,8 @@ class MainWindow(QMainWindow):
         self.engine_label.setText(self.tr("{engine} · {provider} · {lat:.0f} ms").format(
             engine=eng, provider=prov, lat=stats.latency_p50_ms))
 
-    def _on_started(self, info: dict) -> None:
-        self.engine_info.update({k: v for k, v in (info or {}).items() if v})
+    def _on_started(self, info: dict[str, str]) -> None:
+        self.engine_info.update(info)
         self.engine_label.setText(self.tr("running"))
         self.events.add_event(UiEvent(time.time(), "info", self.tr("Pipeline started")))
 

@@ -6,161 +6,58 @@ SharedMemory frame buffer (``sfb_<camera_id>_<run token>``) and always unlinks i
 at interpreter exit (``atexit``), on SIGTERM (turned into ``SystemExit``) and Ctrl-C (``KeyboardInterrupt``);
 children only attach, so a crashed child never leaks a block.
 
-Router loop (headless ``cli/run.py`` and the GUI's controller thread)::
+Its shape is :class:`workers.pipeline_api.PipelineApi`; the draining, frames and metrics are shared with the
+single-process :class:`workers.inline_pipeline.InlinePipeline` in :class:`workers.pipeline_base.PipelineBase`.
+The router loop that drives it is :class:`workers.router.Router` (headless CLI and the console alike).
 
-    pipeline = Pipeline(cfg, data_dir); pipeline.start()
-    while running:
-        batch = pipeline.poll()                       # PollBatch(results, statuses, stats, errors)
-        for r in batch.results:
-            attendance.on_frame_result(r, pipeline.read_frame(r.camera_id, r.slot, r.generation))
-        attendance.tick()
-    pipeline.stop()
-
-Supervisor (runs inside :meth:`poll`): a child that exited (crash, kill) or whose heartbeat is older than
-``inference.hang_timeout_s`` (hung) is killed if needed and restarted after a backoff (0.5 s doubling up to
-``inference.restart_backoff_max_s``, reset after a minute of healthy running); the reason is logged.
+Supervision (every :meth:`poll`) is :class:`workers.supervisor.Supervisor`: crashed or hung children restart
+with backoff, within a restart budget, each restart logged with its reason.
 """
 
 from __future__ import annotations
 
 import atexit
+import functools
 import logging
 import queue
 import signal
 import threading
 import time
-from collections import deque
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from core.config import AppConfig, CameraConfig
-from core.messages import CameraRemoved, CameraState, CameraStatus, FrameResult, InferenceStats, Stop, WorkerError
+from core.messages import CameraRemoved, CameraState, Stop
 from core.secrets import mask_url
 from workers.camera_worker import CameraWorkerArgs, run_camera_worker
 from workers.child_logging import child_log_queue
-from workers.frame_buffer import FrameBuffer, buffer_name, create_buffer, run_token, unlink_all_created
+from workers.frame_buffer import run_token, unlink_all_created
 from workers.inference_server import EngineSpec, run_inference_server
 from workers.mp import mp_context
+from workers.pipeline_api import CameraRuntime, PipelineMetrics, PollBatch
+from workers.pipeline_base import PipelineBase, discard_queue
+from workers.supervisor import SupervisedChild, Supervisor
 
 log = logging.getLogger(__name__)
 
 __all__ = ["CameraRuntime", "EngineSpec", "Pipeline", "PipelineMetrics", "PollBatch"]
 
-STARTUP_GRACE_S = 120.0
-"""A child may take this long before its first heartbeat (spawn + imports + engine load on a slow PC)."""
-HEALTHY_AFTER_S = 60.0
 
-
-@dataclass
-class PollBatch:
-    results: list[FrameResult] = field(default_factory=list)
-    statuses: list[CameraStatus] = field(default_factory=list)
-    stats: list[InferenceStats] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)
-    """Human-readable problems the supervisor saw this step (restarts and why, engine failures)."""
-
-
-@dataclass
-class CameraRuntime:
-    """What the GUI and logs show per camera."""
-
-    state: str = CameraState.CONNECTING.value
-    reason: str = ""
-    capture_fps: float = 0.0
-    sent_fps: float = 0.0
-    processed_fps: float = 0.0
-    dropped: int = 0
-    reconnects: int = 0
-    restarts: int = 0
-    frame_size: tuple[int, int] | None = None
-
-
-@dataclass
-class PipelineMetrics:
-    cameras: dict[str, CameraRuntime] = field(default_factory=dict)
-    latency_p50_ms: float = 0.0
-    latency_p95_ms: float = 0.0
-    faces_per_s: float = 0.0
-    frames_per_s: float = 0.0
-    embeddings: int = 0
-    dropped_stale: int = 0
-    input_queue_depth: int = 0
-    output_queue_depth: int = 0
-    inference_restarts: int = 0
-    engine: str = ""
-    provider: str = ""
-    shm_fallback: bool = False
-    """True when at least one camera sends frames through the queue (SharedMemory unavailable)."""
-
-
-class _Child:
-    def __init__(self, name: str):
-        self.name = name
-        self.process: Any = None
-        self.heartbeat: Any = None
-        self.started = 0.0
-        self.restarts = 0
-        self.backoff = 0.5
-        self.restart_at: float | None = None
-        self.stop_event: Any = None
-        self.feedback_q: Any = None
-
-    def alive(self) -> bool:
-        return self.process is not None and self.process.is_alive()
-
-    def kill(self, join: float = 2.0) -> None:
-        p = self.process
-        if p is None:
-            return
-        if p.is_alive():
-            p.kill()
-        p.join(join)
-
-
-class _Rate:
-    def __init__(self, window: float = 3.0):
-        self.window = window
-        self.t: deque[float] = deque()
-
-    def tick(self, now: float) -> None:
-        self.t.append(now)
-
-    def rate(self, now: float) -> float:
-        while self.t and self.t[0] < now - self.window:
-            self.t.popleft()
-        return len(self.t) / self.window
-
-
-class Pipeline:
-    """Camera workers + one inference server + router/supervisor. Safe to start/stop repeatedly (idempotent).
+class Pipeline(PipelineBase):
+    """Camera workers + one inference server + supervisor. Safe to start/stop repeatedly (idempotent).
 
     ``engine_spec``: picklable recipe of the engine the inference child builds (default: ``cfg.engine`` through
     ``core.engine.factory.create_engine``); tests pass a fast stand-in.
     """
 
     def __init__(self, cfg: AppConfig, data_dir: Path, *, engine_spec: EngineSpec | None = None):
-        self.cfg = cfg
-        self.data_dir = Path(data_dir)
-        self.engine_spec = engine_spec or EngineSpec()
+        super().__init__(cfg, data_dir, engine_spec=engine_spec)
         self._ctx = mp_context()
-        self._running = False
-        self._token = ""
-        self._epoch = 0
         self._cams: dict[str, CameraConfig] = {}
-        self._children: dict[str, _Child] = {}  # camera id -> child
-        self._buffers: dict[str, FrameBuffer | None] = {}
-        self._runtime: dict[str, CameraRuntime] = {}
-        self._processed: dict[str, _Rate] = {}
-        self._inf = _Child("inference")
-        self._input_q: Any = None
-        self._status_q: Any = None
-        self._output_q: Any = None
+        self._children: dict[str, SupervisedChild] = {}  # camera id -> child
+        self._inf = SupervisedChild("inference")
         self._control_q: Any = None
-        self._last_stats: InferenceStats | None = None
-        self._errors: list[str] = []
+        self._supervisor = Supervisor(cfg.inference.restart_backoff_max_s)
         self._atexit_registered = False
 
     # -- lifecycle ---------------------------------------------------------------------------------
@@ -202,14 +99,14 @@ class Pipeline:
                     log.warning("%s did not stop in time; killing it", ch.name)
                     ch.kill()
         for cid in list(self._buffers):
-            self._close_buffer(cid)
+            self._close_camera(cid)
         unlink_all_created()
         for q in (self._input_q, self._status_q, self._output_q, self._control_q,
                   *[c.feedback_q for c in self._children.values()]):
-            _discard_queue(q)
+            discard_queue(q)
         self._children.clear()
         self._cams.clear()
-        self._inf = _Child("inference")
+        self._inf = SupervisedChild("inference")
         log.info("pipeline stopped")
 
     # -- cameras -----------------------------------------------------------------------------------
@@ -219,14 +116,9 @@ class Pipeline:
             raise RuntimeError("start the pipeline before adding cameras")
         if cam.id in self._cams:
             self.remove_camera(cam.id)
-        c = self.cfg.camera
-        self._epoch += 1
-        name = buffer_name(cam.id, f"{self._token}{self._epoch}")
-        self._buffers[cam.id] = create_buffer(name, c.max_frame_height, c.max_frame_width, c.shm_slots)
+        self._open_camera(cam)
         self._cams[cam.id] = cam
-        self._runtime[cam.id] = CameraRuntime()
-        self._processed[cam.id] = _Rate()
-        self._children[cam.id] = _Child(f"camera {cam.id}")
+        self._children[cam.id] = SupervisedChild(f"camera {cam.id}")
         self._start_camera(cam.id)
 
     def remove_camera(self, camera_id: str) -> None:
@@ -238,56 +130,21 @@ class Pipeline:
             if ch.process is not None:
                 ch.process.join(3.0)
                 ch.kill()
-            _discard_queue(ch.feedback_q)
+            discard_queue(ch.feedback_q)
         if self._control_q is not None:
             try:
                 self._control_q.put_nowait(CameraRemoved(camera_id))
             except Exception:  # noqa: BLE001
                 pass
-        self._close_buffer(camera_id)
-        self._runtime.pop(camera_id, None)
-        self._processed.pop(camera_id, None)
+        self._close_camera(camera_id)
 
     @property
     def camera_ids(self) -> list[str]:
         return list(self._cams)
 
-    # -- frames for display ------------------------------------------------------------------------
-    def read_frame(self, camera_id: str, slot: int, generation: int,
-                   out: np.ndarray | None = None) -> np.ndarray | None:
-        """A copy of the frame a result refers to, or None if that slot was overwritten since (or no SharedMemory).
-
-        With ``out`` (shape from :meth:`frame_shape`) the pixels are copied into it. The frame is the stored
-        (possibly downscaled) one; ``FrameResult.frame_shape`` is the original size the boxes refer to.
-        """
-        buf = self._buffers.get(camera_id)
-        if buf is None:
-            return None
-        return buf.read(slot, generation, out)
-
-    def frame_shape(self, camera_id: str) -> tuple[int, int, int] | None:
-        buf = self._buffers.get(camera_id)
-        return buf.latest_shape() if buf is not None else None
-
-    # -- router ------------------------------------------------------------------------------------
-    def poll(self, timeout: float = 0.05) -> PollBatch:
-        """Drain results/stats and camera statuses (waiting up to ``timeout`` for the first), forward results
-        to the camera feedback queues (skipped when full), supervise the children."""
-        batch = PollBatch()
-        if not self._running:
-            return batch
-        deadline = time.monotonic() + timeout
-        while True:
-            self._drain_output(batch)
-            self._drain_status(batch)
-            if batch.results or batch.statuses or batch.stats or time.monotonic() >= deadline:
-                break
-            time.sleep(min(0.005, max(0.0, deadline - time.monotonic())))
-        now = time.monotonic()
+    # -- after every poll: overlays feedback + supervision --------------------------------------------
+    def _after_poll(self, batch: PollBatch, now: float) -> None:
         for r in batch.results:
-            rate = self._processed.get(r.camera_id)
-            if rate is not None:
-                rate.tick(now)
             ch = self._children.get(r.camera_id)
             if ch is not None and ch.feedback_q is not None:
                 try:
@@ -295,155 +152,60 @@ class Pipeline:
                 except (queue.Full, ValueError, OSError):
                     pass  # overlays may skip; inference never waits
         self._supervise(now)
-        batch.errors.extend(self._errors)
-        self._errors.clear()
-        return batch
-
-    def _drain_output(self, batch: PollBatch) -> None:
-        if self._output_q is None:
-            return
-        for _ in range(2000):
-            try:
-                msg = self._output_q.get_nowait()
-            except (queue.Empty, OSError, EOFError, ValueError):
-                return
-            if isinstance(msg, FrameResult):
-                if msg.camera_id in self._cams:
-                    batch.results.append(msg)
-            elif isinstance(msg, InferenceStats):
-                self._last_stats = msg
-                batch.stats.append(msg)
-            elif isinstance(msg, WorkerError):
-                log.error("%s: %s", msg.source, msg.message)
-                batch.errors.append(f"{msg.source}: {msg.message}")
-
-    def _drain_status(self, batch: PollBatch) -> None:
-        if self._status_q is None:
-            return
-        for _ in range(1000):
-            try:
-                st = self._status_q.get_nowait()
-            except (queue.Empty, OSError, EOFError, ValueError):
-                return
-            rt = self._runtime.get(st.camera_id)
-            if rt is None:
-                continue
-            rt.state, rt.reason = st.state.value, st.reason
-            rt.capture_fps, rt.sent_fps = st.metrics.capture_fps, st.metrics.sent_fps
-            rt.dropped, rt.reconnects = st.metrics.dropped, st.metrics.reconnects
-            rt.frame_size = st.frame_size or rt.frame_size
-            batch.statuses.append(st)
 
     # -- children ----------------------------------------------------------------------------------
     def _start_inference(self) -> None:
-        ch = self._inf
-        _discard_queue(self._output_q)
-        _discard_queue(self._control_q)
+        discard_queue(self._output_q)
+        discard_queue(self._control_q)
         # fresh queues per incarnation: a killed server can never leave them locked or half-written
         self._output_q = self._ctx.Queue()
         self._control_q = self._ctx.Queue()
-        ch.heartbeat = self._ctx.Value("d", 0.0, lock=False)
-        ch.process = self._ctx.Process(
+        heartbeat = self._ctx.Value("d", 0.0, lock=False)
+        process = self._ctx.Process(
             target=run_inference_server, name="spg-inference", daemon=True,
             args=(self.cfg, str(self.data_dir), self.engine_spec, self._input_q, self._output_q, self._control_q,
-                  ch.heartbeat, child_log_queue()))
-        ch.process.start()
-        ch.started = time.monotonic()
-        ch.restart_at = None
+                  heartbeat, child_log_queue()))
+        process.start()
+        self._inf.started_now(process, heartbeat)
 
     def _start_camera(self, camera_id: str) -> None:
         ch = self._children[camera_id]
         cam = self._cams[camera_id]
-        _discard_queue(ch.feedback_q)
+        discard_queue(ch.feedback_q)
         ch.stop_event = self._ctx.Event()
         ch.feedback_q = self._ctx.Queue(maxsize=4)
-        ch.heartbeat = self._ctx.Value("d", 0.0, lock=False)
+        heartbeat = self._ctx.Value("d", 0.0, lock=False)
         buf = self._buffers.get(camera_id)
         args = CameraWorkerArgs(cam, self.cfg.camera, buf.name if buf is not None else None, self.cfg.logging.level)
-        ch.process = self._ctx.Process(target=run_camera_worker, name=f"spg-camera-{camera_id}", daemon=True,
-                                       args=(args, self._input_q, self._status_q, ch.feedback_q, ch.stop_event,
-                                             ch.heartbeat, child_log_queue()))
-        ch.process.start()
-        ch.started = time.monotonic()
-        ch.restart_at = None
-
-    def _problem(self, ch: _Child, hang_after: float, now: float) -> str | None:
-        if ch.process is None:
-            return None
-        if not ch.process.is_alive():
-            code = ch.process.exitcode
-            how = f"killed by signal {-code}" if code is not None and code < 0 else f"exited with code {code}"
-            return f"{ch.name} {how}"
-        hb = float(ch.heartbeat.value)
-        if hb == 0.0:
-            if now - ch.started > STARTUP_GRACE_S:
-                return f"{ch.name} did not start within {STARTUP_GRACE_S:.0f} s (hung)"
-            return None
-        silent = time.time() - hb
-        if silent > hang_after:
-            return f"{ch.name} sent no heartbeat for {silent:.0f} s (hung)"
-        return None
-
-    def _schedule_restart(self, ch: _Child, why: str, now: float) -> None:
-        ch.kill()
-        if now - ch.started > HEALTHY_AFTER_S:
-            ch.backoff = 0.5
-        ch.restart_at = now + ch.backoff
-        ch.process = None
-        ch.restarts += 1
-        msg = f"{why}; restarting in {ch.backoff:.1f} s (restart #{ch.restarts})"
-        log.warning("supervisor: %s", msg)
-        self._errors.append(msg)
-        ch.backoff = min(self.cfg.inference.restart_backoff_max_s, ch.backoff * 2)
+        process = self._ctx.Process(target=run_camera_worker, name=f"spg-camera-{camera_id}", daemon=True,
+                                    args=(args, self._input_q, self._status_q, ch.feedback_q, ch.stop_event,
+                                          heartbeat, child_log_queue()))
+        process.start()
+        ch.started_now(process, heartbeat)
 
     def _supervise(self, now: float) -> None:
         inf = self.cfg.inference
-        if self._inf.restart_at is not None:
-            if now >= self._inf.restart_at:
-                self._start_inference()
-        else:
-            why = self._problem(self._inf, inf.hang_timeout_s, now)
-            if why:
-                self._schedule_restart(self._inf, why, now)
+        msg = self._supervisor.check(self._inf, inf.hang_timeout_s, now, self._start_inference)
+        if msg:
+            self._errors.append(msg)
         c = self.cfg.camera
-        cam_hang = inf.hang_timeout_s + c.open_timeout_s + c.read_timeout_s
+        cam_hang = inf.hang_timeout_s + c.open_timeout_s + c.read_timeout_s  # a blocking open/read is no hang
         for cid, ch in list(self._children.items()):
-            if ch.restart_at is not None:
-                if now >= ch.restart_at:
-                    self._start_camera(cid)
+            msg = self._supervisor.check(ch, cam_hang, now, functools.partial(self._start_camera, cid))
+            if not msg:
                 continue
-            why = self._problem(ch, cam_hang, now)
-            if why:
-                rt = self._runtime.get(cid)
-                if rt is not None:
-                    rt.restarts = ch.restarts + 1
-                self._schedule_restart(ch, why, now)
+            self._errors.append(msg)
+            rt = self._runtime.get(cid)
+            if rt is not None:
+                rt.restarts = ch.restarts
+                if ch.gave_up:
+                    rt.state, rt.reason = CameraState.FAILED.value, msg
 
-    def _close_buffer(self, camera_id: str) -> None:
-        buf = self._buffers.pop(camera_id, None)
-        if buf is not None:
-            buf.close()
+    def _inference_up(self) -> bool:
+        return self._inf.up()
 
-    # -- metrics -----------------------------------------------------------------------------------
-    def metrics(self) -> PipelineMetrics:
-        now = time.monotonic()
-        m = PipelineMetrics()
-        for cid, rt in self._runtime.items():
-            rate = self._processed.get(cid)
-            rt.processed_fps = rate.rate(now) if rate else 0.0
-            ch = self._children.get(cid)
-            rt.restarts = ch.restarts if ch else rt.restarts
-            m.cameras[cid] = CameraRuntime(**vars(rt))
-        s = self._last_stats
-        if s is not None:
-            m.latency_p50_ms, m.latency_p95_ms = s.latency_p50_ms, s.latency_p95_ms
-            m.faces_per_s, m.frames_per_s, m.embeddings = s.faces_per_s, s.frames_per_s, s.embeddings
-            m.dropped_stale, m.engine, m.provider = s.dropped_stale, s.engine, s.provider
-        m.input_queue_depth = _qsize(self._input_q)
-        m.output_queue_depth = _qsize(self._output_q)
-        m.inference_restarts = self._inf.restarts
-        m.shm_fallback = any(b is None for b in self._buffers.values())
-        return m
+    def _inference_restarts(self) -> int:
+        return self._inf.restarts
 
     def child_pids(self) -> dict[str, int | None]:
         """Process ids of the children ('inference', '<camera id>'), for diagnostics and tests."""
@@ -457,25 +219,6 @@ class Pipeline:
 
     def describe(self) -> str:
         return ", ".join(f"{cid}={mask_url(c.source)}" for cid, c in self._cams.items())
-
-
-def _qsize(q: Any) -> int:
-    if q is None:
-        return 0
-    try:
-        return int(q.qsize())
-    except (NotImplementedError, OSError, ValueError):
-        return -1
-
-
-def _discard_queue(q: Any) -> None:
-    if q is None:
-        return
-    try:
-        q.cancel_join_thread()
-        q.close()
-    except Exception:  # noqa: BLE001
-        pass
 
 
 _sigterm_installed = False

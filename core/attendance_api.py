@@ -1,0 +1,58 @@
+"""The attendance service's declared shape: what the router (``workers/router.py``) calls on it.
+
+:class:`core.attendance.AttendanceService` implements it; the UI's test fake does too, and mypy checks both.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+import numpy as np
+
+from core.messages import FrameResult
+from core.presence import Transition
+
+if TYPE_CHECKING:
+    from core.attendance import SpgPresence
+
+Snapshot = np.ndarray | Callable[[], np.ndarray | None] | None
+"""The frame of a result, or a callable that reads it only when a face needs a crop."""
+
+
+@dataclass(frozen=True, slots=True)
+class PipelineHealth:
+    """What the pipeline can see right now: the router passes it on whenever it changes."""
+
+    cameras: frozenset[str]
+    """Every camera the pipeline runs."""
+    live_cameras: frozenset[str]
+    """Cameras that deliver frames (state 'live')."""
+    inference_up: bool
+    """The inference server (or thread) runs and has its engine loaded."""
+
+
+class AttendanceApi(Protocol):
+    def on_frame_result(self, result: FrameResult, snapshot: Snapshot = None) -> list[Transition]:
+        """Every matched face is a hit; returns the transitions it caused."""
+        ...
+
+    def tick(self) -> list[Transition]:
+        """Time-driven transitions (grace, absent), about once a second."""
+        ...
+
+    def snapshot(self) -> list[SpgPresence]:
+        """One row per enrolled SPG, for the presence table."""
+        ...
+
+    def refresh_people(self) -> None:
+        """The gallery changed: re-read the names."""
+        ...
+
+    def on_pipeline_health(self, camera_live: Mapping[str, bool], inference_ok: bool,
+                           ended: Collection[str] = ()) -> None:
+        """What the router can see right now (``core.pipeline_health``), once per step before :meth:`tick`."""
+        ...
+
+    def close(self) -> None: ...
