@@ -17,6 +17,7 @@ from tests.engine_fakes import BoxEngine
 from tests.ui_fakes import FakeAttendance, FakeGallery, FakePipeline
 from ui.camera_grid import CameraGrid, grid_shape
 from ui.presence_table import PresenceRow, PresenceTable, row_from
+from workers.router import Router
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -134,6 +135,10 @@ def test_window_shows_frames_presence_and_events_then_closes_cleanly(window, qtb
     assert window.summary.text() == "1 of 2 present"
     assert any("Ayu: PRESENT" in t for t in window.events.texts())
     assert any("cam1 is live" in t for t in window.events.texts())
+    assert type(window.controller.router) is Router  # the same router class as app.py run --headless
+    keeper = window.controller.unknown_keeper
+    qtbot.waitUntil(lambda: keeper.saved == 2, timeout=10000)  # the unknown face on cam2 and on cam3, once each
+    assert sorted(p.name.split("__")[0] for p in keeper.folder.glob("*.jpg")) == ["cam2", "cam3"]
     window.close()
     assert window.closed_cleanly and window.pipes[0].stopped
     assert not window.controller.isRunning()

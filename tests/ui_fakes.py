@@ -67,11 +67,12 @@ class FakePipeline:
         return (h, w, 3)
 
     def poll(self, timeout: float = 0.05) -> PollBatch:
+        wait = self._last + 1.0 / self.fps - time.monotonic()
+        if wait > 0:  # like the real poll: wait up to ``timeout`` for the next results
+            time.sleep(min(wait, timeout))
+            if wait > timeout:
+                return PollBatch()
         now = time.monotonic()
-        wait = self._last + 1.0 / self.fps - now
-        if wait > 0:
-            time.sleep(min(wait, timeout))  # like the real poll: wait for results up to ``timeout``
-            return PollBatch()
         self._last = now
         self._n += 1
         batch = PollBatch()
