@@ -18,7 +18,7 @@ import numpy as np
 from core.attendance import SpgPresence
 from core.attendance_api import AttendanceApi, PipelineHealth, Snapshot
 from core.config import AppConfig, CameraConfig
-from core.gallery import Person, Sample
+from core.gallery import Negative, Person, Sample
 from core.messages import CameraMetrics, CameraState, CameraStatus, FaceResult, FrameResult
 from core.presence import State, Transition
 from workers.pipeline_api import CameraRuntime, PipelineApi, PipelineMetrics, PollBatch
@@ -150,10 +150,10 @@ class FakeGallery:
     def get(self, spg_id: str) -> Person | None:
         return self._people.get(spg_id)
 
-    def negatives(self, spg_id: str) -> list[object]:  # core.gallery.Gallery.negatives
+    def negatives(self, spg_id: str) -> list[Negative]:  # core.gallery.Gallery.negatives
         return []
 
-    def negative_crop_path(self, spg_id: str, negative: object) -> Path | None:
+    def negative_crop_path(self, spg_id: str, negative: Negative) -> Path | None:
         return None
 
     def names(self) -> dict[str, str]:
