@@ -28,11 +28,19 @@ sys.path.insert(0, str(REPO))
 
 import numpy as np  # noqa: E402
 
-from core.config import AppConfig  # noqa: E402
+from typing import Callable  # noqa: E402
+
+from core.attendance import SpgPresence  # noqa: E402
+from core.attendance_api import PipelineHealth, Snapshot  # noqa: E402
+from core.config import AppConfig, CameraConfig  # noqa: E402
 from core.messages import CameraMetrics, CameraState, CameraStatus, FaceResult, FrameResult  # noqa: E402
+from core.presence import Transition  # noqa: E402
+from workers.pipeline_api import PipelineMetrics, PollBatch  # noqa: E402
 
 
 class SyntheticPipeline:
+    """A ``workers.pipeline_api.PipelineApi`` that makes frames up (no processes, no model)."""
+
     def __init__(self, cfg: AppConfig, data_dir: Path):
         self.cams = [c.id for c in cfg.cameras]
         self.period = 1.0 / cfg.camera.process_fps
@@ -41,47 +49,79 @@ class SyntheticPipeline:
         self.frames = {c: rng.integers(0, 255, (720, 1280, 3), dtype=np.uint8) for c in self.cams}
         self.n = 0
 
-    def start(self):
+    def start(self) -> None:
         pass
 
-    def stop(self):
+    def stop(self, timeout: float = 5.0) -> None:
         pass
 
-    def read_frame(self, cid, slot, gen):
-        return self.frames[cid].copy()  # the SharedMemory read copies once, like the real one
+    def add_camera(self, cam: CameraConfig) -> None:
+        pass
 
-    def poll(self):
-        now = time.monotonic()
-        results, statuses = [], []
-        for c in self.cams:
-            if now >= self.next[c]:
-                self.next[c] += self.period
-                self.n += 1
-                faces = (FaceResult((300, 200, 420, 350), (), 0.9, "a", 0.7, 1), FaceResult((800, 220, 900, 350), (), 0.9, None, 0.2, 2))
-                results.append(FrameResult(c, self.n, time.time(), now, faces, (720, 1280), slot=0, generation=self.n, latency_ms=40))
-                if self.n <= len(self.cams):
-                    statuses.append(CameraStatus(c, CameraState.LIVE, metrics=CameraMetrics(5, 5, 0, 0)))
-        if not results:
+    def remove_camera(self, camera_id: str) -> None:
+        pass
+
+    def read_frame(self, camera_id: str, slot: int, generation: int, out: np.ndarray | None = None) -> np.ndarray | None:
+        if out is None:
+            return self.frames[camera_id].copy()
+        out[...] = self.frames[camera_id]  # the SharedMemory read copies once, like the real one
+        return out
+
+    def frame_shape(self, camera_id: str) -> tuple[int, int, int] | None:
+        return (720, 1280, 3)
+
+    def poll(self, timeout: float = 0.05) -> PollBatch:
+        end = time.monotonic() + timeout
+        batch = PollBatch()
+        while True:
+            now = time.monotonic()
+            for c in self.cams:
+                if now >= self.next[c]:
+                    self.next[c] += self.period
+                    self.n += 1
+                    faces = (FaceResult((300, 200, 420, 350), (), 0.9, "a", 0.7, 1),
+                             FaceResult((800, 220, 900, 350), (), 0.9, None, 0.2, 2))
+                    batch.results.append(FrameResult(c, self.n, time.time(), now, faces, (720, 1280), slot=0,
+                                                     generation=self.n, latency_ms=40))
+                    if self.n <= len(self.cams):
+                        batch.statuses.append(CameraStatus(c, CameraState.LIVE, metrics=CameraMetrics(5, 5, 0, 0)))
+            if batch.results or now >= end:
+                return batch
             time.sleep(0.005)
-        return type("B", (), {"results": results, "statuses": statuses, "stats": None})()
+
+    def metrics(self) -> PipelineMetrics:
+        return PipelineMetrics(engine="synthetic", provider="cpu")
+
+    def health(self) -> PipelineHealth:
+        cams = frozenset(self.cams)
+        return PipelineHealth(cams, cams, True)
 
 
 class SimpleAttendance:
-    def __init__(self, names):
+    """A ``core.attendance_api.AttendanceApi``: everyone present, no transitions."""
+
+    def __init__(self, names: Callable[[], dict[str, str]]):
         self.names = names
 
-    def on_frame_result(self, r, snapshot=None):
-        pass
-
-    def tick(self):
+    def on_frame_result(self, result: FrameResult, snapshot: Snapshot = None) -> list[Transition]:
         return []
 
-    def snapshot(self):
-        from core.attendance import SpgPresence
+    def tick(self) -> list[Transition]:
+        return []
 
+    def snapshot(self) -> list[SpgPresence]:
         now = time.time()
         return [SpgPresence(s, "", "present", since=now, last_seen=now, last_camera="", present_today_s=0.0,
                             shift_status="no shift") for s in self.names()]
+
+    def refresh_people(self) -> None:
+        pass
+
+    def on_pipeline_health(self, health: PipelineHealth) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
 
 
 def measure(window_factory, seconds: float) -> dict:
