@@ -19,8 +19,10 @@ import pytest
 import yaml
 
 from core.config import AppConfig, StorageConfig
+from core.engine.base import DetectedFace
 from core.presence import State
 from core.unknown_faces import UnknownFaceKeeper
+from tests.pipeline_fakes import GreenSquareEngine, green_square_video
 from tests.test_attendance_real import NAMES, PEOPLE
 from tests.ui_fakes import FakeAttendance, FakePipeline
 from workers.router import Router
@@ -178,3 +180,23 @@ def test_headless_run_keeps_unknown_faces_like_the_console(tmp_path, faces_dir, 
     assert all(c.name.startswith("counter__") for c in crops) and len(crops) <= len(unknown_tracks)
     assert cv2.imread(str(crops[0])).shape[0] >= 40  # a face crop, not a sliver
     assert f"{len(crops)} unknown face(s) kept" in proc.stderr
+
+
+class _BrokenEngine(GreenSquareEngine):
+    def detect(self, image_bgr: np.ndarray) -> list[DetectedFace]:
+        raise RuntimeError("CUDA error: out of memory")
+
+
+def test_inline_pipeline_reports_a_failed_inference_thread_like_the_server(tmp_path, data_dir):
+    from tests.pipeline_helpers import config, pump
+    from workers.inline_pipeline import InlinePipeline
+
+    video = green_square_video(tmp_path / "sq.mp4", (320, 240))
+    p = InlinePipeline(config([{"id": "solo", "source": str(video)}]), data_dir, engine=_BrokenEngine())
+    p.start()
+    try:
+        seen = pump(p, lambda b, s: bool(b.errors), timeout=60)
+        assert seen[-1].errors == ["inference: inference stopped: CUDA error: out of memory"]
+        assert not p.health().inference_up
+    finally:
+        p.stop()

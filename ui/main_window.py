@@ -292,8 +292,7 @@ class MainWindow(QMainWindow):
         self.controller.apply_config(cfg)
         self.engine.set_config(cfg)
         self.unknown.set_storage(cfg.storage)
-        if self.controller.unknown_keeper is not None:
-            self.controller.unknown_keeper.storage = cfg.storage  # one attribute swap: safe across threads
+        self.controller.unknown_keeper.storage = cfg.storage  # one attribute swap: safe across threads
         self.gallery_manager.cfg = cfg
         self.cfg = cfg
         self.grid.set_cameras([(c.id, c.name or c.id) for c in cfg.cameras if c.enabled])
