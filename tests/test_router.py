@@ -178,7 +178,8 @@ def test_headless_run_keeps_unknown_faces_like_the_console(tmp_path, faces_dir, 
     crops = sorted(layout.unknown_faces.glob("*.jpg"))
     assert crops, f"no unknown face kept in {layout.unknown_faces}; stderr: {proc.stderr[-2000:]}"
     assert all(c.name.startswith("counter__") for c in crops) and len(crops) <= len(unknown_tracks)
-    assert cv2.imread(str(crops[0])).shape[0] >= 40  # a face crop, not a sliver
+    crop = cv2.imread(str(crops[0]))
+    assert crop is not None and crop.shape[0] >= 40  # a face crop, not a sliver
     assert f"{len(crops)} unknown face(s) kept" in proc.stderr
 
 
