@@ -141,7 +141,8 @@ def _footage(faces_dir: Path, out: Path, seconds: float = 15.0, fps: int = 10) -
     frame = np.full((h, w, 3), (90, 110, 100), np.uint8)
     for _, (person, shown, _, _, x) in PEOPLE.items():
         ph = cv2.imread(str(faces_dir / person / f"{person}_{shown:04d}.jpg"))
-        frame[55:55 + ph.shape[0], x:x + ph.shape[1]] = ph
+        assert ph is not None, f"test photo of {person} missing"
+        frame[55:55 + ph.shape[0], x:x + ph.shape[1]] = np.asarray(ph, np.uint8)
     for _ in range(int(seconds * fps)):
         vw.write(frame)
     vw.release()
