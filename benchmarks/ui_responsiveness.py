@@ -26,9 +26,9 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-import numpy as np  # noqa: E402
-
 from typing import Callable  # noqa: E402
+
+import numpy as np  # noqa: E402
 
 from core.attendance import SpgPresence  # noqa: E402
 from core.attendance_api import PipelineHealth, Snapshot  # noqa: E402

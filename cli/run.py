@@ -135,7 +135,7 @@ def _body(args: argparse.Namespace) -> int:
         pipeline = Pipeline(cfg, data_dir)
     attendance = None if args.no_presence else open_presence(cfg, data_dir)
     router = Router(pipeline, attendance, unknown_keeper_for(cfg, data_dir))
-    out: IO[str] | None = open(out_path, "a", encoding="utf-8") if out_path else None
+    out: IO[str] | None = open(out_path, "a", encoding="utf-8") if out_path else None  # noqa: SIM115 (closed in the finally below)
     end = time.monotonic() + args.duration if args.duration else None
     stop = _StopRequest()
     try:
