@@ -30,8 +30,7 @@ from typing import Callable  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from core.attendance import SpgPresence  # noqa: E402
-from core.attendance_api import PipelineHealth, Snapshot  # noqa: E402
+from core.attendance_api import PipelineHealth, Snapshot, SpgPresence  # noqa: E402
 from core.config import AppConfig, CameraConfig  # noqa: E402
 from core.messages import CameraMetrics, CameraState, CameraStatus, FaceResult, FrameResult  # noqa: E402
 from core.presence import Transition  # noqa: E402

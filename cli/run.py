@@ -57,7 +57,7 @@ def transition_line(t: Transition) -> dict[str, Any]:
 def open_presence(cfg: AppConfig, data_dir: Path) -> AttendanceService | None:
     """The attendance service on ``<data_dir>/events.db``; None (JSON lines only) when it cannot open."""
     from core.attendance import open_attendance
-    from core.events_db import EventStoreError
+    from core.events_backend import EventStoreError
     from core.gallery import Gallery
     from core.paths import DataLayout
 

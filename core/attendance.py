@@ -23,7 +23,6 @@ Alert texts and photos come from :mod:`core.alert_composer`; hit retention and t
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable, Collection, Mapping
@@ -33,6 +32,7 @@ import numpy as np
 
 from core.alert_composer import AlertComposer
 from core.alert_outbox import AlertOutbox
+from core.attendance_api import SpgPresence as SpgPresence  # its home is the interface; importable here too
 from core.camera_watch import CameraEvent, CameraWatch
 from core.clock import as_clock
 from core.events_backend import ALERT_PENDING, ALERT_SKIPPED, EventStoreError, StateRow
@@ -50,23 +50,6 @@ STORE_RETRY_S = 5.0
 GALLERY_CHECK_S = 0.3
 NO_VIEW_SPLIT_S = 3.0
 """An SPG out of view this long has their presence interval split (a shorter blink stays presence)."""
-
-
-@dataclass(frozen=True, slots=True)
-class SpgPresence:
-    spg_id: str
-    name: str
-    state: str
-    """'not_seen', 'present', 'grace' or 'absent'."""
-    since: float | None
-    last_seen: float | None
-    last_camera: str
-    present_today_s: float
-    shift_status: str
-    """'on duty', 'off duty' or 'no shift'."""
-    in_grace: bool = False
-    no_view: bool = False
-    """PRESENT, but nothing can see where they were (camera offline, inference down)."""
 
 
 def _secret(v: Any) -> str:

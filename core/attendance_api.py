@@ -7,18 +7,32 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 import numpy as np
 
 from core.messages import FrameResult
 from core.presence import Transition
 
-if TYPE_CHECKING:
-    from core.attendance import SpgPresence
-
 Snapshot = np.ndarray | Callable[[], np.ndarray | None] | None
 """The frame of a result, or a callable that reads it only when a face needs a crop."""
+
+
+@dataclass(frozen=True, slots=True)
+class SpgPresence:
+    spg_id: str
+    name: str
+    state: str
+    """'not_seen', 'present', 'grace' or 'absent'."""
+    since: float | None
+    last_seen: float | None
+    last_camera: str
+    present_today_s: float
+    shift_status: str
+    """'on duty', 'off duty' or 'no shift'."""
+    in_grace: bool = False
+    no_view: bool = False
+    """PRESENT, but nothing can see where they were (camera offline, inference down)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,8 +15,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from core.attendance import SpgPresence
-from core.attendance_api import AttendanceApi, PipelineHealth, Snapshot
+from core.attendance_api import AttendanceApi, PipelineHealth, Snapshot, SpgPresence
 from core.config import AppConfig, CameraConfig
 from core.gallery import Negative, Person, Sample
 from core.messages import CameraMetrics, CameraState, CameraStatus, FaceResult, FrameResult

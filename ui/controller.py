@@ -23,8 +23,7 @@ import numpy as np
 from PySide6.QtCore import QObject, QThread, Signal
 from PySide6.QtGui import QImage
 
-from core.attendance import SpgPresence
-from core.attendance_api import AttendanceApi
+from core.attendance_api import AttendanceApi, SpgPresence
 from core.config import AppConfig, CameraConfig, CameraDefaults
 from core.messages import CameraState, FrameResult
 from core.presence import State, Transition

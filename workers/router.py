@@ -27,8 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from core.attendance import SpgPresence
-from core.attendance_api import AttendanceApi
+from core.attendance_api import AttendanceApi, SpgPresence
 from core.config import AppConfig, CameraConfig
 from core.messages import CameraState, CameraStatus, FrameResult, InferenceStats
 from core.paths import DataLayout
