@@ -113,8 +113,8 @@ class SimpleAttendance:
         return [SpgPresence(s, "", "present", since=now, last_seen=now, last_camera="", present_today_s=0.0,
                             shift_status="no shift") for s in self.names()]
 
-    def refresh_people(self) -> None:
-        pass
+    def refresh_people(self) -> bool:
+        return True
 
     def on_pipeline_health(self, health: PipelineHealth) -> None:
         pass

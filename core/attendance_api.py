@@ -60,8 +60,8 @@ class AttendanceApi(Protocol):
         """One row per enrolled SPG, for the presence table."""
         ...
 
-    def refresh_people(self) -> None:
-        """The gallery changed: re-read the names."""
+    def refresh_people(self) -> bool:
+        """The gallery changed: re-read the names. False when the gallery could not be read."""
         ...
 
     def on_pipeline_health(self, camera_live: Mapping[str, bool], inference_ok: bool,

@@ -125,8 +125,8 @@ class FakeAttendance:
         return [SpgPresence(sid, "", self.state.get(sid, State.NOT_SEEN).value, since=now, last_seen=now,
                             last_camera="cam1", present_today_s=0.0, shift_status="no shift") for sid in self.names()]
 
-    def refresh_people(self) -> None:
-        pass
+    def refresh_people(self) -> bool:
+        return True
 
     def on_pipeline_health(self, camera_live: Mapping[str, bool], inference_ok: bool,
                            ended: Collection[str] = ()) -> None:
