@@ -26,6 +26,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from collections.abc import Collection, Mapping  # noqa: E402
 from typing import Callable  # noqa: E402
 
 import numpy as np  # noqa: E402
@@ -116,7 +117,8 @@ class SimpleAttendance:
     def refresh_people(self) -> bool:
         return True
 
-    def on_pipeline_health(self, health: PipelineHealth) -> None:
+    def on_pipeline_health(self, camera_live: Mapping[str, bool], inference_ok: bool,
+                           ended: Collection[str] = ()) -> None:
         pass
 
     def close(self) -> None:

@@ -57,7 +57,7 @@ def test_router_copies_frames_only_for_visible_cameras_and_unknown_faces(tmp_pat
     assert sorted(p.name.split("__")[0] for p in saved) == ["cam2", "cam3"]
     assert pipe.reads == len(saved)
     assert any(t.spg_id == "a" and t.to_state is State.PRESENT for b in batches for t in b.transitions)
-    assert att.health is not None and att.health.inference_up and att.health.live_cameras == {"cam1", "cam2", "cam3"}
+    assert att.health == ({"cam1": True, "cam2": True, "cam3": True}, True, set())
     router.close()
     assert pipe.stopped and att.closed
 

@@ -8,8 +8,7 @@ tests exercise the shapes the console really gets; the assignments at the bottom
 from __future__ import annotations
 
 import time
-from collections.abc import Collection, Mapping
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
 
 import cv2
