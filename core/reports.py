@@ -12,6 +12,7 @@ running), so that time counts neither as present nor as absent.
 from __future__ import annotations
 
 import csv
+import logging
 from dataclasses import dataclass, fields
 from datetime import date, datetime, timedelta
 from itertools import pairwise
@@ -21,6 +22,8 @@ from zoneinfo import ZoneInfo
 
 from core.alert_templates import AlertTemplates, fmt_duration
 from core.shifts import ShiftBook, day_bounds
+
+log = logging.getLogger(__name__)
 
 HEADERS = [
     ("day", "Date"), ("spg_id", "SPG ID"), ("name", "Name"), ("first_seen", "First seen"),
@@ -259,22 +262,15 @@ def export_report(store: Any, cfg: Any, start: date, end: date, spg_ids: Sequenc
 
 
 def gallery_names_for(cfg: Any) -> dict[str, str]:
-    """SPG names from the gallery of the config's data dir, when the gallery module can tell them."""
-    try:
-        from core.gallery import Gallery
-        from core.paths import DataLayout
+    """SPG names from the gallery of the config's data dir (ids stand in for names when it cannot be read)."""
+    from core.gallery import Gallery, GalleryError
+    from core.paths import DataLayout
 
-        g = Gallery(DataLayout(cfg.resolved_data_dir()).gallery)
-        for attr in ("names", "spg_names"):
-            fn = getattr(g, attr, None)
-            if callable(fn):
-                return dict(fn())
-        people = getattr(g, "people", None) or getattr(g, "list", None)
-        if callable(people):
-            return {p.spg_id: p.name for p in people()}
-    except Exception:  # noqa: BLE001 - names are optional; ids are always there
-        pass
-    return {}
+    try:
+        return Gallery(DataLayout(cfg.resolved_data_dir()).gallery).names()
+    except (GalleryError, OSError) as exc:
+        log.warning("report: SPG names not available (%s); ids are shown instead", exc)
+        return {}
 
 
 def summary_text(store: Any, cfg: Any, day: date, names: dict[str, str], now: float | None = None) -> str:

@@ -24,13 +24,16 @@ import re
 import socket
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import requests
 from requests.adapters import HTTPAdapter
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from core.secrets import redact, register_secret
+
+if TYPE_CHECKING:
+    from core.config import AppConfig
 
 log = logging.getLogger(__name__)
 
@@ -194,16 +197,15 @@ class TelegramClient:
         return self._call("getMe", {})
 
 
-def send_test_message(cfg: Any) -> tuple[bool, str]:
+def send_test_message(cfg: AppConfig) -> tuple[bool, str]:
     """For the settings dialog: send one test message with the given config. Returns (ok, sentence)."""
     from core.alert_templates import AlertTemplates
 
-    tg = getattr(cfg, "telegram", cfg)
+    tg = cfg.telegram
     try:
         client = TelegramClient.from_config(tg)
-        outlet = getattr(cfg, "outlet", None)
-        text = AlertTemplates(getattr(outlet, "language", "en")).render(
-            "test", outlet=getattr(outlet, "name", ""), tz=getattr(outlet, "timezone", "UTC"))
+        outlet = cfg.outlet
+        text = AlertTemplates(outlet.language).render("test", outlet=outlet.name, tz=outlet.timezone)
         client.send_message(text)
     except TelegramError as exc:
         return False, redact(str(exc))

@@ -150,6 +150,7 @@ def test_the_console_asks_before_adding_photos_to_an_enrolled_id(qtbot, monkeypa
     from PySide6.QtWidgets import QMessageBox
 
     from core.config import AppConfig
+    from core.enrollment import EnrollReport
     from tests.ui_fakes import FakeGallery
     from ui import enroll_dialogs
     from ui.engine_service import EngineService
@@ -157,7 +158,7 @@ def test_the_console_asks_before_adding_photos_to_an_enrolled_id(qtbot, monkeypa
     calls, asked = [], []
     monkeypatch.setattr(enroll_dialogs, "run_enrollment",
                         lambda eng, gal, sid, name, photos, cfg=None, source="photo", add_to_existing=False:
-                        calls.append((sid, name, add_to_existing)) or len(photos))
+                        calls.append((sid, name, add_to_existing)) or EnrollReport(spg_id=sid, name=name))
     answer = [QMessageBox.StandardButton.No]
     monkeypatch.setattr(QMessageBox, "question", lambda parent, title, text, *a: asked.append(text) or answer[0])
     engine = EngineService(AppConfig(), tmp_path, factory=lambda c, d: None)

@@ -12,6 +12,8 @@ import yaml
 from PySide6.QtCore import Qt
 
 from core.config import AppConfig
+from core.enrollment import EnrollReport
+from core.gallery import Sample
 from core.messages import FaceResult, FrameResult
 from tests.engine_fakes import BoxEngine
 from tests.ui_fakes import FakeAttendance, FakeGallery, FakePipeline
@@ -375,7 +377,7 @@ def test_webcam_dialog_previews_captures_and_saves(qtbot, tmp_path, monkeypatch)
     wr.release()
     calls = []
     monkeypatch.setattr(enroll_dialogs, "run_enrollment",
-                        lambda eng, gal, sid, name, photos, cfg=None, source="photo", add_to_existing=False: calls.append((sid, name, [isinstance(p, np.ndarray) for p in photos], source)) or len(photos))
+                        lambda eng, gal, sid, name, photos, cfg=None, source="photo", add_to_existing=False: calls.append((sid, name, [isinstance(p, np.ndarray) for p in photos], source)) or enrolled(sid, name, len(photos)))
     engine = EngineService(AppConfig(), tmp_path, factory=lambda c, d: BoxEngine())
     dlg = enroll_dialogs.WebcamEnrollDialog(engine, FakeGallery({"ayu": "Ayu"}), AppConfig())
     qtbot.addWidget(dlg)
@@ -520,3 +522,8 @@ def test_settings_saved_in_the_demo_set_up_the_real_outlet(qtbot, data_dir):
     assert "next start" in win.banner.text() or "start the console again" in win.banner.text()
     assert set(win.grid.tiles) == {"cam1", "cam2"}  # the demo keeps running
     win.close()
+
+
+def enrolled(spg_id: str, name: str, n: int) -> EnrollReport:
+    """What core.enrollment.enroll_photos reports for ``n`` accepted photos (the stand-in's answer)."""
+    return EnrollReport(spg_id=spg_id, name=name, added=[Sample(id=f"s{i}") for i in range(n)])

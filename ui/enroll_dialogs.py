@@ -35,7 +35,7 @@ from PySide6.QtWidgets import (
 
 from core.config import AppConfig
 from core.engine.base import EngineError
-from core.enrollment import EnrollmentError, Reason
+from core.enrollment import EnrollmentError, EnrollReport, Reason
 from core.gallery import Gallery
 from core.secrets import mask_url
 from ui.controller import CameraPreview, array_to_qimage
@@ -103,7 +103,7 @@ def error_text(widget: QWidget, exc: BaseException) -> str:
 
 
 def run_enrollment(engine: Any, gallery: Any, spg_id: str, name: str, photos: Sequence[Any], cfg: AppConfig | None = None,
-                   source: str = "photo", add_to_existing: bool = False) -> Any:
+                   source: str = "photo", add_to_existing: bool = False) -> EnrollReport:
     """Call core.enrollment.enroll_photos (engine thread). Photos: files or camera frames (BGR arrays)."""
     from core.enrollment import enroll_photos
 
@@ -125,33 +125,14 @@ def confirm_existing(widget: QWidget, gallery: Any, spg_id: str, name: str) -> t
     return (True, person.name) if answer == QMessageBox.StandardButton.Yes else None
 
 
-def describe_result(widget: QWidget, result: Any, name: str) -> tuple[str, list[str]]:
-    """(summary, [problem sentences]) from whatever enroll_photos returned."""
-    problems: list[str] = []
-    added = None
-    for attr in ("rejected", "errors", "failures"):
-        items = getattr(result, attr, None)
-        if items:
-            for it in items:
-                if isinstance(it, BaseException):
-                    problems.append(error_text(widget, it))
-                elif isinstance(it, tuple) and len(it) == 2 and isinstance(it[1], BaseException):
-                    problems.append(f"{Path(str(it[0])).name}: {error_text(widget, it[1])}")
-                else:
-                    problems.append(str(it))
-    for attr in ("added", "accepted", "samples_added", "n_added"):
-        v = getattr(result, attr, None)
-        if v is not None:
-            added = len(v) if isinstance(v, (list, tuple)) else int(v)
-            break
-    if added is None and isinstance(result, int):
-        added = result
-    if added is None and isinstance(result, (list, tuple)):
-        added = len(result)
-    for other_id, other_name, sim in getattr(result, "similar", None) or []:
+def describe_result(widget: QWidget, result: EnrollReport, name: str) -> tuple[str, list[str]]:
+    """(summary, [problem sentences]) of an enrollment."""
+    problems = [f"{Path(label).name}: {error_text(widget, exc)}" if label else error_text(widget, exc)
+                for label, exc in result.rejected]
+    for other_id, other_name, sim in result.similar:
         problems.append(widget.tr("Warning: this face looks like another SPG already enrolled ({other}, similarity {sim:.2f}). "
                                   "Check you chose the right person.").format(other=other_name or other_id, sim=sim))
-    summary = widget.tr("{name} enrolled with {n} photo(s).").format(name=name, n=added if added is not None else "?")
+    summary = widget.tr("{name} enrolled with {n} photo(s).").format(name=name, n=len(result.added))
     return summary, problems
 
 
@@ -262,7 +243,7 @@ class PhotoEnrollDialog(QDialog):
                                                    add_to_existing=add),
                         lambda res: self._done(spg_id, name, res), self._failed)
 
-    def _done(self, spg_id: str, name: str, result: Any) -> None:
+    def _done(self, spg_id: str, name: str, result: EnrollReport) -> None:
         self.busy = False
         self.buttons.setEnabled(True)
         self.last_result = result
@@ -486,7 +467,7 @@ class WebcamEnrollDialog(QDialog):
                                                    add_to_existing=add),
                         lambda res: self._done(spg_id, name, res), self._failed)
 
-    def _done(self, spg_id: str, name: str, result: Any) -> None:
+    def _done(self, spg_id: str, name: str, result: EnrollReport) -> None:
         self.busy = False
         self.buttons.setEnabled(True)
         self.last_result = result

@@ -34,6 +34,7 @@ from PySide6.QtWidgets import (
 from core.config import AppConfig
 from core.engine.calibration import resolve_threshold
 from core.forget_spg import forget_spg
+from core.gallery import Person, ReindexReport
 from core.identify import embed_face_crop
 from core.image_io import read_image
 from core.lookalikes import Lookalike, gallery_lookalikes, gallery_model
@@ -45,25 +46,9 @@ from ui.tasks import Background
 log = logging.getLogger(__name__)
 
 
-def person_fields(p: Any) -> dict:
-    """spg_id, name, samples, active from a core.gallery person record (dataclass or dict)."""
-    def g(*names, default=None):
-        for n in names:
-            if isinstance(p, dict) and n in p:
-                return p[n]
-            if hasattr(p, n):
-                return getattr(p, n)
-        return default
-
-    samples = g("samples", "sample_count", "n_samples", default=0)
-    if isinstance(samples, (list, tuple)):
-        samples = len(samples)
-    return {
-        "spg_id": str(g("spg_id", "id")),
-        "name": str(g("name", default="") or g("spg_id", "id")),
-        "samples": int(samples or 0),
-        "active": bool(g("active", "enabled", default=True)),
-    }
+def person_fields(p: Person) -> dict:
+    """The gallery table's fields of one SPG: spg_id, name, samples, active."""
+    return {"spg_id": p.spg_id, "name": p.name or p.spg_id, "samples": p.sample_count, "active": p.active}
 
 
 def list_people(gallery: Any) -> list[dict]:
@@ -367,11 +352,11 @@ class GalleryManager(QWidget):
 
             return reindex(engine, self.gallery, progress=self._progress_cb, force=True)
 
-        def done(report: Any) -> None:
+        def done(report: ReindexReport) -> None:
             self.progress.setVisible(False)
             self.reindex_btn.setEnabled(True)
-            failed = getattr(report, "failed", []) or []
-            msg = self.tr("Re-index finished: {n} photo(s).").format(n=getattr(report, "done", "?"))
+            failed = report.failed
+            msg = self.tr("Re-index finished: {n} photo(s).").format(n=report.done)
             if failed:
                 msg += " " + self.tr("{n} could not be re-indexed: {which}").format(n=len(failed), which="; ".join(failed[:3]))
             self._after_change(msg)
