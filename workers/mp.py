@@ -23,7 +23,7 @@ from multiprocessing import synchronize
 from multiprocessing.context import SpawnContext
 from typing import Protocol, TypeVar, cast
 
-_lock = threading.Lock()
+_lock = threading.RLock()  # re-entrant: a collected semaphore may be forgotten (GC) while a note holds it
 _live: dict[str, None] = {}  # names of the semaphores made here and not yet collected, oldest first
 _listeners: list[Callable[[], None]] = []
 
