@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from multiprocessing import shared_memory
 from pathlib import Path
@@ -11,6 +12,7 @@ import pytest
 
 from workers import frame_buffer as fb
 from workers.frame_buffer import FrameBuffer, buffer_name, create_buffer, run_token
+from workers.mp import mp_context
 
 SHM_DIR = Path("/dev/shm")
 
@@ -141,8 +143,9 @@ def _headless_cmd(tmp_path: Path, cam: str) -> list[str]:
 
 @pytest.mark.skipif(not SHM_DIR.is_dir(), reason="POSIX SharedMemory is listed in /dev/shm (Windows frees blocks itself)")
 def test_blocks_left_by_a_killed_process_tree_are_removed_at_the_next_start(tmp_path):
-    """kill -9 of the whole tree runs no exit handler: the 8 MB block stays; the next run of this data folder
-    removes it (its token differs, so removing by the new run's names alone never matched)."""
+    """kill -9 of the whole tree runs no exit handler: the 8 MB block and the queues' semaphores stay; the next
+    run of this data folder removes them (its token differs, so removing by the new run's names alone never
+    matched, and the resource tracker that would unlink the semaphores died with the tree)."""
     import os
     import signal
     import subprocess
@@ -161,14 +164,19 @@ def test_blocks_left_by_a_killed_process_tree_are_removed_at_the_next_start(tmp_
         left = {p.name for p in SHM_DIR.glob(f"sfb_{cam}_*")}
         assert left
         time.sleep(1.0)
+        (record,) = (data / "runs").glob("shm-*.json")
+        sems = {"sem." + n.lstrip("/") for n in json.loads(record.read_text())["semaphores"]}
     finally:
         os.killpg(first.pid, signal.SIGKILL)  # the whole tree: main, camera worker, inference server
         first.wait(10)
     time.sleep(0.5)
     assert {p.name for p in SHM_DIR.glob(f"sfb_{cam}_*")} >= left  # leaked, as on an outlet PC
+    assert len(sems) >= 10  # input, status, output, control, log and feedback queues, the camera's stop event
+    assert {p.name for p in SHM_DIR.glob("sem.mp-*")} >= sems  # leaked too
     second = subprocess.run(cmd + ["--duration", "3"], env=env, capture_output=True, text=True, timeout=180)
     assert second.returncode == 0, second.stderr
     assert not {p.name for p in SHM_DIR.glob(f"sfb_{cam}_*")}  # the old block is gone, and the new one too
+    assert not {p.name for p in SHM_DIR.glob("sem.mp-*")} & sems  # and so are the killed run's semaphores
     assert not list((data / "runs").glob("shm-*"))  # no record left behind after a clean stop
 
 
@@ -182,3 +190,19 @@ def test_a_live_runs_blocks_are_never_removed(tmp_path):
         assert b.name in (data / "runs" / f"shm-{token}.json").read_text()
     finally:
         b.close()
+
+
+@pytest.mark.skipif(not SHM_DIR.is_dir(), reason="POSIX semaphores are named in /dev/shm (Windows' die with their process)")
+def test_a_live_runs_semaphores_are_recorded_and_never_removed(tmp_path):
+    data = tmp_path / "data"
+    token = run_token(data)
+    q = mp_context().Queue(maxsize=2)  # made after the run started: the record is rewritten to name it
+    names = [lock._semlock.name for lock in (q._rlock, q._wlock, q._sem)]
+    try:
+        assert fb.clean_stale_runs(data / "runs") == []  # its record's lock is held: alive
+        assert set(names) <= set(json.loads((data / "runs" / f"shm-{token}.json").read_text())["semaphores"])
+        assert all((SHM_DIR / f"sem.{n.lstrip('/')}").exists() for n in names)
+        q.put("still usable")
+        assert q.get(timeout=5) == "still usable"
+    finally:
+        q.close()

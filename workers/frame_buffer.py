@@ -17,9 +17,11 @@ name (from a crashed run) is unlinked before creating a new one.
 A hard kill of the whole process tree (``kill -9``, Task Manager, power loss on Linux) runs no exit handler,
 and the block names carry a per-run token, so a later run would never meet them by name. So a run started
 with a data folder (:func:`run_token`) records its token and every block it creates in
-``<data folder>/runs/shm-<token>.json`` and holds ``shm-<token>.lock`` while it lives. At start, every
-record of this data folder whose lock is free (its process is gone: the OS released the lock) has its
-blocks unlinked and is deleted. (On Windows the OS frees a block with its last handle; nothing leaks.) When SharedMemory cannot be created (OS limit,
+``<data folder>/runs/shm-<token>.json`` and holds ``shm-<token>.lock`` while it lives. The record also names
+the POSIX semaphores of the run's queues, locks and events (``/dev/shm/sem.mp-*``, noted by
+``workers.mp.mp_context``), which the same kill leaves behind because it kills the resource tracker too. At
+start, every record of this data folder whose lock is free (its process is gone: the OS released the lock)
+has its blocks and semaphores unlinked and is deleted; a live run's lock is held, so its are never touched. (On Windows the OS frees a block with its last handle; nothing leaks.) When SharedMemory cannot be created (OS limit,
 or ``SPG_DISABLE_SHM=1`` for tests), :func:`create_buffer` logs one warning and returns ``None``: the camera
 then sends its frames through the input queue (``FrameMeta.frame``) and everything keeps running.
 """
@@ -40,6 +42,7 @@ import numpy as np
 from filelock import FileLock, Timeout
 
 from core.paths import DataLayout
+from workers import mp
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +81,7 @@ class _RunRecord:
         self.path = runs / f"shm-{token}.json"
         self.lock = lock
         self.names: list[str] = []
+        self._write_lock = threading.Lock()  # a block and a semaphore may be noted from two threads at once
 
     @classmethod
     def start(cls, runs: Path, token: str) -> None:
@@ -97,14 +101,30 @@ class _RunRecord:
             log.warning("cannot record frame buffer %s in %s (%s)", name, self.path, exc.strerror or exc)
 
     def _write(self) -> None:
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"pid": os.getpid(), "names": self.names}), encoding="utf-8")
-        tmp.replace(self.path)
+        with self._write_lock:
+            tmp = self.path.with_suffix(".tmp")
+            record = {"pid": os.getpid(), "names": self.names, "semaphores": mp.semaphore_names()}
+            tmp.write_text(json.dumps(record), encoding="utf-8")
+            tmp.replace(self.path)
 
     def end(self) -> None:
         self.path.unlink(missing_ok=True)
         self.lock.release()
         Path(self.lock.lock_file).unlink(missing_ok=True)
+
+
+def _note_semaphores() -> None:
+    """A new queue/lock/event semaphore: rewrite the records of this process's runs to name it."""
+    with _lock:
+        recs = list(_RunRecord.active.values())
+    for rec in recs:
+        try:
+            rec._write()
+        except OSError as exc:
+            log.warning("cannot record the semaphores of this run in %s (%s)", rec.path, exc.strerror or exc)
+
+
+mp.on_semaphore_created(_note_semaphores)
 
 
 def _note_created(name: str) -> None:
@@ -115,8 +135,10 @@ def _note_created(name: str) -> None:
 
 
 def clean_stale_runs(runs: Path) -> list[str]:
-    """Unlink the blocks of every recorded run whose process is gone; returns the names unlinked."""
+    """Unlink the blocks and semaphores of every recorded run whose process is gone; returns the block names
+    unlinked."""
     removed: list[str] = []
+    semaphores: list[str] = []
     if not runs.is_dir():
         return removed
     for lock_path in sorted(runs.glob("shm-*.lock")):
@@ -130,8 +152,10 @@ def clean_stale_runs(runs: Path) -> list[str]:
             record = runs / f"shm-{token}.json"
             names: set[str] = set()
             try:
-                names.update(json.loads(record.read_text(encoding="utf-8")).get("names", []))
-            except (OSError, ValueError):
+                content = json.loads(record.read_text(encoding="utf-8"))
+                names.update(content.get("names", []))
+                semaphores += mp.unlink_semaphores(content.get("semaphores", []))
+            except (OSError, ValueError, AttributeError, TypeError):  # torn or hand-edited: blocks still globbed
                 pass
             shm_dir = Path("/dev/shm")  # where POSIX lists them; catches a block created just before the kill
             if shm_dir.is_dir():
@@ -147,6 +171,8 @@ def clean_stale_runs(runs: Path) -> list[str]:
     if removed:
         log.warning("removed %d frame buffer(s) left by an earlier run that was killed: %s", len(removed),
                     ", ".join(removed))
+    if semaphores:
+        log.warning("removed %d semaphore(s) left by an earlier run that was killed", len(semaphores))
     return removed
 
 
