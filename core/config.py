@@ -90,6 +90,18 @@ class EngineConfig(_Section):
     """Offline engine's detector: hog (fast on CPU) or cnn (more accurate, slow without CUDA)."""
     dlib_upsample: int = Field(1, ge=0, le=3)
     """Offline engine: upsample the image this many times before detecting (finds smaller faces, slower)."""
+    intra_op_threads: int = Field(1, ge=0, le=64)
+    """ONNX Runtime threads inside one operator, per session (0 = one per core). On the 2-core outlet PC the
+    camera workers and the console need the other core, so one is the default."""
+    inter_op_threads: int = Field(1, ge=0, le=64)
+    """ONNX Runtime threads running independent operators in parallel (0 = its default)."""
+    graph_optimization: Literal["disable", "basic", "extended", "all"] = "all"
+    """ONNX Runtime graph optimisation level."""
+    thread_spinning: bool = False
+    """Let ONNX Runtime's idle threads spin waiting for work (faster hand-over, but burns a core that camera
+    workers and the console could use)."""
+    cpu_arena: bool = True
+    """Reuse ONNX Runtime's CPU memory arena between runs instead of allocating per run."""
 
 
 class CameraDefaults(_Section):

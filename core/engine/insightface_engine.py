@@ -52,6 +52,28 @@ def provider_candidates(requested: Sequence[str], available: Sequence[str]) -> l
     return out
 
 
+_GRAPH_LEVELS = {"disable": "ORT_DISABLE_ALL", "basic": "ORT_ENABLE_BASIC", "extended": "ORT_ENABLE_EXTENDED",
+                 "all": "ORT_ENABLE_ALL"}
+
+
+def session_options(cfg: EngineConfig) -> Any:
+    """ONNX Runtime session options from ``engine.*``: threads per session, graph optimisation, arena, spinning.
+
+    A fresh object per session: the detector's sessions per input size copy theirs from the first."""
+    import onnxruntime
+
+    so = onnxruntime.SessionOptions()
+    so.intra_op_num_threads = int(cfg.intra_op_threads)
+    so.inter_op_num_threads = int(cfg.inter_op_threads)
+    so.graph_optimization_level = getattr(onnxruntime.GraphOptimizationLevel, _GRAPH_LEVELS[cfg.graph_optimization])
+    so.enable_cpu_mem_arena = bool(cfg.cpu_arena)
+    so.enable_mem_pattern = True
+    spin = "1" if cfg.thread_spinning else "0"
+    so.add_session_config_entry("session.intra_op.allow_spinning", spin)
+    so.add_session_config_entry("session.inter_op.allow_spinning", spin)
+    return so
+
+
 class InsightFaceEngine(FaceEngine):
     def __init__(self, cfg: EngineConfig, pack: PackFiles | Path):
         files = pack if isinstance(pack, PackFiles) else validate_pack(Path(pack))
@@ -74,8 +96,8 @@ class InsightFaceEngine(FaceEngine):
         for i in range(len(candidates)):
             providers = candidates[i:]
             try:
-                det = get_model(str(files.detector), providers=providers)
-                rec = get_model(str(files.recogniser), providers=providers)
+                det = get_model(str(files.detector), providers=providers, sess_options=session_options(cfg))
+                rec = get_model(str(files.recogniser), providers=providers, sess_options=session_options(cfg))
             except Exception as exc:  # noqa: BLE001 - try the next provider
                 last_exc = exc
                 log.warning("could not start %s with %s (%s); trying the next provider", files.name, providers[0], exc)
@@ -232,7 +254,7 @@ def _scrfd_with_reused_blob() -> type:
     import cv2
     from insightface.model_zoo.scrfd import SCRFD
 
-    class ReusedBlobSCRFD(SCRFD):  # type: ignore[misc]  # untyped library
+    class ReusedBlobSCRFD(SCRFD):
         def _prepare_input_blob(self, img: np.ndarray, input_size: tuple[int, int]) -> np.ndarray:
             h, w = img.shape[:2]
             blobs = self.__dict__.setdefault("_reused_blobs", {})
@@ -272,7 +294,8 @@ def batchable_session(session: Any, model_path: Path) -> Any:  # onnxruntime.Inf
     providers = session.get_providers()
     options = session.get_provider_options()
     log.info("%s declares a fixed batch size; running it with a free batch dimension", model_path.name)
-    return onnxruntime.InferenceSession(model.SerializeToString(), providers=providers,
+    return onnxruntime.InferenceSession(model.SerializeToString(), sess_options=session.get_session_options(),
+                                        providers=providers,
                                         provider_options=[options.get(p, {}) for p in providers])
 
 
