@@ -161,6 +161,12 @@ class InsightFaceEngine(FaceEngine):
                                       score=float(bboxes[i, 4])))
         return faces
 
+    def detector_session(self, width: int, height: int) -> tuple[Any, str, list[str]]:
+        """(ONNX Runtime session, input name, output names) the detector runs for a ``width`` x ``height``
+        input: what ``benchmarks/pipeline.py`` times alone as the floor of a detection."""
+        det = self._aspect._det if self._aspect is not None else self._det
+        return det._session_for_input_size((int(width), int(height))), det.input_name, list(det.output_names)
+
     def align(self, image_bgr: np.ndarray, face: DetectedFace) -> np.ndarray:
         from insightface.utils import face_align
 
