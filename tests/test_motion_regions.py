@@ -149,3 +149,32 @@ def test_a_face_found_in_two_regions_is_reported_once():
     kept = drop_duplicates(twice)
     assert [f.score for f in kept] == [0.9, 0.7]
 
+
+
+def test_gating_can_be_switched_off_for_one_camera(tmp_path):
+    from core.config import AppConfig
+    from core.messages import FrameMeta
+    from workers.inference_server import GalleryWatch, InferenceCore
+
+    cfg = AppConfig.model_validate({"cameras": [{"id": "door", "source": "a.mp4"},
+                                                {"id": "fan", "source": "b.mp4", "motion_gating": False}]})
+    engine = GreenSquareEngine()
+    core = InferenceCore(cfg, engine, GalleryWatch(tmp_path, engine))
+    frame = _with_square(_scene(), 400, 200)
+    for i in range(5):
+        out = core.process([(FrameMeta(cam, i, 0.0, i * 0.2, 0, frame.shape, 1.0), frame) for cam in ("door", "fan")])
+        assert [len(r.faces) for r in out] == [1, 1]
+    assert core.detectors["door"].counts.full == 1 and core.detectors["door"].counts.regioned == 4
+    assert core.detectors["fan"].counts.full == 5
+
+
+def test_a_bad_gating_setting_is_refused_naming_the_key():
+    import pytest
+    from pydantic import ValidationError
+
+    from core.config import AppConfig
+
+    with pytest.raises(ValidationError, match="inference.full_frame_every_s"):
+        AppConfig.model_validate({"inference": {"full_frame_every_s": 0}})
+    with pytest.raises(ValidationError, match="cameras.0.motion_gating"):
+        AppConfig.model_validate({"cameras": [{"id": "a", "source": "a.mp4", "motion_gating": "sometimes"}]})
