@@ -2,7 +2,8 @@
 that moved and the regions around live face tracks (pure logic; the engine and the time are injected).
 
 ``core.motion`` says where the picture changed, ``core.regions`` turns that and the tracks into a plan, and
-this runs the plan: each region is cropped and detected at its own resolution (``FaceEngine.detect_at``), its
+this runs the plan: each region is cropped and detected at the input size the plan gives it
+(``FaceEngine.detect_at``), its
 faces moved back to frame coordinates, and faces found twice (in two regions) kept once. The tracker
 (``core.tracker``) then carries identities from detection to detection as it does with whole frames.
 """
@@ -62,7 +63,7 @@ class GatedDetector:
         for r in plan.regions:
             crop = image[r.y1:r.y2, r.x1:r.x2]
             shift = np.array([r.x1, r.y1], np.float32)
-            for f in self.engine.detect_at(crop, min(r.side, self.planner.max_side)):
+            for f in self.engine.detect_at(crop, r.input_side or r.side):
                 faces.append(DetectedFace(bbox=(np.asarray(f.bbox, np.float32) + np.tile(shift, 2)).astype(np.float32),
                                           landmarks=(np.asarray(f.landmarks, np.float32) + shift).astype(np.float32),
                                           score=f.score))

@@ -1,10 +1,11 @@
 """Which parts of a frame to run the face detector on, and at what size (pure logic, no I/O).
 
 Frigate's approach (motion, then regions), our own code. A region is a square crop of the frame around
-something that moved or around a live face track, detected at its OWN resolution (a 256-pixel region is fed
-to the detector as 256x256, so a small, distant face in it gets twice the pixels it would get in a 1280x720
-frame shrunk to 640x384). Regions are sized from a short menu (multiples of 64) because the detector keeps a
-session per input size. Overlapping regions are merged into one that covers both. When the regions together
+something that moved or around a live face track, detected at the resolution it needs: a small region (up to
+``min_input`` pixels) at its own resolution, so a small, distant face in it gets twice the pixels it would get
+in a 1280x720 frame shrunk to 640x384; a larger one shrunk, but never below the whole frame's scale and never
+below ``min_input`` pixels, so every face the whole frame shows is at least as large in its region. Regions
+are sized from a short menu (multiples of 64) because the detector keeps a session per input size. Overlapping regions are merged into one that covers both. When the regions together
 would cost about as much as the whole frame (``full_cost``), the whole frame is detected instead.
 
 :class:`DetectionPlanner` adds the timing per camera: the whole frame when gating is off, on the first frame,
@@ -27,6 +28,8 @@ class Region:
     y1: int
     side: int
     """Square crop [y1:y1+side, x1:x1+side] of the frame (smaller than ``side`` only when the frame is)."""
+    input_side: int = 0
+    """The detector's input for it (longer side); 0 = ``side``."""
 
     @property
     def x2(self) -> int:
@@ -117,21 +120,29 @@ def merge_regions(regions: Sequence[Region], frame_w: int, frame_h: int, min_sid
     return out
 
 
-def detector_pixels(regions: Sequence[Region], max_side: int) -> int:
-    """What the regions cost the detector, in input pixels (a region larger than ``max_side`` is shrunk)."""
-    return sum(min(r.side, max_side) ** 2 for r in regions)
+def input_side(side: int, frame_scale: float, min_input: int, step: int = 32) -> int:
+    """The detector input for a ``side`` region: its own size up to ``min_input``, above that shrunk to the
+    whole frame's scale (``frame_scale`` = detector input / frame pixels) but not below ``min_input``."""
+    scaled = int(-(-side * min(1.0, frame_scale) // step) * step)
+    return int(min(side, max(min_input, scaled)))
+
+
+def detector_pixels(regions: Sequence[Region]) -> int:
+    """What the regions cost the detector, in input pixels."""
+    return sum((r.input_side or r.side) ** 2 for r in regions)
 
 
 class DetectionPlanner:
     """Per camera: whole frame or regions, from the motion boxes, the live tracks and the time (injected)."""
 
     def __init__(self, gating: bool = True, full_every_s: float = 2.0, min_side: int = 192, max_side: int = 640,
-                 full_cost: float = 0.8):
+                 full_cost: float = 0.8, min_input: int = 256):
         self.gating = bool(gating)
         self.full_every_s = float(full_every_s)
         self.min_side = int(min_side)
         self.max_side = int(max_side)
         self.full_cost = float(full_cost)
+        self.min_input = int(min_input)
         self._last_full: float | None = None
 
     def plan(self, now: float, frame_w: int, frame_h: int, motion_boxes: Sequence[Box], track_boxes: Sequence[Box],
@@ -154,10 +165,12 @@ class DetectionPlanner:
             return DetectionPlan(False, (), "idle")
         regions = plan_regions(frame_w, frame_h, motion_boxes, track_boxes, min_side=self.min_side,
                                max_side=self.max_side)
+        scale = min(1.0, self.max_side / float(max(frame_w, frame_h)))
         if full_pixels is None:
-            f = min(1.0, self.max_side / float(max(frame_w, frame_h)))
-            full_pixels = int(frame_w * f) * int(frame_h * f)
-        if regions is None or detector_pixels(regions, self.max_side) >= self.full_cost * full_pixels:
+            full_pixels = int(frame_w * scale) * int(frame_h * scale)
+        if regions is not None:
+            regions = [Region(r.x1, r.y1, r.side, input_side(r.side, scale, self.min_input)) for r in regions]
+        if regions is None or detector_pixels(regions) >= self.full_cost * full_pixels:
             self._last_full = now
             return DetectionPlan(True, (), "cost")
         return DetectionPlan(False, tuple(regions), "regions")

@@ -178,3 +178,17 @@ def test_a_bad_gating_setting_is_refused_naming_the_key():
         AppConfig.model_validate({"inference": {"full_frame_every_s": 0}})
     with pytest.raises(ValidationError, match="cameras.0.motion_gating"):
         AppConfig.model_validate({"cameras": [{"id": "a", "source": "a.mp4", "motion_gating": "sometimes"}]})
+
+
+def test_a_region_gets_no_fewer_pixels_per_face_than_the_whole_frame_and_a_small_one_gets_more():
+    from core.regions import input_side
+
+    half = 640 / 1280  # a 1280x720 frame detected at 640x384
+    assert input_side(192, half, 256) == 192, "small: its own resolution (twice the whole frame's)"
+    for side in (320, 384, 448, 512, 576, 640):
+        got = input_side(side, half, 256)
+        assert 256 <= got <= side and got >= side * half, (side, got)
+    p = DetectionPlanner(gating=True)
+    p.plan(0.0, W, H, [], [])
+    plan = p.plan(0.2, W, H, [], [(500, 200, 680, 380)])  # a 180-pixel face: a 512 region, fed at 256
+    assert plan.reason == "regions" and [(r.side, r.input_side) for r in plan.regions] == [(512, 256)]
