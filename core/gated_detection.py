@@ -43,7 +43,7 @@ class GatedDetector:
     def detect(self, image: np.ndarray, now: float, track_boxes: list[tuple[float, float, float, float]]
                ) -> tuple[list[DetectedFace], DetectionPlan]:
         h, w = image.shape[:2]
-        boxes: list = []
+        boxes: list[tuple[int, int, int, int]] = []
         changed = False
         if self.motion is not None:
             moved = self.motion.update(image)

@@ -260,10 +260,10 @@ def _scrfd_with_reused_blob() -> type:
     import cv2
     from insightface.model_zoo.scrfd import SCRFD
 
-    class ReusedBlobSCRFD(SCRFD):
+    class ReusedBlobSCRFD(SCRFD):  # type: ignore[misc]  # insightface is untyped
         def _prepare_input_blob(self, img: np.ndarray, input_size: tuple[int, int]) -> np.ndarray:
             h, w = img.shape[:2]
-            blobs = self.__dict__.setdefault("_reused_blobs", {})
+            blobs: dict[tuple[int, int], np.ndarray] = self.__dict__.setdefault("_reused_blobs", {})
             blob = blobs.get((w, h))
             if blob is None:
                 blob = blobs[(w, h)] = np.empty((1, 3, h, w), np.float32)
