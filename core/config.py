@@ -90,6 +90,18 @@ class EngineConfig(_Section):
     """Offline engine's detector: hog (fast on CPU) or cnn (more accurate, slow without CUDA)."""
     dlib_upsample: int = Field(1, ge=0, le=3)
     """Offline engine: upsample the image this many times before detecting (finds smaller faces, slower)."""
+    intra_op_threads: int = Field(1, ge=0, le=64)
+    """ONNX Runtime threads inside one operator, per session (0 = one per core). On the 2-core outlet PC the
+    camera workers and the console need the other core, so one is the default."""
+    inter_op_threads: int = Field(1, ge=0, le=64)
+    """ONNX Runtime threads running independent operators in parallel (0 = its default)."""
+    graph_optimization: Literal["disable", "basic", "extended", "all"] = "all"
+    """ONNX Runtime graph optimisation level."""
+    thread_spinning: bool = False
+    """Let ONNX Runtime's idle threads spin waiting for work (faster hand-over, but burns a core that camera
+    workers and the console could use)."""
+    cpu_arena: bool = True
+    """Reuse ONNX Runtime's CPU memory arena between runs instead of allocating per run."""
 
 
 class CameraDefaults(_Section):
@@ -112,6 +124,9 @@ class CameraConfig(_Section):
     enabled: bool = True
     loop: bool = True
     """Video files only: start again at the end, like a camera that never stops."""
+    motion_gating: bool | None = None
+    """Detect only where this camera's picture moved and around its tracked faces (``null`` = as
+    ``inference.motion_gating`` says); ``false`` detects every whole frame (a camera that never stands still)."""
 
     @field_validator("source")
     @classmethod
@@ -155,6 +170,18 @@ class InferenceConfig(_Section):
     open + read timeouts on top, since a blocking open/read is not a hang)."""
     restart_backoff_max_s: float = Field(30.0, gt=0.0)
     """Restarts of a crashed child back off 0.5 s, 1 s, 2 s, ... up to this."""
+    motion_gating: bool = True
+    """Detect faces only where the picture moved and around tracked faces, with a whole-frame detection
+    every ``full_frame_every_s`` (Frigate's motion-then-regions approach); ``false`` = every whole frame."""
+    full_frame_every_s: float = Field(2.0, gt=0.0, le=60.0)
+    """With motion gating, the whole frame is still detected at least this often, so a face that never moves
+    is found; keep it well under ``presence.absent_seconds``."""
+    motion_threshold: int = Field(25, ge=1, le=255)
+    """Grey levels (0-255) a pixel of the small motion frame must change by to count as motion."""
+    motion_min_area: float = Field(0.0005, ge=0.0, lt=1.0)
+    """Moving blobs smaller than this share of the frame are ignored (noise, flicker)."""
+    region_min_px: int = Field(192, ge=64, le=1280)
+    """Smallest square region (frame pixels) detected around motion or a tracked face."""
 
 
 class ShiftWindow(_Section):

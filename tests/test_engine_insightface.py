@@ -10,7 +10,7 @@ import pytest
 
 from core.config import EngineConfig
 from core.engine.base import DetectedFace
-from core.engine.insightface_engine import InsightFaceEngine, provider_candidates
+from core.engine.insightface_engine import InsightFaceEngine, aspect_input_size, provider_candidates
 from core.enrollment import read_image
 
 # expected face counts in ../shared/data/group (inclusive range = the tolerance)
@@ -186,3 +186,30 @@ def test_importing_the_factory_loads_no_runtime():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
                          cwd=str(__import__("pathlib").Path(__file__).resolve().parent.parent))
     assert out.stdout.strip() == "[]", out.stderr
+
+
+@pytest.mark.parametrize("size, longest, expected", [
+    ((1280, 720), 640, (640, 384)),  # 16:9 keeps its aspect: 6 % padding, not a 44 % square letterbox
+    ((720, 1280), 640, (384, 640)),  # portrait camera
+    ((640, 480), 640, (640, 480)),
+    ((300, 300), 320, (320, 320)),
+    ((1920, 1080), 500, (512, 288)),  # det_size not a multiple of 32: the nearest one
+])
+def test_the_detector_input_keeps_the_frame_aspect_on_a_stride_of_32(size, longest, expected):
+    assert aspect_input_size(*size, longest) == expected
+
+
+def test_aspect_input_finds_the_same_faces_as_the_square_letterbox(engine_for, shared_data):
+    """The aspect-kept input with its reused buffers finds the faces insightface's square letterbox finds,
+    at the same places."""
+    engine = engine_for("test_pack")
+    img = read_image(shared_data / "group" / "friends_6_faces.png")
+    wide = np.ascontiguousarray(np.hstack([img, img])[: img.shape[0] // 2 * 2])  # a wide frame, like a camera's
+    ours = sorted((f.bbox.tolist() for f in engine.detect(wide)), key=lambda b: b[0])
+    size = engine.cfg.det_size
+    boxes, _ = engine._det.detect(wide, input_size=(size, size))
+    theirs = sorted((b[:4].tolist() for b in boxes), key=lambda b: b[0])
+    assert len(ours) == len(theirs) >= 10
+    assert np.abs(np.asarray(ours) - np.asarray(theirs)).max() < 0.08 * max(img.shape[:2])
+    again = sorted((f.bbox.tolist() for f in engine.detect(wide)), key=lambda b: b[0])
+    assert again == ours  # the reused buffers carry nothing over from one frame to the next

@@ -34,10 +34,13 @@ import numpy as np
 from core.config import AppConfig
 from core.engine.base import DetectedFace, FaceEngine
 from core.face_quality import sharpness
+from core.gated_detection import GatedDetector
 from core.identify import gallery_matcher
 from core.logging_setup import configure_child_logging
 from core.matcher import Matcher
 from core.messages import CameraRemoved, FaceResult, FrameMeta, FrameResult, InferenceStats, Stop, WorkerError
+from core.motion import MotionDetector
+from core.regions import DetectionPlanner
 from core.secrets import redact
 from core.tracker import FaceTracker
 from workers.frame_buffer import FrameBuffer
@@ -116,6 +119,7 @@ class InferenceCore:
         self.engine = engine
         self.gallery = gallery
         self.trackers: dict[str, FaceTracker] = {}
+        self.detectors: dict[str, GatedDetector] = {}
         self.embeddings = 0
 
     def tracker(self, camera_id: str) -> FaceTracker:
@@ -125,8 +129,22 @@ class InferenceCore:
             t = self.trackers[camera_id] = FaceTracker(inf.track_iou, inf.reverify_every, inf.vote_window, inf.vote_min)
         return t
 
+    def detector(self, camera_id: str) -> GatedDetector:
+        """The camera's motion-gated detector (``inference.motion_gating``, or the camera's own switch)."""
+        d = self.detectors.get(camera_id)
+        if d is None:
+            inf = self.cfg.inference
+            own = next((c.motion_gating for c in self.cfg.cameras if c.id == camera_id), None)
+            gating = inf.motion_gating if own is None else own
+            size = int(self.cfg.engine.det_size)
+            planner = DetectionPlanner(gating, inf.full_frame_every_s, min(inf.region_min_px, size), size)
+            motion = MotionDetector(threshold=inf.motion_threshold, min_area=inf.motion_min_area)
+            d = self.detectors[camera_id] = GatedDetector(self.engine, planner, motion)
+        return d
+
     def forget(self, camera_id: str) -> None:
         self.trackers.pop(camera_id, None)
+        self.detectors.pop(camera_id, None)
 
     def quality(self, image: np.ndarray, face: DetectedFace) -> str:
         ec = self.cfg.engine
@@ -144,9 +162,11 @@ class InferenceCore:
         chips: list[np.ndarray] = []
         owners: list[tuple[str, int]] = []  # (camera_id, track_id) per chip
         for meta, image in frames:
-            faces = self.engine.detect(image)
+            tracker = self.tracker(meta.camera_id)
+            live = [(float(t.bbox[0]), float(t.bbox[1]), float(t.bbox[2]), float(t.bbox[3])) for t in tracker.tracks.values()]
+            faces, _ = self.detector(meta.camera_id).detect(image, meta.capture_mono, live)
             quality = [self.quality(image, f) for f in faces]
-            assigns = self.tracker(meta.camera_id).update([f.bbox for f in faces], [q == "ok" for q in quality])
+            assigns = tracker.update([f.bbox for f in faces], [q == "ok" for q in quality])
             for f, a in zip(faces, assigns):
                 if a.needs_embedding:
                     chips.append(self.engine.align(image, f))

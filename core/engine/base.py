@@ -68,6 +68,12 @@ class FaceEngine(ABC):
     def detect(self, image_bgr: np.ndarray) -> list[DetectedFace]:
         """All faces in a BGR uint8 image, largest first is not required."""
 
+    def detect_at(self, image_bgr: np.ndarray, longest: int) -> list[DetectedFace]:
+        """Faces in ``image_bgr`` detected with the detector's input at most ``longest`` pixels on its longer
+        side (the inference server detects a small region at its own resolution rather than upscaling it
+        to ``det_size``). Engines whose input size is fixed detect as :meth:`detect` does."""
+        return self.detect(image_bgr)
+
     @abstractmethod
     def align(self, image_bgr: np.ndarray, face: DetectedFace) -> np.ndarray:
         """The aligned face chip (BGR uint8) this engine embeds."""

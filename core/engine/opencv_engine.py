@@ -92,12 +92,15 @@ class OpenCVEngine(FaceEngine):
 
     # --- detection -------------------------------------------------------------------------------
     def detect(self, image_bgr: np.ndarray) -> list[DetectedFace]:
+        return self.detect_at(image_bgr, self._max_side)
+
+    def detect_at(self, image_bgr: np.ndarray, longest: int) -> list[DetectedFace]:
         import cv2
 
         if image_bgr is None or image_bgr.size == 0:
             return []
         h, w = image_bgr.shape[:2]
-        scale = min(1.0, self._max_side / float(max(h, w)))
+        scale = min(1.0, min(int(longest), self._max_side) / float(max(h, w)))
         img = image_bgr
         if scale < 1.0:
             img = cv2.resize(image_bgr, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
