@@ -141,8 +141,10 @@ class CameraConfig(_Section):
         if text.lower().startswith(("rtsp://", "rtsps://", "http://", "https://")):
             from urllib.parse import urlsplit
 
+            text = _encode_userinfo(text)
+            scheme, _, rest = text.partition("://")
             try:
-                parts = urlsplit(text)
+                parts = urlsplit(f"{scheme}://{rest.rpartition('@')[2]}")
                 port = parts.port
             except ValueError:
                 port = 0
@@ -151,7 +153,25 @@ class CameraConfig(_Section):
                                  "(rtsp://<user>:<password>@<camera-ip>:554/<path>)")
             if not parts.hostname:
                 raise ValueError("the camera URL has no camera address (rtsp://<user>:<password>@<camera-ip>:554/<path>)")
+            return text
         return v
+
+
+def _encode_userinfo(url: str) -> str:
+    """The URL with its user and password percent-encoded, as FFmpeg needs them.
+
+    A password typed as it is (``p@ss/w#rd?``) would otherwise end the camera's address early; the user
+    info runs to the LAST ``@`` (the rule ``core.secrets.mask_url`` masks by). ``:`` between user and
+    password and an existing ``%XX`` escape are kept."""
+    from urllib.parse import quote
+
+    scheme, sep, rest = url.partition("://")
+    userinfo, at, host = rest.rpartition("@")
+    if not at:
+        return url
+    user, colon, password = userinfo.partition(":")
+    safe = "%!$&'()*+,;=~-._"
+    return f"{scheme}{sep}{quote(user, safe=safe)}{colon}{quote(password, safe=safe)}@{host}"
 
 
 class InferenceConfig(_Section):
