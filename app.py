@@ -24,6 +24,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "run": ("cli.run", "Run the camera pipeline (use --headless for no GUI)"),
     "report": ("cli.report", "Export an attendance report (CSV or Excel)"),
     "models": ("cli.models", "Import, download or inspect face model packs"),
+    "hq": ("cli.hq", "The brand's central database: init, add-outlet, outlets, events (no action: HQ console)"),
 }
 
 

@@ -88,3 +88,34 @@ def engine_for(tmp_path_factory):
         return built[name]
 
     return get
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    """One real PostgreSQL server for the session (tests/pg_server.py); each test makes its own database
+    with ``fresh_central_db``."""
+    from tests.pg_server import PgServer
+
+    server = PgServer().init().start()
+    server.wait_ready()
+    yield server
+    server.destroy()
+
+
+@pytest.fixture
+def fresh_central_db(pg_server, request):
+    """An empty database on the session's server, migrated to the central schema; yields its admin URL."""
+    import re
+
+    import psycopg
+
+    from core.central.schema import migrate
+
+    name = "t_" + re.sub(r"[^a-z0-9_]", "_", request.node.name.lower())[:50]
+    with psycopg.connect(pg_server.admin_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = pg_server.url(dbname=name)
+    with psycopg.connect(url) as conn:
+        migrate(conn)
+    return url

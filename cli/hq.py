@@ -1,0 +1,139 @@
+"""``app.py hq ...``: the brand's central PostgreSQL.
+
+    app.py hq --db URL                                   open the HQ console (no cameras; app.py opens ui/)
+    app.py hq init --db ADMIN_URL                        create / migrate the schema and the roles
+    app.py hq add-outlet --db ADMIN_URL --outlet ID --name NAME [--timezone TZ]
+                                                         register an outlet; prints its connection URL once
+    app.py hq outlets --db URL                           one JSON object per outlet
+    app.py hq events --db URL [--outlet ID] [--since ISO8601]   one JSON object per transition
+
+``--db`` may be left out when ``SPG_CENTRAL_URL`` (environment or the data folder's ``.env``) holds the URL.
+The password in a URL is never printed back (errors name the server with it masked).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from datetime import UTC, datetime
+
+from cli.common import fail
+
+ENV_CENTRAL_URL = "SPG_CENTRAL_URL"
+
+
+def _iso_time(text: str) -> datetime:
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an ISO 8601 time; use e.g. 2026-11-25T08:00:00+07:00") from None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--db", metavar="URL", default=None, help=f"postgresql:// URL (default: ${ENV_CENTRAL_URL})")
+    sub = p.add_subparsers(dest="hq_action", metavar="ACTION")
+    sub.add_parser("init", help="create or migrate the central schema and roles (admin URL)").add_argument(
+        "--db", metavar="URL", default=argparse.SUPPRESS)
+    add = sub.add_parser("add-outlet", help="register an outlet and print its connection URL (admin URL)")
+    add.add_argument("--db", metavar="URL", default=argparse.SUPPRESS)
+    add.add_argument("--outlet", required=True, metavar="ID")
+    add.add_argument("--name", required=True)
+    add.add_argument("--timezone", default="Asia/Jakarta", metavar="TZ")
+    sub.add_parser("outlets", help="one JSON object per outlet").add_argument(
+        "--db", metavar="URL", default=argparse.SUPPRESS)
+    ev = sub.add_parser("events", help="one JSON object per presence transition")
+    ev.add_argument("--db", metavar="URL", default=argparse.SUPPRESS)
+    ev.add_argument("--outlet", default=None, metavar="ID")
+    ev.add_argument("--since", type=_iso_time, default=None, metavar="ISO8601")
+
+
+def database_url(args: argparse.Namespace) -> str | None:
+    """``--db``, else ``SPG_CENTRAL_URL`` from the environment."""
+    return getattr(args, "db", None) or os.environ.get(ENV_CENTRAL_URL) or None
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _outlets(url: str) -> int:
+    from core.central.hq_queries import HqQueries
+
+    q = HqQueries(url)
+    try:
+        for o in q.outlets():
+            print(json.dumps({"outlet_id": o.outlet_id, "name": o.name, "online": o.online,
+                              "last_heartbeat": _iso(o.last_heartbeat), "spgs": o.spgs, "present": o.present}))
+    finally:
+        q.close()
+    return 0
+
+
+def _events(url: str, outlet: str | None, since: datetime | None) -> int:
+    from core.central.hq_queries import HqQueries
+
+    q = HqQueries(url)
+    try:
+        for t in q.transitions(outlet, since):
+            print(json.dumps({"outlet_id": t.outlet_id, "spg_id": t.spg_id, "from": t.from_state,
+                              "to": t.to_state, "timestamp": _iso(t.timestamp), "alert": t.alert}))
+    finally:
+        q.close()
+    return 0
+
+
+def _init(url: str) -> int:
+    import psycopg
+
+    from core.central.schema import migrate
+
+    with psycopg.connect(url) as conn:
+        version = migrate(conn)
+    print(f"central schema at version {version}", file=sys.stderr)
+    return 0
+
+
+def _add_outlet(url: str, outlet: str, name: str, tz: str) -> int:
+    import psycopg
+
+    from core.central.roles import OutletIdError, add_outlet, login_url
+
+    try:
+        with psycopg.connect(url) as conn:
+            login = add_outlet(conn, outlet, name, tz)
+    except OutletIdError as exc:
+        return fail(str(exc))
+    print(login_url(url, login))
+    print("Give this URL to the outlet (Settings -> Central database, or SPG_CENTRAL_URL in its .env). "
+          "It is shown only now.", file=sys.stderr)
+    return 0
+
+
+def main(args: argparse.Namespace) -> int:
+    import psycopg
+
+    from core.secrets import mask_url, register_secret, url_password
+
+    url = database_url(args)
+    if not url:
+        return fail(f"no database: give --db postgresql://... or set {ENV_CENTRAL_URL}")
+    register_secret(url_password(url))
+    try:
+        if args.hq_action == "init":
+            return _init(url)
+        if args.hq_action == "add-outlet":
+            return _add_outlet(url, args.outlet, args.name, args.timezone)
+        if args.hq_action == "outlets":
+            return _outlets(url)
+        if args.hq_action == "events":
+            return _events(url, args.outlet, args.since)
+    except psycopg.OperationalError as exc:
+        from core.secrets import redact
+
+        return fail(f"cannot reach the central database {mask_url(url)}: {redact(str(exc).strip())}. "
+                    "Check the host, port, user and password in the URL, and that the server is running.")
+    return fail("choose an action: init, add-outlet, outlets or events (or leave it out to open the HQ console)")
