@@ -67,7 +67,9 @@ class AttendanceService:
         self.gallery_names = gallery_names
         self.tz = ZoneInfo(cfg.outlet.timezone)
         self.shifts = ShiftBook.from_config(cfg)
-        self.engine = PresenceEngine(cfg.presence, self.clock, on_duty=self.shifts.on_duty)
+        # shift rules decide the alert: none outside a shift or inside a break, and break time is not absence
+        self.engine = PresenceEngine(cfg.presence, self.clock, on_duty=self.shifts.alert_allowed,
+                                     excused=self.shifts.excused_s)
         self.compose = AlertComposer(cfg, store)
         self.housekeeping = Housekeeping(cfg, store, self.clock)
         self.cameras = CameraWatch(float(cfg.presence.absent_seconds))

@@ -24,7 +24,7 @@ hold a secret: see :class:`ConfigError`.
 from __future__ import annotations
 
 import os
-from datetime import time as dtime
+from datetime import date as ddate, time as dtime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -204,9 +204,78 @@ class InferenceConfig(_Section):
     """Smallest square region (frame pixels) detected around motion or a tracked face."""
 
 
-class ShiftWindow(_Section):
+def _minutes_after(start: dtime, t: dtime) -> int:
+    """Minutes from ``start`` to ``t`` on a 24 h dial (a time before ``start`` is the next day)."""
+    return ((t.hour * 60 + t.minute) - (start.hour * 60 + start.minute)) % (24 * 60)
+
+
+class BreakWindow(_Section):
     start: dtime
     end: dtime
+
+
+class ShiftWindow(_Section):
+    """One day's shift. An end not after the start runs past midnight (attributed to the day it starts)."""
+
+    start: dtime
+    end: dtime
+    breaks: list[BreakWindow] = Field(default_factory=list)
+    """Break windows inside the shift: absence in them raises no alert and is not counted."""
+    late_tolerance_min: int = Field(0, ge=0, le=720)
+    """Arriving up to this many minutes after the start is not late."""
+    absent_if_late_min: int | None = Field(None, ge=0, le=1440)
+    """Arriving more than this many minutes after the start counts as absent for the day (null = never)."""
+
+    @model_validator(mode="after")
+    def _breaks_inside(self) -> ShiftWindow:
+        length = _minutes_after(self.start, self.end) or 24 * 60
+        for b in self.breaks:
+            b0, b1 = _minutes_after(self.start, b.start), _minutes_after(self.start, b.end)
+            if not (0 <= b0 < b1 <= length):
+                raise ValueError(f"break {b.start:%H:%M}-{b.end:%H:%M} is not inside the shift "
+                                 f"{self.start:%H:%M}-{self.end:%H:%M}")
+        return self
+
+
+class OvertimeConfig(_Section):
+    round_to_min: int = Field(15, ge=1, le=240)
+    """Overtime (presence after the shift end) is rounded to a multiple of this many minutes."""
+    rounding: Literal["down", "up", "nearest"] = "down"
+    minimum_min: int = Field(0, ge=0, le=720)
+    """Less overtime than this (before rounding) counts as none."""
+
+
+CalendarKind = Literal["holiday", "off", "shift"]
+
+
+class CalendarEntry(_Section):
+    """A day that differs from the weekly pattern: a public holiday, a day off, or a one-day shift."""
+
+    date: ddate
+    kind: CalendarKind
+    spg_id: str | None = None
+    """Only this SPG; empty = everyone at the outlet."""
+    outlet_id: str | None = None
+    """Only at this outlet (``outlet.id``); empty = any outlet. A brand can import one file at every outlet."""
+    name: str = ""
+    """What the day is (shown in reports), e.g. "Idul Fitri"."""
+    start: dtime | None = None
+    end: dtime | None = None
+    """kind ``shift`` only: that day's shift instead of the weekly one."""
+
+    @model_validator(mode="after")
+    def _shift_has_times(self) -> CalendarEntry:
+        if self.kind == "shift" and (self.start is None or self.end is None):
+            raise ValueError("a 'shift' day needs a start and an end time (HH:MM)")
+        if self.kind != "shift" and (self.start is not None or self.end is not None):
+            raise ValueError(f"start / end times are only for 'shift' days, not for '{self.kind}'")
+        return self
+
+
+class AttendanceConfig(_Section):
+    overtime: OvertimeConfig = Field(default_factory=OvertimeConfig)
+    calendar: list[CalendarEntry] = Field(default_factory=list)
+    """Holidays, days off and one-day shifts (per outlet, per SPG); Settings can import them from a CSV."""
 
 
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
@@ -266,6 +335,7 @@ class AppConfig(_Section):
     cameras: list[CameraConfig] = Field(default_factory=list)
     inference: InferenceConfig = Field(default_factory=InferenceConfig)
     presence: PresenceConfig = Field(default_factory=PresenceConfig)
+    attendance: AttendanceConfig = Field(default_factory=AttendanceConfig)
     storage: StorageConfig = Field(default_factory=StorageConfig)
     telegram: TelegramConfig = Field(default_factory=TelegramConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)

@@ -15,6 +15,8 @@
   a resume nobody is alerted at once; someone who really left is alerted ``absent_seconds`` after the
   resume, once. (On Linux the monotonic clock stops during sleep, so the gap never even shows there.)
 * Outside a shift (``on_duty`` returns False) the ABSENT transition still happens but carries no alert.
+  Break windows (``excused``) do not count towards ``absent_seconds`` at all: an SPG away only during a
+  break never becomes ABSENT, one who stays away after it is alerted ``absent_seconds`` of duty time later.
 * Absence of observation is not absence ("no view"). For a watched camera (one whose processed frames
   are reported with :meth:`PresenceEngine.frame`) an SPG last seen there is absent only as far as its
   processed frames reach: up to the capture time of the newest one (plus a little tolerance), never up
@@ -146,9 +148,12 @@ class PresenceEngine:
         clock: Clock | None = None,
         on_duty: Callable[[str, float], bool] | None = None,
         suspend_gap_s: float = SUSPEND_GAP_S,
+        excused: Callable[[str, float, float], float] | None = None,
     ):
         """``settings``: a :class:`core.config.PresenceConfig` (grace_seconds, absent_seconds, confirm_hits,
-        confirm_window_s). ``on_duty(spg_id, wall_ts)``: the shift check (default: always on duty)."""
+        confirm_window_s). ``on_duty(spg_id, wall_ts)``: may an absence at that time raise an alert (default:
+        always). ``excused(spg_id, wall_a, wall_b)``: seconds of that span that do not count as absence
+        (break windows, :meth:`core.shifts.ShiftBook.excused_s`); default none."""
         self.grace_s = float(settings.grace_seconds)
         self.absent_s = float(settings.absent_seconds)
         self.confirm_hits = int(settings.confirm_hits)
@@ -156,6 +161,7 @@ class PresenceEngine:
         self.clock = as_clock(clock)
         self.on_duty = on_duty or (lambda _spg, _ts: True)
         self.suspend_gap_s = float(suspend_gap_s)
+        self.excused = excused
         self._spg: dict[str, SpgState] = {}
         self._last_mono: float | None = None
         self.downtime_s = 0.0
@@ -367,14 +373,19 @@ class PresenceEngine:
             return []
         idle, blind = self._idle(st, mono)
         seen_wall = wall - (mono - st.last_seen_mono)  # wall time of the last sighting
+        excused = 0.0
+        if self.excused is not None and idle > 0:
+            # break time is not absence: the countdown stands still inside a break window
+            excused = min(idle, self.excused(st.spg_id, seen_wall, seen_wall + idle + blind))
+            idle -= excused
         out: list[Transition] = []
         if idle >= self.absent_s - EPS:
-            at = seen_wall + self.absent_s + blind
+            at = seen_wall + self.absent_s + blind + excused
             t = self._move(st, State.ABSENT, at, st.last_camera)
             t.alert = bool(self.on_duty(st.spg_id, at))
             out.append(t)
         elif self.grace_s > 0 and idle >= self.grace_s - EPS and st.state is State.PRESENT:
-            out.append(self._move(st, State.GRACE, seen_wall + self.grace_s + blind, st.last_camera))
+            out.append(self._move(st, State.GRACE, seen_wall + self.grace_s + blind + excused, st.last_camera))
         return out
 
     def _move(self, st: SpgState, to: State, at: float, camera_id: str) -> Transition:

@@ -3,7 +3,10 @@
 Columns: first seen, last seen, total time present (sum of presence intervals), number of absences
 (transitions to ABSENT on duty) with their total and longest duration (from the last sighting to the
 return, clipped to the day and to the shift), alerts sent, and against the shift: late by, left early
-by, absent for the whole shift. Written as CSV or as Excel (.xlsx via openpyxl: bold frozen header,
+by, absent for the whole shift (or late beyond its limit), break time taken, overtime (rounded as
+``attendance.overtime`` says) and the day's code (:data:`core.attendance_rules.CODES`). The rules themselves
+are :mod:`core.attendance_rules`; days follow :meth:`core.shifts.ShiftBook.day_window` (an overnight shift
+counts for the day it starts). Written as CSV or as Excel (.xlsx via openpyxl: bold frozen header,
 column widths, time and duration formats). "No view" is the time between two presence intervals of an SPG
 that ended in no absence: the console could not see them (camera offline, inference down, console not
 running), so that time counts neither as present nor as absent.
@@ -21,6 +24,7 @@ from typing import Any, Callable, Sequence
 from zoneinfo import ZoneInfo
 
 from core.alert_templates import AlertTemplates, fmt_duration
+from core.attendance_rules import evaluate_day
 from core.shifts import ShiftBook, day_bounds
 
 log = logging.getLogger(__name__)
@@ -30,9 +34,12 @@ HEADERS = [
     ("last_seen", "Last seen"), ("present_s", "Time present"), ("absences", "Absences"),
     ("absent_total_s", "Absent total"), ("absent_longest_s", "Longest absence"), ("no_view_s", "No view"), ("alerts_sent", "Alerts sent"),
     ("shift", "Shift"), ("late_s", "Late by"), ("left_early_s", "Left early by"), ("absent_shift", "Absent (shift)"),
+    ("break_s", "Break taken"), ("overtime_raw_s", "Overtime (worked)"), ("overtime_s", "Overtime (counted)"),
+    ("code", "Code"),
 ]
 _TIME_COLS = {"first_seen", "last_seen"}
-_DUR_COLS = {"present_s", "absent_total_s", "absent_longest_s", "no_view_s", "late_s", "left_early_s"}
+_DUR_COLS = {"present_s", "absent_total_s", "absent_longest_s", "no_view_s", "late_s", "left_early_s", "break_s",
+             "overtime_raw_s", "overtime_s"}
 
 
 @dataclass(slots=True)
@@ -52,6 +59,13 @@ class DayRow:
     late_s: float | None = None
     left_early_s: float | None = None
     absent_shift: bool | None = None
+    break_s: float = 0.0
+    overtime_raw_s: float = 0.0
+    overtime_s: float = 0.0
+    code: str = ""
+    """The monthly matrix's cell: hours present ("7.50") or a code of :data:`core.attendance_rules.CODES`."""
+    holiday: str = ""
+    """The calendar's name for the day (a holiday, a day off)."""
 
 
 def _days(start: date, end: date) -> list[date]:
@@ -67,17 +81,17 @@ def build_report(store: Any, cfg: Any, start: date, end: date, spg_ids: Sequence
     import time as _time
 
     now = _time.time() if now is None else now
-    tz = ZoneInfo(cfg.outlet.timezone)
     book = ShiftBook.from_config(cfg)
     names = dict(names or {})
-    t0, _ = day_bounds(start, tz)
-    _, t1 = day_bounds(end, tz)
     if spg_ids:
         ids = list(dict.fromkeys(spg_ids))
     else:
-        ids = sorted(set(names) | {s.spg_id for s in store.load_states()} |
-                     {iv.spg_id for iv in store.intervals_between(t0, t1)})
-    # Look a day past the range for returns after an absence that began inside it.
+        seen = store.intervals_between(day_bounds(start, book.tz)[0], day_bounds(end, book.tz)[1])
+        ids = sorted(set(names) | {s.spg_id for s in store.load_states()} | {iv.spg_id for iv in seen})
+    # The range as days count it (an overnight shift reaches into the next day); a day past it for returns
+    # after an absence that began inside it.
+    t0 = min(book.day_window(spg, start)[0] for spg in ids) if ids else day_bounds(start, book.tz)[0]
+    t1 = max(book.day_window(spg, end)[1] for spg in ids) if ids else day_bounds(end, book.tz)[1]
     intervals = store.intervals_between(t0 - 86400.0, t1 + 86400.0, ids)
     absent_all = [t for t in store.transitions_between(t0 - 86400.0, t1 + 86400.0, ids) if t.to_state == "absent"]
     transitions = [t for t in absent_all if t0 <= t.ts < t1 and t.from_state in ("present", "grace")]
@@ -85,50 +99,39 @@ def build_report(store: Any, cfg: Any, start: date, end: date, spg_ids: Sequence
     days = _days(start, end)
     rows: list[DayRow] = []
     total = len(ids) * len(days)
+    ot = cfg.attendance.overtime
     for spg in ids:
         ivs = sorted((iv for iv in intervals if iv.spg_id == spg), key=lambda iv: iv.start)
+        spans = [(iv.start, iv.last_seen) for iv in ivs]
         for day in days:
-            d0, d1 = day_bounds(day, tz)
+            d0, d1 = book.day_window(spg, day)
             d1c = min(d1, now)
             row = DayRow(day, spg, str(names.get(spg, spg)))
-            sched = book.of(spg)
-            span = sched.span_for_day(day)
-            for iv in ivs:
-                s, e = max(iv.start, d0), min(iv.last_seen, d1)
-                if iv.start >= d1 or iv.last_seen < d0:
-                    continue
-                row.present_s += max(0.0, e - s)
-                row.first_seen = s if row.first_seen is None else min(row.first_seen, s)
-                row.last_seen = e if row.last_seen is None else max(row.last_seen, e)
+            kind, span, row.holiday = book.day(spg, day)
+            verdict = evaluate_day(kind, span, spans, (d0, d1), now, ot.round_to_min, ot.rounding, ot.minimum_min)
+            row.present_s, row.first_seen, row.last_seen = verdict.present_s, verdict.first_seen, verdict.last_seen
             for t in transitions:
                 if t.spg_id != spg or not (d0 <= t.ts < d1) or not book.on_duty(spg, t.ts):
                     continue
                 a0 = t.last_seen if t.last_seen is not None else t.ts
                 back = next((iv.start for iv in ivs if iv.start >= a0 and iv.start > t.ts - 1e-6), None)
                 a1 = min(back if back is not None else d1c, d1c)
-                t_span = sched.span_at(t.ts)
+                t_span = book.span_at(spg, t.ts)
                 if t_span is not None:
                     a1 = min(a1, t_span.end)
-                dur = max(0.0, a1 - max(a0, d0))
+                a0 = max(a0, d0)
+                # time inside a break is not absence
+                dur = max(0.0, a1 - a0 - book.excused_s(spg, a0, a1))
                 row.absences += 1
                 row.absent_total_s += dur
                 row.absent_longest_s = max(row.absent_longest_s, dur)
             row.no_view_s = _no_view(ivs, [t.ts for t in absent_all if t.spg_id == spg], d0, d1c)
             row.alerts_sent = sum(1 for a in alerts if a.spg_id == spg and d0 <= a.created < d1)
             if span is not None:
-                w = sched.weekly[("mon", "tue", "wed", "thu", "fri", "sat", "sun")[day.weekday()]]
-                row.shift = f"{w[0].strftime('%H:%M')}-{w[1].strftime('%H:%M')}"
-                inside = [(max(iv.start, span.start), min(iv.last_seen, span.end)) for iv in ivs
-                          if iv.start < span.end and iv.last_seen >= span.start]
-                if inside:
-                    row.late_s = max(0.0, inside[0][0] - span.start)
-                    row.absent_shift = False
-                    if span.end <= now:
-                        row.left_early_s = max(0.0, span.end - max(e for _, e in inside))
-                elif span.end <= now:
-                    row.absent_shift = True
-                elif span.start <= now:
-                    row.late_s = now - span.start
+                row.shift = span.label
+            row.late_s, row.left_early_s, row.absent_shift = verdict.late_s, verdict.left_early_s, verdict.absent_shift
+            row.break_s, row.overtime_raw_s, row.overtime_s = verdict.break_s, verdict.overtime_raw_s, verdict.overtime_s
+            row.code = verdict.code
             rows.append(row)
             if progress:
                 progress(len(rows), total)
