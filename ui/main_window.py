@@ -264,7 +264,8 @@ class MainWindow(QMainWindow):
             dlg = SettingsDialog(real_cfg, real_dir, self, engine_info=self.engine_info)
             dlg.saved.connect(self._real_settings_saved)
         else:
-            dlg = SettingsDialog(self.cfg, self.data_dir, self, engine_info=self.engine_info)
+            dlg = SettingsDialog(self.cfg, self.data_dir, self, engine_info=self.engine_info,
+                                 people=list(self._names.items()))
             dlg.saved.connect(self.apply_config)
         self.dialog = dlg
         dlg.show()

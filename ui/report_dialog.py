@@ -1,5 +1,6 @@
-"""File -> Export attendance report: date range, SPGs, CSV or Excel; runs in the background with
-progress and opens the folder when done."""
+"""File -> Export attendance report: the daily sheet (date range) or the monthly matrix (the month of the
+"From" date; an Excel file gets its CSV alongside), SPGs, CSV or Excel; runs in the background with progress
+and opens the folder when done."""
 
 from __future__ import annotations
 
@@ -55,6 +56,21 @@ def export_report(cfg: AppConfig, data_dir: Path, start: date, end: date, spg_id
         store.close()
 
 
+def export_monthly_report(cfg: AppConfig, data_dir: Path, year: int, month: int, spg_ids: Sequence[str] | None,
+                          fmt: str, out_path: Path, progress: Callable[[int, int], None] | None = None,
+                          names: dict[str, str] | None = None) -> Path:
+    """core.monthly_report.export_monthly on this data folder's events database (background thread)."""
+    from core.events_db import EventStore
+    from core.monthly_report import export_monthly
+    from core.paths import DataLayout
+
+    store = EventStore(DataLayout(data_dir).events_db)
+    try:
+        return Path(export_monthly(store, cfg, year, month, spg_ids, fmt, out_path, progress=progress, names=names))
+    finally:
+        store.close()
+
+
 def default_report_name(start: date, end: date, fmt: str) -> str:
     ext = "xlsx" if fmt == "xlsx" else "csv"
     span = start.isoformat() if start == end else f"{start.isoformat()}_{end.isoformat()}"
@@ -66,11 +82,12 @@ class ReportDialog(QDialog):
     _progress = Signal(int, int)
 
     def __init__(self, cfg: AppConfig, data_dir: Path, people: Sequence[tuple[str, str]], parent: QWidget | None = None,
-                 exporter: Callable[..., Path] | None = None):
+                 exporter: Callable[..., Path] | None = None, monthly_exporter: Callable[..., Path] | None = None):
         super().__init__(parent)
         self.setWindowTitle(self.tr("Export attendance report"))
         self.cfg, self.data_dir = cfg, Path(data_dir)
         self._exporter = exporter or export_report
+        self._monthly_exporter = monthly_exporter or export_monthly_report
         self._bg = Background(workers=1, parent=self, name="spg-report")
         today = QDate.currentDate()
         self.start = QDateEdit(today)
@@ -78,6 +95,10 @@ class ReportDialog(QDialog):
         for d in (self.start, self.end):
             d.setCalendarPopup(True)
             d.setDisplayFormat("yyyy-MM-dd")
+        self.kind = QComboBox()
+        self.kind.addItem(self.tr("Daily sheet (one row per SPG per day)"), "daily")
+        self.kind.addItem(self.tr("Monthly matrix (the month of the From date)"), "monthly")
+        self.kind.currentIndexChanged.connect(lambda: self.end.setEnabled(self.kind.currentData() == "daily"))
         self.fmt = QComboBox()
         self.fmt.addItem(self.tr("Excel (.xlsx)"), "xlsx")
         self.fmt.addItem(self.tr("CSV (.csv)"), "csv")
@@ -96,6 +117,7 @@ class ReportDialog(QDialog):
         frow.addWidget(self.folder, 1)
         frow.addWidget(browse)
         form = QFormLayout()
+        form.addRow(self.tr("Report"), self.kind)
         form.addRow(self.tr("From"), self.start)
         form.addRow(self.tr("To"), self.end)
         form.addRow(self.tr("Format"), self.fmt)
@@ -132,7 +154,7 @@ class ReportDialog(QDialog):
     def export(self) -> None:
         start = self.start.date().toPython()
         end = self.end.date().toPython()
-        if end < start:
+        if end < start and self.kind.currentData() == "daily":
             self.message.setText(self.tr("The end date is before the start date."))
             return
         spgs = self.selected_spgs()
@@ -140,7 +162,12 @@ class ReportDialog(QDialog):
             self.message.setText(self.tr("Tick at least one SPG."))
             return
         fmt = self.fmt.currentData()
-        out = Path(self.folder.text()).expanduser() / default_report_name(start, end, fmt)
+        monthly = self.kind.currentData() == "monthly"
+        folder = Path(self.folder.text()).expanduser()
+        if monthly:
+            out = folder / f"attendance_monthly_{start.year:04d}-{start.month:02d}.{fmt}"
+        else:
+            out = folder / default_report_name(start, end, fmt)
         self.busy = True
         self.export_btn.setEnabled(False)
         self.progress.setVisible(True)
@@ -150,6 +177,10 @@ class ReportDialog(QDialog):
 
         def job() -> Path:
             out.parent.mkdir(parents=True, exist_ok=True)
+            ids = None if all_selected else spgs
+            if monthly:
+                return self._monthly_exporter(self.cfg, self.data_dir, start.year, start.month, ids, fmt, out,
+                                              lambda d, t: self._progress.emit(d, t), names=self.names)
             kwargs = {"names": self.names} if self._exporter is export_report else {}
             return self._exporter(self.cfg, self.data_dir, start, end, None if all_selected else spgs, fmt, out,
                                   lambda d, t: self._progress.emit(d, t), **kwargs)

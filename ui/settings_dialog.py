@@ -1,5 +1,6 @@
 """Settings: cameras (add / edit / remove, test connection with a preview frame), recognition
-threshold, presence timings, shifts, Telegram (token, chat, "Send test message"), model pack (active,
+threshold, presence timings, shifts (the Shifts tab, ui.shift_editor: weekly pattern per SPG with breaks and
+late rules, overtime rounding, holidays and days off), Telegram (token, chat, "Send test message"), model pack (active,
 import, download with progress), data folder.
 
 Everything is validated through core.config.AppConfig before saving: an invalid value shows the error
@@ -10,12 +11,11 @@ without a restart where possible (cameras added start, removed ones stop).
 from __future__ import annotations
 
 import logging
-from datetime import time as dtime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from pydantic import SecretStr, ValidationError
-from PySide6.QtCore import Qt, QTime, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -25,7 +25,6 @@ from PySide6.QtWidgets import (
     QDoubleSpinBox,
     QFileDialog,
     QFormLayout,
-    QGridLayout,
     QHBoxLayout,
     QLabel,
     QLineEdit,
@@ -35,7 +34,6 @@ from PySide6.QtWidgets import (
     QTableWidget,
     QTableWidgetItem,
     QTabWidget,
-    QTimeEdit,
     QVBoxLayout,
     QWidget,
 )
@@ -46,15 +44,13 @@ from core.secrets import mask_url, redact
 from ui.config_store import save_settings
 from ui.controller import array_to_qimage, probe_camera
 from ui.i18n import translate_buttons
+from ui.shift_editor import ShiftEditor
 from ui.tasks import Background
 
 if TYPE_CHECKING:
     from ui.controller import ProbeResult
 
 log = logging.getLogger(__name__)
-
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-
 
 def format_validation_error(exc: ValidationError) -> str:
     lines = []
@@ -141,7 +137,8 @@ class SettingsDialog(QDialog):
     saved = Signal(object)  # the new AppConfig
     _pack_progress = Signal(int, int)
 
-    def __init__(self, cfg: AppConfig, data_dir: Path, parent: QWidget | None = None, engine_info: dict | None = None):
+    def __init__(self, cfg: AppConfig, data_dir: Path, parent: QWidget | None = None, engine_info: dict | None = None,
+                 people: Sequence[tuple[str, str]] | None = None):
         super().__init__(parent)
         self.setWindowTitle(self.tr("Settings"))
         self.cfg, self.data_dir = cfg, Path(data_dir)
@@ -152,6 +149,8 @@ class SettingsDialog(QDialog):
         self.tabs.addTab(self._cameras_tab(), self.tr("Cameras"))
         self.tabs.addTab(self._recognition_tab(), self.tr("Recognition"))
         self.tabs.addTab(self._presence_tab(), self.tr("Presence && shifts"))
+        self.shift_editor = ShiftEditor(cfg, self._people(people))
+        self.tabs.addTab(self.shift_editor, self.tr("Shifts"))
         self.tabs.addTab(self._telegram_tab(), self.tr("Telegram"))
         self.tabs.addTab(self._models_tab(), self.tr("Model pack"))
         self.tabs.addTab(self._general_tab(), self.tr("Outlet && data"))
@@ -169,6 +168,19 @@ class SettingsDialog(QDialog):
         self.resize(720, 520)
         self.new_cfg: AppConfig | None = None
         self._pack_progress.connect(self._set_pack_progress)
+
+    def _people(self, people: Sequence[tuple[str, str]] | None) -> list[tuple[str, str]]:
+        """(spg_id, name) of the SPGs whose shifts can be edited: given, else this data folder's gallery."""
+        if people is None:
+            from core.gallery import Gallery, GalleryError
+            from core.paths import DataLayout
+
+            try:
+                people = list(Gallery(DataLayout(self.data_dir).gallery).names().items())
+            except (GalleryError, OSError) as exc:
+                log.warning("SPG names for the shift editor not available: %s", exc)
+                people = []
+        return sorted(people, key=lambda p: str(p[1]).lower())
 
     def _set_pack_progress(self, done: int, total: int) -> None:
         if total > 0:
@@ -263,25 +275,9 @@ class SettingsDialog(QDialog):
         form.addRow(self.tr("Grace period (seconds not seen before 'grace')"), self.grace)
         form.addRow(self.tr("Absent after (seconds not seen)"), self.absent)
         form.addRow("", self.notify_return)
-        grid = QGridLayout()
-        self.shift_rows: dict[str, tuple[QCheckBox, QTimeEdit, QTimeEdit]] = {}
-        labels = [self.tr("Mon"), self.tr("Tue"), self.tr("Wed"), self.tr("Thu"), self.tr("Fri"), self.tr("Sat"), self.tr("Sun")]
-        for i, day in enumerate(WEEKDAYS):
-            win = p.default_shift.get(day)
-            cb = QCheckBox(labels[i])
-            cb.setChecked(win is not None)
-            start = QTimeEdit(QTime(win.start.hour, win.start.minute) if win else QTime(9, 0))
-            end = QTimeEdit(QTime(win.end.hour, win.end.minute) if win else QTime(17, 0))
-            for t in (start, end):
-                t.setDisplayFormat("HH:mm")
-            grid.addWidget(cb, i, 0)
-            grid.addWidget(start, i, 1)
-            grid.addWidget(end, i, 2)
-            self.shift_rows[day] = (cb, start, end)
         lay = QVBoxLayout(w)
         lay.addLayout(form)
-        lay.addWidget(QLabel(self.tr("Shift (default for every SPG; no day ticked = always on duty):")))
-        lay.addLayout(grid)
+        lay.addWidget(QLabel(self.tr("Shifts, breaks, holidays and days off: see the Shifts tab.")))
         lay.addStretch(1)
         return w
 
@@ -381,12 +377,10 @@ class SettingsDialog(QDialog):
         data["presence"]["grace_seconds"] = self.grace.value()
         data["presence"]["absent_seconds"] = self.absent.value()
         data["presence"]["notify_return"] = self.notify_return.isChecked()
-        shifts = {}
-        for day, (cb, start, end) in self.shift_rows.items():
-            if cb.isChecked():
-                shifts[day] = {"start": dtime(start.time().hour(), start.time().minute()),
-                               "end": dtime(end.time().hour(), end.time().minute())}
-        data["presence"]["default_shift"] = shifts
+        shifts = self.shift_editor.values()
+        data["presence"]["default_shift"] = shifts["default_shift"]
+        data["presence"]["shifts"] = shifts["shifts"]
+        data["attendance"] = shifts["attendance"]
         data["telegram"]["enabled"] = self.tg_enabled.isChecked()
         data["telegram"].pop("token", None)
         data["telegram"].pop("chat_id", None)
