@@ -67,6 +67,22 @@
         <source>The file could not be opened as a photo. Use a JPG or PNG picture.</source>
         <translation>Berkas tidak bisa dibuka sebagai foto. Pakai gambar JPG atau PNG.</translation>
     </message>
+    <message>
+        <location filename="../../ui/shift_editor.py" line="62" />
+        <source>e.g. 12:00-13:00, 15:00-15:15</source>
+        <translation>mis. 12:00-13:00, 15:00-15:15</translation>
+    </message>
+    <message>
+        <location filename="../../ui/shift_editor.py" line="65" />
+        <location filename="../../ui/shift_editor.py" line="68" />
+        <source> min</source>
+        <translation> mnt</translation>
+    </message>
+    <message>
+        <location filename="../../ui/shift_editor.py" line="69" />
+        <source>never</source>
+        <translation>tidak pernah</translation>
+    </message>
 </context>
 <context>
     <name>AboutDialog</name>
@@ -114,67 +130,67 @@
 <context>
     <name>CameraEditDialog</name>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="73" />
+        <location filename="../../ui/settings_dialog.py" line="69" />
         <source>Camera</source>
         <translation>Kamera</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="78" />
+        <location filename="../../ui/settings_dialog.py" line="74" />
         <source>rtsp://&lt;user&gt;:&lt;password&gt;@&lt;camera-ip&gt;/stream, a webcam number (0) or a video file</source>
         <translation>rtsp://&lt;user&gt;:&lt;password&gt;@&lt;camera-ip&gt;/stream, nomor webcam (0) atau berkas video</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="79" />
+        <location filename="../../ui/settings_dialog.py" line="75" />
         <source>Enabled</source>
         <translation>Aktif</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="81" />
+        <location filename="../../ui/settings_dialog.py" line="77" />
         <source>File…</source>
         <translation>Berkas…</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="83" />
+        <location filename="../../ui/settings_dialog.py" line="79" />
         <source>Test connection</source>
         <translation>Uji sambungan</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="85" />
+        <location filename="../../ui/settings_dialog.py" line="81" />
         <source>No test yet.</source>
         <translation>Belum diuji.</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="92" />
+        <location filename="../../ui/settings_dialog.py" line="88" />
         <source>Id</source>
         <translation>ID</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="93" />
+        <location filename="../../ui/settings_dialog.py" line="89" />
         <source>Name</source>
         <translation>Nama</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="94" />
+        <location filename="../../ui/settings_dialog.py" line="90" />
         <source>Source</source>
         <translation>Sumber</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="108" />
+        <location filename="../../ui/settings_dialog.py" line="104" />
         <source>Video file</source>
         <translation>Berkas video</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="121" />
+        <location filename="../../ui/settings_dialog.py" line="117" />
         <source>Connecting…</source>
         <translation>Menyambung…</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="135" />
+        <location filename="../../ui/settings_dialog.py" line="131" />
         <source>Connected: {info}</source>
         <translation>Tersambung: {info}</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="137" />
+        <location filename="../../ui/settings_dialog.py" line="133" />
         <source>Connection failed: {why}</source>
         <translation>Sambungan gagal: {why}</translation>
     </message>
@@ -295,189 +311,189 @@
 <context>
     <name>GalleryManager</name>
     <message>
-        <location filename="../../ui/gallery_manager.py" line="93" />
+        <location filename="../../ui/gallery_manager.py" line="78" />
         <source>Photo</source>
         <translation>Foto</translation>
     </message>
     <message>
-        <location filename="../../ui/gallery_manager.py" line="93" />
+        <location filename="../../ui/gallery_manager.py" line="78" />
         <source>Name</source>
         <translation>Nama</translation>
     </message>
     <message>
-        <location filename="../../ui/gallery_manager.py" line="93" />
+        <location filename="../../ui/gallery_manager.py" line="78" />
         <source>Samples</source>
         <translation>Sampel</translation>
     </message>
     <message>
-        <location filename="../../ui/gallery_manager.py" line="93" />
+        <location filename="../../ui/gallery_manager.py" line="78" />
         <source>Active</source>
         <translation>Aktif</translation>
     </message>
     <message>
-        <location filename="../../ui/gallery_manager.py" line="101" />
+        <location filename="../../ui/gallery_manager.py" line="86" />
         <source>Add from photos…</source>
         <translation>Tambah dari foto…</translation>
     </message>
     <message>
-        <location filename="../../ui/gallery_manager.py" line="102" />
+        <location filename="../../ui/gallery_manager.py" line="87" />
         <source>Enroll from camera…</source>
         <translation>Daftar dari kamera…</translation>
     </message>
     <message>
-        <location filename="../../ui/gallery_manager.py" line="103" />
+        <location filename="../../ui/gallery_manager.py" line="88" />
         <source>Rename…</source>
         <translation>Ganti nama…</translation>
     </message>
     <message>
-        <location filename="../../ui/gallery_manager.py" line="104" />
-        <location filename="../../ui/gallery_manager.py" line="291" />
+        <location filename="../../ui/gallery_manager.py" line="89" />
+        <location filename="../../ui/gallery_manager.py" line="276" />
         <source>Deactivate</source>
         <translation>Nonaktifkan</translation>
     </message>
     <message>
-        <location filename="../../ui/gallery_manager.py" line="105" />
+        <location filename="../../ui/gallery_manager.py" line="90" />
         <source>Delete…</source>
         <translation>Hapus…</translation>
     </message>
     <message>
-        <location filename="../../ui/gallery_manager.py" line="106" />
+        <location filename="../../ui/gallery_manager.py" line="91" />
         <source>Re-index</source>
         <translation>Indeks ulang</translation>
     </message>
     <message>
-        <location filename="../../ui/gallery_manager.py" line="131" />
+        <location filename="../../ui/gallery_manager.py" line="116" />
         <source>Look-alikes (these SPGs may be confused with each other):</source>
         <translation>Mirip (SPG ini bisa tertukar satu sama lain):</translation>
     </message>
     <message>
-        <location filename="../../ui/gallery_manager.py" line="136" />
-        <location filename="../../ui/gallery_manager.py" line="206" />
+        <location filename="../../ui/gallery_manager.py" line="121" />
+        <location filename="../../ui/gallery_manager.py" line="191" />
         <source>Not this person: faces marked as not the selected SPG</source>
         <translation>Bukan orang ini: wajah yang ditandai bukan SPG yang dipilih</translation>
     </message>
     <message>
-        <location filename="../../ui/gallery_manager.py" line="141" />
+        <location filename="../../ui/gallery_manager.py" line="126" />
         <source>Allow again</source>
         <translation>Izinkan lagi</translation>
     </message>
     <message>
-        <location filename="../../ui/gallery_manager.py" line="142" />
+        <location filename="../../ui/gallery_manager.py" line="127" />
         <source>Remove the selected mark: this face may be named as the SPG again.</source>
         <translation>Hapus tanda yang dipilih: wajah ini boleh dikenali sebagai SPG itu lagi.</translation>
     </message>
     <message>
-        <location filename="../../ui/gallery_manager.py" line="161" />
+        <location filename="../../ui/gallery_manager.py" line="146" />
         <source>Cannot read the gallery: {err}</source>
         <translation>Galeri tidak bisa dibaca: {err}</translation>
     </message>
     <message>
-        <location filename="../../ui/gallery_manager.py" line="185" />
+        <location filename="../../ui/gallery_manager.py" line="170" />
         <source>{a} and {b} look alike (similarity {sim:.2f}): add more photos of each, or check they are not the same person</source>
         <translation>{a} dan {b} mirip (kemiripan {sim:.2f}): tambahkan lebih banyak foto masing-masing, atau periksa bahwa mereka bukan orang yang sama</translation>
     </message>
     <message>
-        <location filename="../../ui/gallery_manager.py" line="189" />
+        <location filename="../../ui/gallery_manager.py" line="174" />
         <source>No look-alike SPGs.</source>
         <translation>Tidak ada SPG yang mirip.</translation>
     </message>
     <message>
-        <location filename="../../ui/gallery_manager.py" line="205" />
+        <location filename="../../ui/gallery_manager.py" line="190" />
         <source>Not {name}: {n} face(s) marked</source>
         <translation>Bukan {name}: {n} wajah ditandai</translation>
     </message>
     <message>
-        <location filename="../../ui/gallery_manager.py" line="213" />
+        <location filename="../../ui/gallery_manager.py" line="198" />
         <source>Select a marked face first.</source>
         <translation>Pilih dulu wajah yang ditandai.</translation>
     </message>
     <message>
-        <location filename="../../ui/gallery_manager.py" line="222" />
+        <location filename="../../ui/gallery_manager.py" line="207" />
         <source>{name} may be recognised in those faces again.</source>
         <translation>{name} boleh dikenali lagi pada wajah-wajah itu.</translation>
     </message>
     <message>
-        <location filename="../../ui/gallery_manager.py" line="244" />
+        <location filename="../../ui/gallery_manager.py" line="229" />
         <source>no face could be found in that picture</source>
         <translation>tidak ada wajah yang ditemukan di gambar itu</translation>
     </message>
     <message>
-        <location filename="../../ui/gallery_manager.py" line="248" />
+        <location filename="../../ui/gallery_manager.py" line="233" />
         <source>{n} face(s) will no longer be recognised as {name}.</source>
         <translation>{n} wajah tidak akan dikenali lagi sebagai {name}.</translation>
     </message>
     <message>
-        <location filename="../../ui/gallery_manager.py" line="263" />
+        <location filename="../../ui/gallery_manager.py" line="248" />
         <source>yes</source>
         <translation>ya</translation>
     </message>
     <message>
-        <location filename="../../ui/gallery_manager.py" line="263" />
+        <location filename="../../ui/gallery_manager.py" line="248" />
         <source>no</source>
         <translation>tidak</translation>
     </message>
     <message>
-        <location filename="../../ui/gallery_manager.py" line="267" />
+        <location filename="../../ui/gallery_manager.py" line="252" />
         <source>{n} SPG(s) enrolled.</source>
         <translation>{n} SPG terdaftar.</translation>
     </message>
     <message>
-        <location filename="../../ui/gallery_manager.py" line="291" />
+        <location filename="../../ui/gallery_manager.py" line="276" />
         <source>Activate</source>
         <translation>Aktifkan</translation>
     </message>
     <message>
-        <location filename="../../ui/gallery_manager.py" line="300" />
+        <location filename="../../ui/gallery_manager.py" line="285" />
         <source>Could not change the gallery: {err}</source>
         <translation>Galeri tidak bisa diubah: {err}</translation>
     </message>
     <message>
-        <location filename="../../ui/gallery_manager.py" line="325" />
+        <location filename="../../ui/gallery_manager.py" line="310" />
         <source>Rename SPG</source>
         <translation>Ganti nama SPG</translation>
     </message>
     <message>
-        <location filename="../../ui/gallery_manager.py" line="325" />
+        <location filename="../../ui/gallery_manager.py" line="310" />
         <source>New name:</source>
         <translation>Nama baru:</translation>
     </message>
     <message>
-        <location filename="../../ui/gallery_manager.py" line="330" />
+        <location filename="../../ui/gallery_manager.py" line="315" />
         <source>A name cannot be empty.</source>
         <translation>Nama tidak boleh kosong.</translation>
     </message>
     <message>
-        <location filename="../../ui/gallery_manager.py" line="333" />
+        <location filename="../../ui/gallery_manager.py" line="318" />
         <source>Renamed to {name}.</source>
         <translation>Nama diganti menjadi {name}.</translation>
     </message>
     <message>
-        <location filename="../../ui/gallery_manager.py" line="349" />
+        <location filename="../../ui/gallery_manager.py" line="334" />
         <source>Delete SPG</source>
         <translation>Hapus SPG</translation>
     </message>
     <message>
-        <location filename="../../ui/gallery_manager.py" line="350" />
+        <location filename="../../ui/gallery_manager.py" line="335" />
         <source>Delete {name} and all their face photos from the gallery? This cannot be undone.</source>
         <translation>Hapus {name} dan semua foto wajahnya dari galeri? Ini tidak bisa dibatalkan.</translation>
     </message>
     <message>
-        <location filename="../../ui/gallery_manager.py" line="355" />
+        <location filename="../../ui/gallery_manager.py" line="340" />
         <source>{name} deleted.</source>
         <translation>{name} dihapus.</translation>
     </message>
     <message>
-        <location filename="../../ui/gallery_manager.py" line="363" />
+        <location filename="../../ui/gallery_manager.py" line="348" />
         <source>Re-indexing the gallery with the current face model…</source>
         <translation>Mengindeks ulang galeri dengan model wajah saat ini…</translation>
     </message>
     <message>
-        <location filename="../../ui/gallery_manager.py" line="374" />
+        <location filename="../../ui/gallery_manager.py" line="359" />
         <source>Re-index finished: {n} photo(s).</source>
         <translation>Indeks ulang selesai: {n} foto.</translation>
     </message>
     <message>
-        <location filename="../../ui/gallery_manager.py" line="376" />
+        <location filename="../../ui/gallery_manager.py" line="361" />
         <source>{n} could not be re-indexed: {which}</source>
         <translation>{n} tidak bisa diindeks ulang: {which}</translation>
     </message>
@@ -485,138 +501,138 @@
 <context>
     <name>MainWindow</name>
     <message>
-        <location filename="../../ui/main_window.py" line="73" />
-        <location filename="../../ui/main_window.py" line="302" />
+        <location filename="../../ui/main_window.py" line="72" />
+        <location filename="../../ui/main_window.py" line="300" />
         <source>SPG Presence Console — {outlet}</source>
         <translation>SPG Presence Console — {outlet}</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.py" line="87" />
+        <location filename="../../ui/main_window.py" line="86" />
         <source>Presence</source>
         <translation>Kehadiran</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.py" line="88" />
+        <location filename="../../ui/main_window.py" line="87" />
         <source>Gallery</source>
         <translation>Galeri</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.py" line="89" />
+        <location filename="../../ui/main_window.py" line="88" />
         <source>Unknown faces</source>
         <translation>Wajah tak dikenal</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.py" line="90" />
+        <location filename="../../ui/main_window.py" line="89" />
         <source>Charts</source>
         <translation>Grafik</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.py" line="107" />
+        <location filename="../../ui/main_window.py" line="106" />
         <source>Event log</source>
         <translation>Log kejadian</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.py" line="113" />
+        <location filename="../../ui/main_window.py" line="112" />
         <source>no SPG enrolled</source>
         <translation>belum ada SPG terdaftar</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.py" line="114" />
+        <location filename="../../ui/main_window.py" line="113" />
         <source>starting…</source>
         <translation>memulai…</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.py" line="120" />
+        <location filename="../../ui/main_window.py" line="119" />
         <source>Demo outlet: the cameras play recorded footage of demo SPGs. To set up your outlet, open Settings → Cameras and add your cameras (Test connection shows a picture); the console opens your outlet from its next start, where you enroll your SPGs in the Gallery tab.</source>
         <translation>Outlet demo: kamera memutar rekaman SPG demo. Untuk menyiapkan outlet Anda, buka Pengaturan → Kamera dan tambahkan kamera Anda (Uji sambungan menampilkan gambar); konsol membuka outlet Anda mulai saat dijalankan berikutnya, lalu daftarkan SPG Anda di tab Galeri.</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.py" line="124" />
+        <location filename="../../ui/main_window.py" line="123" />
         <source>No camera configured yet: open Settings → Cameras to add one.</source>
         <translation>Belum ada kamera: buka Pengaturan → Kamera untuk menambahkan.</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.py" line="156" />
+        <location filename="../../ui/main_window.py" line="154" />
         <source>&amp;File</source>
         <translation>&amp;Berkas</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.py" line="157" />
+        <location filename="../../ui/main_window.py" line="155" />
         <source>Export attendance report…</source>
         <translation>Ekspor laporan kehadiran…</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.py" line="162" />
+        <location filename="../../ui/main_window.py" line="160" />
         <source>Quit</source>
         <translation>Keluar</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.py" line="166" />
+        <location filename="../../ui/main_window.py" line="164" />
         <source>&amp;Gallery</source>
         <translation>&amp;Galeri</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.py" line="167" />
+        <location filename="../../ui/main_window.py" line="165" />
         <source>Enroll from photos…</source>
         <translation>Daftar dari foto…</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.py" line="170" />
+        <location filename="../../ui/main_window.py" line="168" />
         <source>Enroll from camera…</source>
         <translation>Daftar dari kamera…</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.py" line="173" />
+        <location filename="../../ui/main_window.py" line="171" />
         <source>&amp;Settings</source>
         <translation>&amp;Pengaturan</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.py" line="174" />
+        <location filename="../../ui/main_window.py" line="172" />
         <source>Settings…</source>
         <translation>Pengaturan…</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.py" line="178" />
+        <location filename="../../ui/main_window.py" line="176" />
         <source>&amp;Help</source>
         <translation>&amp;Bantuan</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.py" line="179" />
+        <location filename="../../ui/main_window.py" line="177" />
         <source>About</source>
         <translation>Tentang</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.py" line="233" />
+        <location filename="../../ui/main_window.py" line="231" />
         <source>{engine} · {provider} · {lat:.0f} ms</source>
         <translation>{engine} · {provider} · {lat:.0f} ms</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.py" line="238" />
+        <location filename="../../ui/main_window.py" line="236" />
         <source>running</source>
         <translation>berjalan</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.py" line="239" />
+        <location filename="../../ui/main_window.py" line="237" />
         <source>Pipeline started</source>
         <translation>Pipeline dimulai</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.py" line="242" />
+        <location filename="../../ui/main_window.py" line="240" />
         <source>Pipeline problem: {msg}</source>
         <translation>Masalah pipeline: {msg}</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.py" line="243" />
+        <location filename="../../ui/main_window.py" line="241" />
         <source>stopped</source>
         <translation>berhenti</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.py" line="244" />
+        <location filename="../../ui/main_window.py" line="242" />
         <source>The camera pipeline stopped</source>
         <translation>Pipeline kamera berhenti</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.py" line="245" />
+        <location filename="../../ui/main_window.py" line="243" />
         <source>The cameras could not be started:
 {msg}
 
@@ -627,22 +643,22 @@ Check Settings (cameras, model pack) and the log in {logs}.</source>
 Periksa Pengaturan (kamera, paket model) dan log di {logs}.</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.py" line="288" />
+        <location filename="../../ui/main_window.py" line="287" />
         <source>Your outlet's settings are saved. Close and start the console again to leave the demo and use your cameras.</source>
         <translation>Pengaturan outlet Anda tersimpan. Tutup lalu jalankan konsol lagi untuk keluar dari demo dan memakai kamera Anda.</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.py" line="290" />
+        <location filename="../../ui/main_window.py" line="289" />
         <source>Settings saved for your outlet (used from the next start)</source>
         <translation>Pengaturan disimpan untuk outlet Anda (dipakai mulai saat dijalankan berikutnya)</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.py" line="303" />
+        <location filename="../../ui/main_window.py" line="301" />
         <source>Settings saved and applied</source>
         <translation>Pengaturan disimpan dan diterapkan</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.py" line="326" />
+        <location filename="../../ui/main_window.py" line="324" />
         <source>Stopping cameras…</source>
         <translation>Menghentikan kamera…</translation>
     </message>
@@ -650,47 +666,47 @@ Periksa Pengaturan (kamera, paket model) dan log di {logs}.</translation>
 <context>
     <name>PhotoEnrollDialog</name>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="196" />
+        <location filename="../../ui/enroll_dialogs.py" line="177" />
         <source>Enroll an SPG from photos</source>
         <translation>Daftarkan SPG dari foto</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="205" />
+        <location filename="../../ui/enroll_dialogs.py" line="186" />
         <source>Add photos…</source>
         <translation>Tambah foto…</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="207" />
+        <location filename="../../ui/enroll_dialogs.py" line="188" />
         <source>Remove selected</source>
         <translation>Hapus yang dipilih</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="216" />
+        <location filename="../../ui/enroll_dialogs.py" line="197" />
         <source>Photos (one face each, several photos give better recognition):</source>
         <translation>Foto (satu wajah per foto, beberapa foto membuat pengenalan lebih baik):</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="236" />
+        <location filename="../../ui/enroll_dialogs.py" line="217" />
         <source>Choose photos of the SPG</source>
         <translation>Pilih foto SPG</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="247" />
+        <location filename="../../ui/enroll_dialogs.py" line="228" />
         <source>Type the SPG's name first.</source>
         <translation>Ketik nama SPG dulu.</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="250" />
+        <location filename="../../ui/enroll_dialogs.py" line="231" />
         <source>Add at least one photo.</source>
         <translation>Tambahkan minimal satu foto.</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="254" />
+        <location filename="../../ui/enroll_dialogs.py" line="235" />
         <source>Nothing saved: choose another SPG id for a new person.</source>
         <translation>Tidak ada yang disimpan: pilih ID SPG lain untuk orang baru.</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="259" />
+        <location filename="../../ui/enroll_dialogs.py" line="240" />
         <source>Enrolling… (the face engine may take a few seconds to start)</source>
         <translation>Mendaftarkan… (mesin wajah mungkin perlu beberapa detik untuk mulai)</translation>
     </message>
@@ -698,67 +714,67 @@ Periksa Pengaturan (kamera, paket model) dan log di {logs}.</translation>
 <context>
     <name>PipelineController</name>
     <message>
-        <location filename="../../ui/controller.py" line="309" />
+        <location filename="../../ui/controller.py" line="265" />
         <source>Camera {cam} added</source>
         <translation>Kamera {cam} ditambahkan</translation>
     </message>
     <message>
-        <location filename="../../ui/controller.py" line="314" />
+        <location filename="../../ui/controller.py" line="268" />
         <source>Camera {cam} removed</source>
         <translation>Kamera {cam} dihapus</translation>
     </message>
     <message>
-        <location filename="../../ui/controller.py" line="329" />
+        <location filename="../../ui/controller.py" line="276" />
         <source>Could not apply a change: {err}</source>
         <translation>Perubahan tidak bisa diterapkan: {err}</translation>
     </message>
     <message>
-        <location filename="../../ui/controller.py" line="337" />
+        <location filename="../../ui/controller.py" line="287" />
         <source>Restarting the cameras with the new settings…</source>
         <translation>Menjalankan ulang kamera dengan pengaturan baru…</translation>
     </message>
     <message>
-        <location filename="../../ui/controller.py" line="365" />
+        <location filename="../../ui/controller.py" line="220" />
         <source>Camera {cam} is live</source>
         <translation>Kamera {cam} aktif</translation>
     </message>
     <message>
-        <location filename="../../ui/controller.py" line="366" />
+        <location filename="../../ui/controller.py" line="221" />
         <source>Camera {cam} is reconnecting</source>
         <translation>Kamera {cam} menyambung ulang</translation>
     </message>
     <message>
-        <location filename="../../ui/controller.py" line="367" />
+        <location filename="../../ui/controller.py" line="222" />
         <source>Camera {cam} failed</source>
         <translation>Kamera {cam} gagal</translation>
     </message>
     <message>
-        <location filename="../../ui/controller.py" line="380" />
+        <location filename="../../ui/controller.py" line="301" />
         <source>PRESENT</source>
         <translation>HADIR</translation>
     </message>
     <message>
-        <location filename="../../ui/controller.py" line="380" />
+        <location filename="../../ui/controller.py" line="301" />
         <source>GRACE</source>
         <translation>TENGGANG</translation>
     </message>
     <message>
-        <location filename="../../ui/controller.py" line="380" />
+        <location filename="../../ui/controller.py" line="301" />
         <source>ABSENT</source>
         <translation>TIDAK HADIR</translation>
     </message>
     <message>
-        <location filename="../../ui/controller.py" line="380" />
+        <location filename="../../ui/controller.py" line="302" />
         <source>NOT SEEN</source>
         <translation>BELUM TERLIHAT</translation>
     </message>
     <message>
-        <location filename="../../ui/controller.py" line="382" />
+        <location filename="../../ui/controller.py" line="309" />
         <source>{name}: {state}</source>
         <translation>{name}: {state}</translation>
     </message>
     <message>
-        <location filename="../../ui/controller.py" line="384" />
+        <location filename="../../ui/controller.py" line="307" />
         <source>{name} is ABSENT (away longer than allowed)</source>
         <translation>{name} TIDAK HADIR (pergi lebih lama dari batas)</translation>
     </message>
@@ -850,12 +866,12 @@ Periksa Pengaturan (kamera, paket model) dan log di {logs}.</translation>
 <context>
     <name>PreviewThread</name>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="316" />
+        <location filename="../../ui/enroll_dialogs.py" line="297" />
         <source>Cannot open camera {src}. Check it is connected and not used by another program.</source>
         <translation>Kamera {src} tidak bisa dibuka. Pastikan kamera tersambung dan tidak dipakai program lain.</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="330" />
+        <location filename="../../ui/enroll_dialogs.py" line="311" />
         <source>The camera stopped sending pictures.</source>
         <translation>Kamera berhenti mengirim gambar.</translation>
     </message>
@@ -863,82 +879,97 @@ Periksa Pengaturan (kamera, paket model) dan log di {logs}.</translation>
 <context>
     <name>ReportDialog</name>
     <message>
-        <location filename="../../ui/report_dialog.py" line="71" />
+        <location filename="../../ui/report_dialog.py" line="87" />
         <source>Export attendance report</source>
         <translation>Ekspor laporan kehadiran</translation>
     </message>
     <message>
-        <location filename="../../ui/report_dialog.py" line="82" />
+        <location filename="../../ui/report_dialog.py" line="99" />
+        <source>Daily sheet (one row per SPG per day)</source>
+        <translation>Lembar harian (satu baris per SPG per hari)</translation>
+    </message>
+    <message>
+        <location filename="../../ui/report_dialog.py" line="100" />
+        <source>Monthly matrix (the month of the From date)</source>
+        <translation>Matriks bulanan (bulan dari tanggal Dari)</translation>
+    </message>
+    <message>
+        <location filename="../../ui/report_dialog.py" line="103" />
         <source>Excel (.xlsx)</source>
         <translation>Excel (.xlsx)</translation>
     </message>
     <message>
-        <location filename="../../ui/report_dialog.py" line="83" />
+        <location filename="../../ui/report_dialog.py" line="104" />
         <source>CSV (.csv)</source>
         <translation>CSV (.csv)</translation>
     </message>
     <message>
-        <location filename="../../ui/report_dialog.py" line="93" />
+        <location filename="../../ui/report_dialog.py" line="114" />
         <source>Choose…</source>
         <translation>Pilih…</translation>
     </message>
     <message>
-        <location filename="../../ui/report_dialog.py" line="99" />
+        <location filename="../../ui/report_dialog.py" line="120" />
+        <source>Report</source>
+        <translation>Laporan</translation>
+    </message>
+    <message>
+        <location filename="../../ui/report_dialog.py" line="121" />
         <source>From</source>
         <translation>Dari</translation>
     </message>
     <message>
-        <location filename="../../ui/report_dialog.py" line="100" />
+        <location filename="../../ui/report_dialog.py" line="122" />
         <source>To</source>
         <translation>Sampai</translation>
     </message>
     <message>
-        <location filename="../../ui/report_dialog.py" line="101" />
+        <location filename="../../ui/report_dialog.py" line="123" />
         <source>Format</source>
         <translation>Format</translation>
     </message>
     <message>
-        <location filename="../../ui/report_dialog.py" line="102" />
+        <location filename="../../ui/report_dialog.py" line="124" />
         <source>Save in</source>
         <translation>Simpan di</translation>
     </message>
     <message>
-        <location filename="../../ui/report_dialog.py" line="109" />
+        <location filename="../../ui/report_dialog.py" line="131" />
         <source>Export</source>
         <translation>Ekspor</translation>
     </message>
     <message>
-        <location filename="../../ui/report_dialog.py" line="114" />
+        <location filename="../../ui/report_dialog.py" line="136" />
         <source>SPGs:</source>
         <translation>SPG:</translation>
     </message>
     <message>
-        <location filename="../../ui/report_dialog.py" line="124" />
+        <location filename="../../ui/report_dialog.py" line="146" />
         <source>Where to save the report</source>
         <translation>Tempat menyimpan laporan</translation>
     </message>
     <message>
-        <location filename="../../ui/report_dialog.py" line="136" />
+        <location filename="../../ui/report_dialog.py" line="158" />
         <source>The end date is before the start date.</source>
         <translation>Tanggal akhir sebelum tanggal awal.</translation>
     </message>
     <message>
-        <location filename="../../ui/report_dialog.py" line="140" />
+        <location filename="../../ui/report_dialog.py" line="162" />
         <source>Tick at least one SPG.</source>
         <translation>Centang minimal satu SPG.</translation>
     </message>
     <message>
-        <location filename="../../ui/report_dialog.py" line="148" />
+        <location filename="../../ui/report_dialog.py" line="175" />
         <source>Exporting…</source>
         <translation>Mengekspor…</translation>
     </message>
     <message>
-        <location filename="../../ui/report_dialog.py" line="169" />
+        <location filename="../../ui/report_dialog.py" line="200" />
         <source>Saved {file}</source>
         <translation>Tersimpan {file}</translation>
     </message>
     <message>
-        <location filename="../../ui/report_dialog.py" line="177" />
+        <location filename="../../ui/report_dialog.py" line="208" />
         <source>The report could not be made: {err}</source>
         <translation>Laporan tidak bisa dibuat: {err}</translation>
     </message>
@@ -946,318 +977,531 @@ Periksa Pengaturan (kamera, paket model) dan log di {logs}.</translation>
 <context>
     <name>SettingsDialog</name>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="146" />
+        <location filename="../../ui/settings_dialog.py" line="143" />
         <source>Settings</source>
         <translation>Pengaturan</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="152" />
+        <location filename="../../ui/settings_dialog.py" line="149" />
         <source>Cameras</source>
         <translation>Kamera</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="153" />
+        <location filename="../../ui/settings_dialog.py" line="150" />
         <source>Recognition</source>
         <translation>Pengenalan</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="154" />
+        <location filename="../../ui/settings_dialog.py" line="151" />
         <source>Presence &amp;&amp; shifts</source>
         <translation>Kehadiran &amp;&amp; shift</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="155" />
+        <location filename="../../ui/settings_dialog.py" line="153" />
+        <source>Shifts</source>
+        <translation>Shift</translation>
+    </message>
+    <message>
+        <location filename="../../ui/settings_dialog.py" line="154" />
         <source>Telegram</source>
         <translation>Telegram</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="156" />
-        <location filename="../../ui/settings_dialog.py" line="337" />
+        <location filename="../../ui/settings_dialog.py" line="155" />
+        <location filename="../../ui/settings_dialog.py" line="333" />
         <source>Model pack</source>
         <translation>Paket model</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="157" />
+        <location filename="../../ui/settings_dialog.py" line="156" />
         <source>Outlet &amp;&amp; data</source>
         <translation>Outlet &amp;&amp; data</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="182" />
+        <location filename="../../ui/settings_dialog.py" line="194" />
         <source>Id</source>
         <translation>ID</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="182" />
+        <location filename="../../ui/settings_dialog.py" line="194" />
         <source>Name</source>
         <translation>Nama</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="182" />
+        <location filename="../../ui/settings_dialog.py" line="194" />
         <source>Source</source>
         <translation>Sumber</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="182" />
+        <location filename="../../ui/settings_dialog.py" line="194" />
         <source>Enabled</source>
         <translation>Aktif</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="186" />
+        <location filename="../../ui/settings_dialog.py" line="198" />
         <source>Add…</source>
         <translation>Tambah…</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="187" />
+        <location filename="../../ui/settings_dialog.py" line="199" />
         <source>Edit…</source>
         <translation>Ubah…</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="188" />
+        <location filename="../../ui/settings_dialog.py" line="200" />
         <source>Remove</source>
         <translation>Hapus</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="205" />
+        <location filename="../../ui/settings_dialog.py" line="217" />
         <source>yes</source>
         <translation>ya</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="205" />
+        <location filename="../../ui/settings_dialog.py" line="217" />
         <source>no</source>
         <translation>tidak</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="237" />
+        <location filename="../../ui/settings_dialog.py" line="249" />
         <source>empty = the value calibrated for the model</source>
         <translation>kosong = nilai kalibrasi model</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="245" />
+        <location filename="../../ui/settings_dialog.py" line="257" />
         <source>Recognition threshold (-1 to 1)</source>
         <translation>Ambang pengenalan (-1 sampai 1)</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="246" />
+        <location filename="../../ui/settings_dialog.py" line="258" />
         <source>Smallest face to recognise (pixels)</source>
         <translation>Wajah terkecil yang dikenali (piksel)</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="247" />
+        <location filename="../../ui/settings_dialog.py" line="259" />
         <source>Frames per second per camera</source>
         <translation>Frame per detik per kamera</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="260" />
+        <location filename="../../ui/settings_dialog.py" line="272" />
         <source>Also notify when an SPG comes back</source>
         <translation>Beri tahu juga saat SPG kembali</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="263" />
+        <location filename="../../ui/settings_dialog.py" line="275" />
         <source>Grace period (seconds not seen before 'grace')</source>
         <translation>Masa tenggang (detik tidak terlihat sebelum 'tenggang')</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="264" />
+        <location filename="../../ui/settings_dialog.py" line="276" />
         <source>Absent after (seconds not seen)</source>
         <translation>Tidak hadir setelah (detik tidak terlihat)</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="268" />
         <source>Mon</source>
         <translation>Sen</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="268" />
         <source>Tue</source>
         <translation>Sel</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="268" />
         <source>Wed</source>
         <translation>Rab</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="268" />
         <source>Thu</source>
         <translation>Kam</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="268" />
         <source>Fri</source>
         <translation>Jum</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="268" />
         <source>Sat</source>
         <translation>Sab</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="268" />
         <source>Sun</source>
         <translation>Min</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="283" />
         <source>Shift (default for every SPG; no day ticked = always on duty):</source>
         <translation>Shift (bawaan untuk semua SPG; tanpa hari dicentang = selalu bertugas):</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="291" />
+        <location filename="../../ui/settings_dialog.py" line="280" />
+        <source>Shifts, breaks, holidays and days off: see the Shifts tab.</source>
+        <translation>Shift, istirahat, hari libur dan cuti: lihat tab Shift.</translation>
+    </message>
+    <message>
+        <location filename="../../ui/settings_dialog.py" line="287" />
         <source>Send alerts to Telegram</source>
         <translation>Kirim peringatan ke Telegram</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="295" />
-        <location filename="../../ui/settings_dialog.py" line="297" />
+        <location filename="../../ui/settings_dialog.py" line="291" />
+        <location filename="../../ui/settings_dialog.py" line="293" />
         <source>(saved, hidden)</source>
         <translation>(tersimpan, disembunyikan)</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="295" />
+        <location filename="../../ui/settings_dialog.py" line="291" />
         <source>bot token from @BotFather</source>
         <translation>token bot dari @BotFather</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="297" />
+        <location filename="../../ui/settings_dialog.py" line="293" />
         <source>chat id, e.g. -1001234567890</source>
         <translation>ID chat, mis. -1001234567890</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="298" />
+        <location filename="../../ui/settings_dialog.py" line="294" />
         <source>Send test message</source>
         <translation>Kirim pesan uji</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="304" />
+        <location filename="../../ui/settings_dialog.py" line="300" />
         <source>Bot token</source>
         <translation>Token bot</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="305" />
+        <location filename="../../ui/settings_dialog.py" line="301" />
         <source>Chat id</source>
         <translation>ID chat</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="318" />
+        <location filename="../../ui/settings_dialog.py" line="314" />
         <source>Active: {engine} · {pack} · {provider}</source>
         <translation>Aktif: {engine} · {pack} · {provider}</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="321" />
+        <location filename="../../ui/settings_dialog.py" line="317" />
         <source>Use a pack folder…</source>
         <translation>Pakai folder paket…</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="323" />
+        <location filename="../../ui/settings_dialog.py" line="319" />
         <source>Import a pack…</source>
         <translation>Impor paket…</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="325" />
+        <location filename="../../ui/settings_dialog.py" line="321" />
         <source>Download a pack</source>
         <translation>Unduh paket</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="336" />
+        <location filename="../../ui/settings_dialog.py" line="332" />
         <source>Engine</source>
         <translation>Mesin</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="354" />
+        <location filename="../../ui/settings_dialog.py" line="350" />
         <source>Open folder</source>
         <translation>Buka folder</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="360" />
+        <location filename="../../ui/settings_dialog.py" line="356" />
         <source>Outlet name</source>
         <translation>Nama outlet</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="361" />
+        <location filename="../../ui/settings_dialog.py" line="357" />
         <source>Time zone</source>
         <translation>Zona waktu</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="362" />
+        <location filename="../../ui/settings_dialog.py" line="358" />
         <source>Language (after restart)</source>
         <translation>Bahasa (setelah mulai ulang)</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="363" />
+        <location filename="../../ui/settings_dialog.py" line="359" />
         <source>Data folder</source>
         <translation>Folder data</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="364" />
+        <location filename="../../ui/settings_dialog.py" line="360" />
         <source>To use another data folder start the console with --data-dir or set SPG_DATA_DIR.</source>
         <translation>Untuk memakai folder data lain, jalankan konsol dengan --data-dir atau atur SPG_DATA_DIR.</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="376" />
+        <location filename="../../ui/settings_dialog.py" line="372" />
         <source>Recognition threshold must be a number between -1 and 1, or empty (got {v!r}).</source>
         <translation>Ambang pengenalan harus angka antara -1 dan 1, atau kosong (diisi {v!r}).</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="400" />
+        <location filename="../../ui/settings_dialog.py" line="394" />
         <source>Telegram is switched on but the bot token or chat id is missing.</source>
         <translation>Telegram dinyalakan tetapi token bot atau ID chat belum diisi.</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="407" />
-        <location filename="../../ui/settings_dialog.py" line="410" />
+        <location filename="../../ui/settings_dialog.py" line="401" />
+        <location filename="../../ui/settings_dialog.py" line="404" />
         <source>Not saved. Please fix:</source>
         <translation>Tidak disimpan. Mohon perbaiki:</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="415" />
+        <location filename="../../ui/settings_dialog.py" line="409" />
         <source>Not saved: cannot write the settings file ({err}).</source>
         <translation>Tidak disimpan: berkas pengaturan tidak bisa ditulis ({err}).</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="431" />
+        <location filename="../../ui/settings_dialog.py" line="425" />
         <source>Sending…</source>
         <translation>Mengirim…</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="441" />
+        <location filename="../../ui/settings_dialog.py" line="435" />
         <source>Sent. Check the Telegram chat.</source>
         <translation>Terkirim. Periksa chat Telegram.</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="441" />
-        <location filename="../../ui/settings_dialog.py" line="445" />
+        <location filename="../../ui/settings_dialog.py" line="435" />
+        <location filename="../../ui/settings_dialog.py" line="439" />
         <source>Not sent: {why}</source>
         <translation>Tidak terkirim: {why}</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="450" />
+        <location filename="../../ui/settings_dialog.py" line="444" />
         <source>Model pack folder</source>
         <translation>Folder paket model</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="462" />
+        <location filename="../../ui/settings_dialog.py" line="456" />
         <source>Done. Save to use it; re-index the gallery afterwards if the model changed.</source>
         <translation>Selesai. Simpan untuk memakainya; indeks ulang galeri jika modelnya berubah.</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="466" />
+        <location filename="../../ui/settings_dialog.py" line="460" />
         <source>Failed: {why}</source>
         <translation>Gagal: {why}</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="471" />
+        <location filename="../../ui/settings_dialog.py" line="465" />
         <source>Folder with the model pack (.onnx files)</source>
         <translation>Folder paket model (berkas .onnx)</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="478" />
+        <location filename="../../ui/settings_dialog.py" line="472" />
         <source>Importing…</source>
         <translation>Mengimpor…</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="486" />
+        <location filename="../../ui/settings_dialog.py" line="480" />
         <source>Downloading {name}…</source>
         <translation>Mengunduh {name}…</translation>
+    </message>
+</context>
+<context>
+    <name>ShiftEditor</name>
+    <message>
+        <location filename="../../ui/shift_editor.py" line="102" />
+        <source>Everyone (default schedule)</source>
+        <translation>Semua orang (jadwal bawaan)</translation>
+    </message>
+    <message>
+        <location filename="../../ui/shift_editor.py" line="105" />
+        <source>Own weekly schedule (otherwise the default one)</source>
+        <translation>Jadwal mingguan sendiri (selain itu jadwal bawaan)</translation>
+    </message>
+    <message>
+        <location filename="../../ui/shift_editor.py" line="107" />
+        <source>Works</source>
+        <translation>Masuk</translation>
+    </message>
+    <message>
+        <location filename="../../ui/shift_editor.py" line="107" />
+        <location filename="../../ui/shift_editor.py" line="132" />
+        <source>Start</source>
+        <translation>Mulai</translation>
+    </message>
+    <message>
+        <location filename="../../ui/shift_editor.py" line="107" />
+        <location filename="../../ui/shift_editor.py" line="133" />
+        <source>End</source>
+        <translation>Selesai</translation>
+    </message>
+    <message>
+        <location filename="../../ui/shift_editor.py" line="108" />
+        <source>Breaks</source>
+        <translation>Istirahat</translation>
+    </message>
+    <message>
+        <location filename="../../ui/shift_editor.py" line="108" />
+        <source>Late tolerance</source>
+        <translation>Toleransi terlambat</translation>
+    </message>
+    <message>
+        <location filename="../../ui/shift_editor.py" line="109" />
+        <source>Absent if late beyond</source>
+        <translation>Tidak hadir jika terlambat lebih dari</translation>
+    </message>
+    <message>
+        <location filename="../../ui/shift_editor.py" line="112" />
+        <source>Mon</source>
+        <translation>Sen</translation>
+    </message>
+    <message>
+        <location filename="../../ui/shift_editor.py" line="112" />
+        <source>Tue</source>
+        <translation>Sel</translation>
+    </message>
+    <message>
+        <location filename="../../ui/shift_editor.py" line="112" />
+        <source>Wed</source>
+        <translation>Rab</translation>
+    </message>
+    <message>
+        <location filename="../../ui/shift_editor.py" line="112" />
+        <source>Thu</source>
+        <translation>Kam</translation>
+    </message>
+    <message>
+        <location filename="../../ui/shift_editor.py" line="112" />
+        <source>Fri</source>
+        <translation>Jum</translation>
+    </message>
+    <message>
+        <location filename="../../ui/shift_editor.py" line="112" />
+        <source>Sat</source>
+        <translation>Sab</translation>
+    </message>
+    <message>
+        <location filename="../../ui/shift_editor.py" line="113" />
+        <source>Sun</source>
+        <translation>Min</translation>
+    </message>
+    <message>
+        <location filename="../../ui/shift_editor.py" line="119" />
+        <location filename="../../ui/shift_editor.py" line="128" />
+        <source> min</source>
+        <translation> mnt</translation>
+    </message>
+    <message>
+        <location filename="../../ui/shift_editor.py" line="122" />
+        <source>round down</source>
+        <translation>bulatkan ke bawah</translation>
+    </message>
+    <message>
+        <location filename="../../ui/shift_editor.py" line="122" />
+        <source>round up</source>
+        <translation>bulatkan ke atas</translation>
+    </message>
+    <message>
+        <location filename="../../ui/shift_editor.py" line="123" />
+        <source>round to the nearest</source>
+        <translation>bulatkan ke terdekat</translation>
+    </message>
+    <message>
+        <location filename="../../ui/shift_editor.py" line="132" />
+        <source>Date</source>
+        <translation>Tanggal</translation>
+    </message>
+    <message>
+        <location filename="../../ui/shift_editor.py" line="132" />
+        <source>Kind</source>
+        <translation>Jenis</translation>
+    </message>
+    <message>
+        <location filename="../../ui/shift_editor.py" line="132" />
+        <source>Who</source>
+        <translation>Siapa</translation>
+    </message>
+    <message>
+        <location filename="../../ui/shift_editor.py" line="133" />
+        <source>Name</source>
+        <translation>Nama</translation>
+    </message>
+    <message>
+        <location filename="../../ui/shift_editor.py" line="141" />
+        <source>Add a day</source>
+        <translation>Tambah hari</translation>
+    </message>
+    <message>
+        <location filename="../../ui/shift_editor.py" line="143" />
+        <source>Remove selected</source>
+        <translation>Hapus yang dipilih</translation>
+    </message>
+    <message>
+        <location filename="../../ui/shift_editor.py" line="145" />
+        <source>Import CSV…</source>
+        <translation>Impor CSV…</translation>
+    </message>
+    <message>
+        <location filename="../../ui/shift_editor.py" line="151" />
+        <source>Schedule of</source>
+        <translation>Jadwal untuk</translation>
+    </message>
+    <message>
+        <location filename="../../ui/shift_editor.py" line="154" />
+        <source>Weekly pattern (shift times in the outlet's time zone; an end before the start runs past midnight and counts for the day it starts)</source>
+        <translation>Pola mingguan (jam shift dalam zona waktu outlet; jam selesai sebelum jam mulai berarti melewati tengah malam dan dihitung untuk hari shift dimulai)</translation>
+    </message>
+    <message>
+        <location filename="../../ui/shift_editor.py" line="159" />
+        <source>Overtime after the shift end</source>
+        <translation>Lembur setelah shift selesai</translation>
+    </message>
+    <message>
+        <location filename="../../ui/shift_editor.py" line="161" />
+        <source>Round to a multiple of</source>
+        <translation>Bulatkan ke kelipatan</translation>
+    </message>
+    <message>
+        <location filename="../../ui/shift_editor.py" line="162" />
+        <source>Rounding</source>
+        <translation>Pembulatan</translation>
+    </message>
+    <message>
+        <location filename="../../ui/shift_editor.py" line="163" />
+        <source>Less than this is no overtime</source>
+        <translation>Kurang dari ini bukan lembur</translation>
+    </message>
+    <message>
+        <location filename="../../ui/shift_editor.py" line="164" />
+        <source>Holidays, days off and one-day shifts</source>
+        <translation>Hari libur, cuti dan shift satu hari</translation>
+    </message>
+    <message>
+        <location filename="../../ui/shift_editor.py" line="242" />
+        <source>Breaks on {day}: {text!r} is not a time range; write it as 12:00-13:00.</source>
+        <translation>Istirahat hari {day}: {text!r} bukan rentang waktu; tulis seperti 12:00-13:00.</translation>
+    </message>
+    <message>
+        <location filename="../../ui/shift_editor.py" line="256" />
+        <source>Holiday</source>
+        <translation>Hari libur</translation>
+    </message>
+    <message>
+        <location filename="../../ui/shift_editor.py" line="256" />
+        <source>Day off</source>
+        <translation>Cuti</translation>
+    </message>
+    <message>
+        <location filename="../../ui/shift_editor.py" line="256" />
+        <source>One-day shift</source>
+        <translation>Shift satu hari</translation>
+    </message>
+    <message>
+        <location filename="../../ui/shift_editor.py" line="260" />
+        <source>Everyone</source>
+        <translation>Semua orang</translation>
+    </message>
+    <message>
+        <location filename="../../ui/shift_editor.py" line="298" />
+        <source>Calendar CSV</source>
+        <translation>CSV kalender</translation>
+    </message>
+    <message>
+        <location filename="../../ui/shift_editor.py" line="307" />
+        <source>Not imported: {err}</source>
+        <translation>Tidak diimpor: {err}</translation>
+    </message>
+    <message>
+        <location filename="../../ui/shift_editor.py" line="315" />
+        <source>Imported {n} day(s); {skipped} for other outlets left out.</source>
+        <translation>{n} hari diimpor; {skipped} untuk outlet lain dilewati.</translation>
     </message>
 </context>
 <context>
@@ -1334,97 +1578,97 @@ terlihat {today} kali hari ini · {crops} potongan</translation>
 <context>
     <name>WebcamEnrollDialog</name>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="367" />
+        <location filename="../../ui/enroll_dialogs.py" line="348" />
         <source>Enroll an SPG from a camera</source>
         <translation>Daftarkan SPG dari kamera</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="371" />
+        <location filename="../../ui/enroll_dialogs.py" line="352" />
         <source>Local camera {n}</source>
         <translation>Kamera lokal {n}</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="373" />
+        <location filename="../../ui/enroll_dialogs.py" line="354" />
         <source>Camera: {name}</source>
         <translation>Kamera: {name}</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="376" />
+        <location filename="../../ui/enroll_dialogs.py" line="357" />
         <source>Start preview</source>
         <translation>Mulai pratinjau</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="379" />
+        <location filename="../../ui/enroll_dialogs.py" line="360" />
         <source>Choose a camera and press Start preview.</source>
         <translation>Pilih kamera lalu tekan Mulai pratinjau.</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="382" />
+        <location filename="../../ui/enroll_dialogs.py" line="363" />
         <source>Capture</source>
         <translation>Ambil gambar</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="399" />
+        <location filename="../../ui/enroll_dialogs.py" line="380" />
         <source>Captured shots (3 to 5 with slightly different angles work best):</source>
         <translation>Gambar yang diambil (3 sampai 5 dari sudut sedikit berbeda paling baik):</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="425" />
+        <location filename="../../ui/enroll_dialogs.py" line="406" />
         <source>Starting the camera and the face engine…</source>
         <translation>Menyalakan kamera dan mesin wajah…</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="434" />
+        <location filename="../../ui/enroll_dialogs.py" line="415" />
         <source>Good: press Capture.</source>
         <translation>Bagus: tekan Ambil gambar.</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="435" />
+        <location filename="../../ui/enroll_dialogs.py" line="416" />
         <source>No face seen. Stand in front of the camera.</source>
         <translation>Tidak ada wajah. Berdirilah di depan kamera.</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="436" />
+        <location filename="../../ui/enroll_dialogs.py" line="417" />
         <source>More than one face of similar size: only the SPG should be close to the camera.</source>
         <translation>Ada lebih dari satu wajah berukuran mirip: hanya SPG yang boleh dekat dengan kamera.</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="437" />
+        <location filename="../../ui/enroll_dialogs.py" line="418" />
         <source>Face too small: come closer to the camera.</source>
         <translation>Wajah terlalu kecil: mendekatlah ke kamera.</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="438" />
+        <location filename="../../ui/enroll_dialogs.py" line="419" />
         <source>Picture blurred: hold still (and check the light).</source>
         <translation>Gambar buram: jangan bergerak (dan periksa cahaya).</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="439" />
+        <location filename="../../ui/enroll_dialogs.py" line="420" />
         <source>Turn to the camera: look straight at it.</source>
         <translation>Hadap ke kamera: lihat lurus ke kamera.</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="452" />
+        <location filename="../../ui/enroll_dialogs.py" line="433" />
         <source>No face to capture yet.</source>
         <translation>Belum ada wajah untuk diambil.</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="471" />
+        <location filename="../../ui/enroll_dialogs.py" line="452" />
         <source>Type the SPG's name first.</source>
         <translation>Ketik nama SPG dulu.</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="474" />
+        <location filename="../../ui/enroll_dialogs.py" line="455" />
         <source>Capture at least one shot first.</source>
         <translation>Ambil minimal satu gambar dulu.</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="479" />
+        <location filename="../../ui/enroll_dialogs.py" line="460" />
         <source>Nothing saved: choose another SPG id for a new person.</source>
         <translation>Tidak ada yang disimpan: pilih ID SPG lain untuk orang baru.</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="484" />
+        <location filename="../../ui/enroll_dialogs.py" line="465" />
         <source>Enrolling…</source>
         <translation>Mendaftarkan…</translation>
     </message>
@@ -1432,22 +1676,22 @@ terlihat {today} kali hari ini · {crops} potongan</translation>
 <context>
     <name>_NameFields</name>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="174" />
+        <location filename="../../ui/enroll_dialogs.py" line="155" />
         <source>Full name of the SPG</source>
         <translation>Nama lengkap SPG</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="176" />
+        <location filename="../../ui/enroll_dialogs.py" line="157" />
         <source>made from the name</source>
         <translation>dibuat dari nama</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="179" />
+        <location filename="../../ui/enroll_dialogs.py" line="160" />
         <source>Name</source>
         <translation>Nama</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="180" />
+        <location filename="../../ui/enroll_dialogs.py" line="161" />
         <source>SPG id</source>
         <translation>ID SPG</translation>
     </message>
@@ -1549,12 +1793,12 @@ Only photos of the same person are accepted, and the name stays {name}.</source>
 Hanya foto orang yang sama yang diterima, dan namanya tetap {name}.</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="152" />
+        <location filename="../../ui/enroll_dialogs.py" line="133" />
         <source>Warning: this face looks like another SPG already enrolled ({other}, similarity {sim:.2f}). Check you chose the right person.</source>
         <translation>Peringatan: wajah ini mirip SPG lain yang sudah terdaftar ({other}, kemiripan {sim:.2f}). Periksa apakah orangnya sudah benar.</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="154" />
+        <location filename="../../ui/enroll_dialogs.py" line="135" />
         <source>{name} enrolled with {n} photo(s).</source>
         <translation>{name} terdaftar dengan {n} foto.</translation>
     </message>
