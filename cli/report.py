@@ -69,9 +69,10 @@ def _body(args: argparse.Namespace) -> int:
         if args.monthly is not None:
             from core.monthly_report import export_monthly, month_days
 
-            days = month_days(*args.monthly)
+            year, month = args.monthly
+            days = month_days(year, month)
             args.date_from, args.date_to = days[0], days[-1]
-            path = export_monthly(store, cfg, *args.monthly, args.spg, fmt, out)
+            path = export_monthly(store, cfg, year, month, args.spg, fmt, out)
             if fmt == "xlsx":
                 print(f"CSV alongside: {path.with_suffix('.csv')}")
         else:

@@ -127,7 +127,10 @@ def load_calendar_csv(path: Path) -> list[CalendarEntry]:
 
 def merge_entries(old: Sequence[CalendarEntry], new: Sequence[CalendarEntry]) -> list[CalendarEntry]:
     """``old`` with ``new`` added; a new entry replaces an old one for the same day, SPG and outlet."""
-    key = lambda e: (e.date, e.spg_id or "", e.outlet_id or "")  # noqa: E731
-    merged = {key(e): e for e in old}
-    merged.update({key(e): e for e in new})
-    return sorted(merged.values(), key=lambda e: (e.date, e.spg_id or "", e.outlet_id or ""))
+    merged = {_key(e): e for e in old}
+    merged.update({_key(e): e for e in new})
+    return sorted(merged.values(), key=_key)
+
+
+def _key(e: CalendarEntry) -> tuple[date, str, str]:
+    return e.date, e.spg_id or "", e.outlet_id or ""

@@ -79,7 +79,7 @@ def day_bounds(day: date, tz: ZoneInfo) -> tuple[float, float]:
 
 
 def _t(v: Any) -> dtime:
-    return dtime.fromisoformat(v) if isinstance(v, str) else v  # type: ignore[no-any-return]
+    return dtime.fromisoformat(v) if isinstance(v, str) else v
 
 
 def _rule(w: Any) -> DayRule:

@@ -24,7 +24,7 @@ WEEKDAY = {"start": "09:00", "end": "17:00", "breaks": [{"start": "12:00", "end"
            "late_tolerance_min": 5, "absent_if_late_min": 60}
 CFG = {
     "outlet": {"id": "outlet_01", "name": "Toko Maju", "timezone": "Asia/Jakarta"},
-    "presence": {"default_shift": {d: WEEKDAY for d in ("mon", "tue", "wed", "thu", "fri")}},
+    "presence": {"default_shift": dict.fromkeys(("mon", "tue", "wed", "thu", "fri"), WEEKDAY)},
     "attendance": {"overtime": {"round_to_min": 15, "rounding": "down"},
                    "calendar": [{"date": "2026-02-17", "kind": "holiday", "name": "Imlek"},
                                 {"date": "2026-02-20", "kind": "off", "spg_id": "ana"}]},

@@ -35,7 +35,7 @@ def outlet(data_dir: Path) -> AppConfig:
     store.flush()
     store.close()
     return AppConfig.model_validate({"outlet": {"timezone": "Asia/Jakarta"}, "data_dir": str(data_dir),
-                                     "presence": {"default_shift": {d: WEEKDAY for d in ("mon", "tue", "wed", "thu", "fri")}}})
+                                     "presence": {"default_shift": dict.fromkeys(("mon", "tue", "wed", "thu", "fri"), WEEKDAY)}})
 
 
 def monthly_cells(qtbot, data_dir: Path, cfg: AppConfig, tmp_path: Path, monkeypatch) -> dict[str, list]:
