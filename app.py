@@ -3,7 +3,7 @@
     python app.py                      open the console (GUI)
     python app.py --demo               open the console on the demo outlet
     python app.py --selftest           check an install (engine, SharedMemory, a worker process)
-    python app.py enroll|identify|gallery|run|report|models ...   headless subcommands (see --help)
+    python app.py enroll|identify|gallery|run|report|calendar|models ...   headless subcommands (see --help)
 
 --config FILE, --data-dir DIR and --pack DIR work before the subcommand and after it alike.
 Config load order: see core/config.py (app.yaml, the data folder's settings.yaml and .env, --config, flags).
@@ -22,7 +22,8 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "identify": ("cli.identify", "Identify the faces in photos (one JSON object per face)"),
     "gallery": ("cli.gallery", "List, remove or re-index enrolled SPGs"),
     "run": ("cli.run", "Run the camera pipeline (use --headless for no GUI)"),
-    "report": ("cli.report", "Export an attendance report (CSV or Excel)"),
+    "report": ("cli.report", "Export an attendance report (CSV or Excel; --monthly YYYY-MM for the month's matrix)"),
+    "calendar": ("cli.day_calendar", "Check or import the holiday / day-off calendar from a CSV"),
     "models": ("cli.models", "Import, download or inspect face model packs"),
     "hq": ("cli.hq", "The brand's central database: init, add-outlet, outlets, events (no action: HQ console)"),
 }
