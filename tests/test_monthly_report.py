@@ -122,3 +122,28 @@ def test_cli_report_monthly_writes_xlsx_and_csv_alongside(february, tmp_path):
     assert r.returncode == 2 and "YYYY-MM" in r.stderr
     r = subprocess.run(base + ["--out", str(tmp_path / "x.xlsx")], capture_output=True, text=True, timeout=120)
     assert r.returncode == 2 and "--monthly" in r.stderr
+
+
+def test_daily_sheet_has_break_overtime_and_code_columns(february, tmp_path):
+    from openpyxl import load_workbook
+
+    from core.reports import export_report
+
+    cfg = AppConfig.model_validate(CFG)
+    store = EventStore(february)
+    out = export_report(store, cfg, date(2026, 2, 3), date(2026, 2, 6), ["ana"], "xlsx", tmp_path / "d.xlsx",
+                        names=NAMES, now=datetime(2026, 3, 1, tzinfo=TZ).timestamp())
+    csv_out = export_report(store, cfg, date(2026, 2, 3), date(2026, 2, 6), ["ana"], "csv", tmp_path / "d.csv",
+                            names=NAMES, now=datetime(2026, 3, 1, tzinfo=TZ).timestamp())
+    store.close()
+    ws = load_workbook(out).worksheets[0]
+    header = [c.value for c in ws[1]]
+    rows = [dict(zip(header, r, strict=True)) for r in ws.iter_rows(min_row=2, values_only=True)]
+    assert [r["Code"] for r in rows] == ["L", "A", "A", "8.95"]
+    sixth = rows[3]
+    minutes = lambda v: round(v.total_seconds() / 60) if v is not None else None  # noqa: E731
+    assert (minutes(sixth["Overtime (worked)"]), minutes(sixth["Overtime (counted)"])) == (52, 45)
+    assert minutes(rows[2]["Break taken"]) == 60 and minutes(sixth["Break taken"]) == 0  # the 5th: not there at all
+    assert rows[1]["Absent (shift)"] == "yes" and minutes(rows[1]["Late by"]) == 90  # the 4th: 10:30, beyond 60 min
+    with open(csv_out, encoding="utf-8-sig", newline="") as f:
+        assert [(r["Code"], r["Overtime (counted)"]) for r in csv.DictReader(f)][3] == ("8.95", "0:45:00")
