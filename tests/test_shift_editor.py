@@ -146,6 +146,8 @@ def test_a_broken_break_is_refused_with_the_day_and_nothing_is_saved(qtbot, data
     mon.works.setChecked(True)
     mon.breaks.setText("lunch")
     assert dlg.save() is False and "mon" in dlg.error.text() and "12:00-13:00" in dlg.error.text()
+    dlg.shift_editor.select_person("ana")  # cannot leave a table that does not read: it stays, with the reason
+    assert dlg.shift_editor.person.currentData() is None and "lunch" in dlg.shift_editor.week_message.text()
     mon.breaks.setText("18:00-18:30")  # outside 09:00-17:00
     assert dlg.save() is False and "not inside the shift" in dlg.error.text()
     assert not (data_dir / "settings.yaml").exists()

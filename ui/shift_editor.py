@@ -156,6 +156,10 @@ class ShiftEditor(QWidget):
         wl = QVBoxLayout(week_box)
         wl.addLayout(who)
         wl.addWidget(self.week)
+        self.week_message = QLabel()
+        self.week_message.setWordWrap(True)
+        self.week_message.setStyleSheet("color: #c0392b;")
+        wl.addWidget(self.week_message)
         ot_box = QGroupBox(self.tr("Overtime after the shift end"))
         ol = QFormLayout(ot_box)
         ol.addRow(self.tr("Round to a multiple of"), self.ot_step)
@@ -206,7 +210,16 @@ class ShiftEditor(QWidget):
             self._weekly[key] = self._read_table()
 
     def _person_changed(self) -> None:
-        self._store()
+        try:
+            self._store()
+        except ValueError as exc:
+            # keep the person whose table cannot be read on screen, with the reason, so no edit is lost
+            self.person.blockSignals(True)
+            self.person.setCurrentIndex(max(0, self.person.findData(self._current)))
+            self.person.blockSignals(False)
+            self.week_message.setText(str(exc))
+            return
+        self.week_message.setText("")
         self._load(self.person.currentData())
 
     def _own_toggled(self, on: bool) -> None:
