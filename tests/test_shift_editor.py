@@ -70,7 +70,7 @@ def test_weekly_shift_and_holiday_edited_in_settings_show_in_the_next_report(qtb
     dlg = SettingsDialog(cfg, data_dir, people=PEOPLE)
     qtbot.addWidget(dlg)
     ed = dlg.shift_editor
-    dlg.tabs.setCurrentWidget(ed)
+    dlg.tabs.setCurrentIndex([dlg.tabs.tabText(i) for i in range(dlg.tabs.count())].index("Shifts"))
     ed.select_person("ana")
     assert not ed.own.isChecked() and not ed.days["mon"].start.isEnabled()  # follows the default
     qtbot.mouseClick(ed.own, Qt.MouseButton.LeftButton)

@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QProgressBar,
     QPushButton,
+    QScrollArea,
     QSpinBox,
     QTableWidget,
     QTableWidgetItem,
@@ -150,7 +151,10 @@ class SettingsDialog(QDialog):
         self.tabs.addTab(self._recognition_tab(), self.tr("Recognition"))
         self.tabs.addTab(self._presence_tab(), self.tr("Presence && shifts"))
         self.shift_editor = ShiftEditor(cfg, self._people(people))
-        self.tabs.addTab(self.shift_editor, self.tr("Shifts"))
+        shifts_scroll = QScrollArea()
+        shifts_scroll.setWidgetResizable(True)
+        shifts_scroll.setWidget(self.shift_editor)
+        self.tabs.addTab(shifts_scroll, self.tr("Shifts"))
         self.tabs.addTab(self._telegram_tab(), self.tr("Telegram"))
         self.tabs.addTab(self._models_tab(), self.tr("Model pack"))
         self.tabs.addTab(self._general_tab(), self.tr("Outlet && data"))
@@ -165,7 +169,7 @@ class SettingsDialog(QDialog):
         lay.addWidget(self.tabs)
         lay.addWidget(self.error)
         lay.addWidget(self.buttons)
-        self.resize(720, 520)
+        self.resize(860, 640)
         self.new_cfg: AppConfig | None = None
         self._pack_progress.connect(self._set_pack_progress)
 

@@ -20,7 +20,6 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDateEdit,
     QFileDialog,
-    QFormLayout,
     QGroupBox,
     QHBoxLayout,
     QLabel,
@@ -113,6 +112,10 @@ class ShiftEditor(QWidget):
                   self.tr("Sun")]
         self.days = {d: DayWidgets(self.week, i, labels[i], self.tr) for i, d in enumerate(WEEKDAYS)}
         self.week.resizeColumnsToContents()
+        self.week.resizeRowsToContents()
+        # all seven days in view without scrolling the table itself
+        self.week.setMinimumHeight(self.week.horizontalHeader().sizeHint().height()
+                                   + sum(self.week.rowHeight(i) for i in range(7)) + 4)
 
         self.ot_step = QSpinBox()
         self.ot_step.setRange(1, 240)
@@ -161,12 +164,15 @@ class ShiftEditor(QWidget):
         self.week_message.setStyleSheet("color: #c0392b;")
         wl.addWidget(self.week_message)
         ot_box = QGroupBox(self.tr("Overtime after the shift end"))
-        ol = QFormLayout(ot_box)
-        ol.addRow(self.tr("Round to a multiple of"), self.ot_step)
-        ol.addRow(self.tr("Rounding"), self.ot_mode)
-        ol.addRow(self.tr("Less than this is no overtime"), self.ot_min)
+        ol = QHBoxLayout(ot_box)
+        for label, w in ((self.tr("Round to a multiple of"), self.ot_step), (self.tr("Rounding"), self.ot_mode),
+                         (self.tr("Less than this is no overtime"), self.ot_min)):
+            ol.addWidget(QLabel(label))
+            ol.addWidget(w)
+        ol.addStretch(1)
         cal_box = QGroupBox(self.tr("Holidays, days off and one-day shifts"))
         cl = QVBoxLayout(cal_box)
+        self.calendar.setMinimumHeight(160)
         cl.addWidget(self.calendar)
         row = QHBoxLayout()
         for b in (add, remove, imp):
