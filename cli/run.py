@@ -7,6 +7,8 @@ frame (camera, frame id, time, faces with box, spg_id, similarity, track, qualit
 ``results_file`` of the config, plus one line per presence transition (``{"type": "transition", ...}``).
 Ctrl-C or SIGTERM stops cleanly (children stopped, SharedMemory unlinked). ``--inline`` runs everything in
 one process (dev mode, same stages). Without ``--headless`` ``app.py`` opens the console GUI instead.
+Prometheus metrics (``monitoring.metrics_port``) and MQTT events (``mqtt.enabled``) come from the router, as in
+the console.
 """
 
 from __future__ import annotations
@@ -106,7 +108,7 @@ def _body(args: argparse.Namespace) -> int:
     from core.logging_setup import setup_logging
     from core.paths import DataLayout
     from workers.pipeline_api import PipelineApi
-    from workers.router import Router, unknown_keeper_for
+    from workers.router import Router, events_for, metrics_for, unknown_keeper_for
 
     if not args.headless:  # app.py opens the console itself; cli/ never imports ui/
         return fail("'run' without --headless opens the console: start it through app.py")
@@ -134,7 +136,8 @@ def _body(args: argparse.Namespace) -> int:
 
         pipeline = Pipeline(cfg, data_dir)
     attendance = None if args.no_presence else open_presence(cfg, data_dir)
-    router = Router(pipeline, attendance, unknown_keeper_for(cfg, data_dir))
+    router = Router(pipeline, attendance, unknown_keeper_for(cfg, data_dir), metrics=metrics_for(cfg),
+                    events=events_for(cfg))
     out: IO[str] | None = open(out_path, "a", encoding="utf-8") if out_path else None  # noqa: SIM115 (closed in the finally below)
     end = time.monotonic() + args.duration if args.duration else None
     stop = _StopRequest()

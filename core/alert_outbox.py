@@ -54,6 +54,10 @@ class AlertOutbox:
         self.last_error: str | None = None
         """The last delivery problem, as a sentence (secrets redacted); None after a success."""
         self.sent_count = 0
+        self.pending = 0
+        """Alerts waiting for delivery at the last pass (the metrics' outbox depth)."""
+        self.failures = 0
+        """Delivery attempts that failed since start, retried or not."""
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -72,7 +76,9 @@ class AlertOutbox:
         with self._lock:
             self._store_sent_marks()
             sent = 0
-            for row in self.store.pending_alerts():
+            rows = self.store.pending_alerts()
+            self.pending = len(rows)
+            for row in rows:
                 if row.id in self._sent_unsaved:
                     continue
                 now = self.clock.time()
@@ -81,17 +87,21 @@ class AlertOutbox:
                 try:
                     result = self._send(row)
                 except TelegramRetryable as exc:
+                    self.failures += 1
                     delay = exc.retry_after if exc.retry_after is not None else self._backoff(row.attempts)
                     self.last_error = redact(str(exc))
                     self.store.mark_alert_retry(row.id, now + delay, self.last_error)
                     log.warning("alert %d not delivered (%s); next try in %.0f s", row.id, self.last_error, delay)
                     break
                 except TelegramRejected as exc:
+                    self.failures += 1
+                    self.pending -= 1
                     self.last_error = redact(str(exc))
                     self.store.mark_alert_failed(row.id, self.last_error)
                     log.error("alert %d rejected by Telegram, not retried: %s", row.id, self.last_error)
                     continue
                 except Exception as exc:  # noqa: BLE001 - an unexpected error must not kill the thread
+                    self.failures += 1
                     delay = self._backoff(row.attempts)
                     self.last_error = redact(f"{exc.__class__.__name__}: {exc}")
                     self.store.mark_alert_retry(row.id, now + delay, self.last_error)
@@ -102,6 +112,7 @@ class AlertOutbox:
                 self._store_sent_marks()
                 self.last_error = None
                 self.sent_count += 1
+                self.pending -= 1
                 sent += 1
             return sent
 

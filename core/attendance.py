@@ -32,6 +32,7 @@ import numpy as np
 
 from core.alert_composer import AlertComposer
 from core.alert_outbox import AlertOutbox
+from core.attendance_api import AttendanceStatus
 from core.attendance_api import SpgPresence as SpgPresence  # its home is the interface; importable here too
 from core.camera_watch import CameraEvent, CameraWatch
 from core.clock import as_clock
@@ -99,6 +100,12 @@ class AttendanceService:
     def store_ok(self) -> bool:
         """The health the router and the UI show: False while transitions wait in memory for the database."""
         return self.store_error is None and not self._unsaved
+
+    def status(self) -> AttendanceStatus:
+        outbox = self.outbox
+        if outbox is None:
+            return AttendanceStatus(self.store_ok)
+        return AttendanceStatus(self.store_ok, outbox.pending, outbox.failures)
 
     @property
     def unsaved_count(self) -> int:

@@ -47,6 +47,18 @@ class PipelineHealth:
     """The inference server (or thread) runs and has its engine loaded."""
 
 
+@dataclass(frozen=True, slots=True)
+class AttendanceStatus:
+    """How the attendance service's own dependencies are doing (the router hands it to the metrics)."""
+
+    store_ok: bool
+    """The events database takes writes (False while transitions wait in memory for it)."""
+    alerts_pending: int = 0
+    """Alerts waiting in the outbox for delivery (0 when no alert channel is set up)."""
+    alert_failures: int = 0
+    """Failed delivery attempts since start (retried ones included)."""
+
+
 class AttendanceApi(Protocol):
     def on_frame_result(self, result: FrameResult, snapshot: Snapshot = None) -> list[Transition]:
         """Every matched face is a hit; returns the transitions it caused."""
@@ -67,6 +79,10 @@ class AttendanceApi(Protocol):
     def on_pipeline_health(self, camera_live: Mapping[str, bool], inference_ok: bool,
                            ended: Collection[str] = ()) -> None:
         """What the router can see right now (``core.pipeline_health``), once per step before :meth:`tick`."""
+        ...
+
+    def status(self) -> AttendanceStatus:
+        """Database health and the alert outbox's depth and failures, cheap enough for every second."""
         ...
 
     def close(self) -> None: ...

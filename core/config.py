@@ -38,6 +38,9 @@ from core.secrets import redact, register_secret, url_password
 ENV_DATA_DIR = "SPG_DATA_DIR"
 ENV_TELEGRAM_TOKEN = "SPG_TELEGRAM_TOKEN"
 ENV_TELEGRAM_CHAT_ID = "SPG_TELEGRAM_CHAT_ID"
+ENV_MQTT_URL = "SPG_MQTT_URL"
+ENV_MQTT_USERNAME = "SPG_MQTT_USERNAME"
+ENV_MQTT_PASSWORD = "SPG_MQTT_PASSWORD"
 
 
 class ConfigError(Exception):
@@ -322,6 +325,50 @@ class TelegramConfig(_Section):
     chat_id: SecretStr | None = Field(None, exclude=True)
 
 
+class MonitoringConfig(_Section):
+    metrics_port: int | None = Field(None, ge=0, le=65535)
+    """Serve Prometheus metrics at ``http://<metrics_host>:<port>/metrics``; ``null`` or 0 = off."""
+    metrics_host: str = "127.0.0.1"
+    """Address the metrics server binds to: this PC only by default (``0.0.0.0`` = every network)."""
+
+
+_TOPIC_LEVELS = r"^[A-Za-z0-9_\-.]+(/[A-Za-z0-9_\-.]+)*$"
+
+
+class MqttConfig(_Section):
+    enabled: bool = False
+    url: str = "mqtt://127.0.0.1:1883"
+    """Broker: ``mqtt://host:port`` (``mqtts://`` for TLS). User and password belong in ``.env``
+    (``SPG_MQTT_USERNAME`` / ``SPG_MQTT_PASSWORD``, or the whole URL as ``SPG_MQTT_URL``)."""
+    topic_prefix: str = Field("spg", pattern=_TOPIC_LEVELS)
+    outlet_id: str | None = Field(None, pattern=r"^[A-Za-z0-9_\-.]{1,64}$")
+    """The outlet's level in every topic; ``null`` = ``outlet.id``."""
+    keepalive_s: int = Field(30, ge=5, le=3600)
+    """The broker publishes the Last Will (offline) when it hears nothing for 1.5 x this long."""
+    queue_size: int = Field(1000, ge=10, le=100000)
+    """Messages waiting for the broker; when full, new ones are dropped and counted (never waited for)."""
+    # Secrets: filled from the environment / .env only.
+    username: SecretStr | None = Field(None, exclude=True)
+    password: SecretStr | None = Field(None, exclude=True)
+
+    @field_validator("url")
+    @classmethod
+    def _broker_url(cls, v: str) -> str:
+        from urllib.parse import urlsplit
+
+        scheme, sep, rest = v.strip().partition("://")
+        if not sep or scheme.lower() not in ("mqtt", "mqtts"):
+            raise ValueError("the broker URL must look like mqtt://<host>:1883 (or mqtts://<host>:8883 for TLS)")
+        try:
+            parts = urlsplit(f"{scheme}://{rest.rpartition('@')[2]}")
+            port = parts.port
+        except ValueError:
+            port = 0
+        if port == 0 or not parts.hostname:
+            raise ValueError("the broker URL needs a host and a port from 1 to 65535 (mqtt://<host>:1883)")
+        return _encode_userinfo(v.strip())
+
+
 class LoggingConfig(_Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
@@ -339,6 +386,8 @@ class AppConfig(_Section):
     storage: StorageConfig = Field(default_factory=StorageConfig)
     telegram: TelegramConfig = Field(default_factory=TelegramConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
+    monitoring: MonitoringConfig = Field(default_factory=MonitoringConfig)
+    mqtt: MqttConfig = Field(default_factory=MqttConfig)
     results_file: Path | None = None
     """Headless mode: where per-frame results are written as JSON lines (optional)."""
 
@@ -440,6 +489,9 @@ class EnvSettings(BaseSettings):
     data_dir: Path | None = None
     telegram_token: SecretStr | None = None
     telegram_chat_id: SecretStr | None = None
+    mqtt_url: SecretStr | None = None
+    mqtt_username: SecretStr | None = None
+    mqtt_password: SecretStr | None = None
 
 
 def read_env(*env_files: Path | None) -> EnvSettings:
@@ -561,6 +613,10 @@ def load_config(
                 f"{name}: telegram.token / telegram.chat_id must not be in YAML; "
                 f"put {ENV_TELEGRAM_TOKEN} and {ENV_TELEGRAM_CHAT_ID} in .env instead."
             )
+        mq = layer.get("mqtt")
+        if isinstance(mq, dict) and ("username" in mq or "password" in mq):
+            raise ConfigError(f"{name}: mqtt.username / mqtt.password must not be in YAML; "
+                              f"put {ENV_MQTT_USERNAME} and {ENV_MQTT_PASSWORD} in .env instead.")
     label = " + ".join(name for name, _ in layers) or "defaults"
     try:
         cfg = AppConfig.model_validate(merged)
@@ -574,17 +630,34 @@ def load_config(
         cfg.telegram.token = env.telegram_token
     if env.telegram_chat_id is not None and env.telegram_chat_id.get_secret_value():
         cfg.telegram.chat_id = env.telegram_chat_id
+    _apply_mqtt_env(cfg, env)
     register_config_secrets(cfg)
     return cfg
 
 
+def _apply_mqtt_env(cfg: AppConfig, env: EnvSettings) -> None:
+    """The broker URL and its credentials from ``SPG_MQTT_*`` (over the YAML's ``mqtt.url``)."""
+    url = env.mqtt_url.get_secret_value().strip() if env.mqtt_url is not None else ""
+    try:
+        if url:
+            register_secret(url_password(url))  # masked even in the error below
+            cfg.mqtt.url = url
+        for key in ("username", "password"):
+            value: SecretStr | None = getattr(env, f"mqtt_{key}")
+            if value is not None and value.get_secret_value():
+                setattr(cfg.mqtt, key, value)
+    except ValidationError as exc:
+        raise ConfigError(_format_validation_error(f"{ENV_MQTT_URL} (environment / .env)", exc)) from None
+
+
 def register_config_secrets(cfg: AppConfig) -> None:
     """Every secret of this config is redacted wherever it shows, even outside a URL."""
-    for secret in (cfg.telegram.token, cfg.telegram.chat_id):
+    for secret in (cfg.telegram.token, cfg.telegram.chat_id, cfg.mqtt.password):
         if secret is not None:
             register_secret(secret.get_secret_value())
     for cam in cfg.cameras:
         register_secret(url_password(cam.source))
+    register_secret(url_password(cfg.mqtt.url))
 
 
 def _blame(layers: list[tuple[str, dict[str, Any]]], exc: ValidationError) -> str | None:

@@ -14,7 +14,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from core.attendance_api import AttendanceApi, PipelineHealth, Snapshot, SpgPresence
+from core.attendance_api import AttendanceApi, AttendanceStatus, PipelineHealth, Snapshot, SpgPresence
 from core.config import AppConfig, CameraConfig
 from core.gallery import Negative, Person, Sample
 from core.messages import CameraMetrics, CameraState, CameraStatus, FaceResult, FrameResult
@@ -130,6 +130,9 @@ class FakeAttendance:
     def on_pipeline_health(self, camera_live: Mapping[str, bool], inference_ok: bool,
                            ended: Collection[str] = ()) -> None:
         self.health = (dict(camera_live), inference_ok, set(ended))
+
+    def status(self) -> AttendanceStatus:
+        return AttendanceStatus(store_ok=True)
 
     def close(self) -> None:
         self.closed = True

@@ -32,7 +32,7 @@ from core.unknown_faces import UnknownFaceKeeper
 from ui.event_log import UiEvent
 from ui.presence_table import PresenceRow, row_from
 from workers.pipeline_api import PipelineApi
-from workers.router import Router, RouterBatch, unknown_keeper_for
+from workers.router import Router, RouterBatch, events_for, metrics_for, unknown_keeper_for
 
 if TYPE_CHECKING:
     from workers.camera_source import ProbeResult
@@ -187,7 +187,8 @@ class PipelineController(QThread):
         pipeline = self._pipeline_factory(cfg, self.data_dir)
         self.pipeline = pipeline
         attendance = self._attendance_factory(cfg, self.data_dir, self._names)
-        self.router = Router(pipeline, attendance, self.unknown_keeper, presence_every_s=self._push_s)
+        self.router = Router(pipeline, attendance, self.unknown_keeper, presence_every_s=self._push_s,
+                             metrics=metrics_for(cfg), events=events_for(cfg))
         self.router.set_visible(self._visible)
         self.router.start()
         return self.router
@@ -279,7 +280,8 @@ class PipelineController(QThread):
         """Cameras added start and removed ones stop; any other change restarts the pipeline and the
         attendance service here, in the controller thread (the console itself keeps running)."""
         same_rest = cfg.model_dump(exclude={"cameras"}) == self.cfg.model_dump(exclude={"cameras"}) and \
-            cfg.telegram.token == self.cfg.telegram.token and cfg.telegram.chat_id == self.cfg.telegram.chat_id
+            cfg.telegram.token == self.cfg.telegram.token and cfg.telegram.chat_id == self.cfg.telegram.chat_id and \
+            cfg.mqtt.username == self.cfg.mqtt.username and cfg.mqtt.password == self.cfg.mqtt.password
         if same_rest and self.router is not None:
             self.router.sync_cameras(self.cfg.cameras, cfg.cameras)
             self.cfg = cfg

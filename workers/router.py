@@ -13,6 +13,11 @@ stderr, or Qt signals). So presence, unknown faces and frame hand-off behave the
 Frames are copied out of SharedMemory only when someone needs them: once per result for a crop (an SPG's
 alert photo, an unknown face), read lazily and shared by both; and for display, the newest result of each
 VISIBLE camera is listed in :attr:`RouterBatch.display` for the caller to copy straight into its image.
+Metrics (``core.metrics``, Prometheus) and MQTT events (``core.mqtt_events``) are fed here too, so the
+console and the headless run export the same figures: per step what the pipeline delivered, about once a second
+the camera rates, the attendance service's health and presence counts (presence rows every few seconds and after
+each transition). Neither can slow or stop the loop: metrics are counter additions, MQTT messages go onto a
+bounded queue, and a failure in either is logged, not raised.
 Qt-free: no Qt import here (the controller adapts).
 """
 
@@ -30,6 +35,8 @@ import numpy as np
 from core.attendance_api import AttendanceApi, SpgPresence
 from core.config import AppConfig, CameraConfig
 from core.messages import CameraState, CameraStatus, FrameResult, InferenceStats
+from core.metrics import Metrics
+from core.mqtt_events import MqttEvents
 from core.paths import DataLayout
 from core.pipeline_health import PipelineHealth as HealthWatch
 from core.presence import Transition
@@ -66,6 +73,16 @@ def unknown_keeper_for(cfg: AppConfig, data_dir: Path) -> UnknownFaceKeeper:
     return UnknownFaceKeeper(DataLayout(data_dir).unknown_faces, cfg.storage, cfg.engine.enroll_min_face_px)
 
 
+def metrics_for(cfg: AppConfig) -> Metrics | None:
+    """The run's Prometheus metrics when ``monitoring.metrics_port`` is set (served from :meth:`Router.start`)."""
+    return Metrics(cfg.monitoring) if cfg.monitoring.metrics_port else None
+
+
+def events_for(cfg: AppConfig) -> MqttEvents | None:
+    """The run's MQTT publisher when ``mqtt.enabled`` (connects in the background from :meth:`Router.start`)."""
+    return MqttEvents(cfg.mqtt, cfg.outlet.id) if cfg.mqtt.enabled else None
+
+
 class _FrameOnce:
     """A result's frame, read from SharedMemory at most once, and only if someone asks for it."""
 
@@ -87,14 +104,22 @@ class Router:
     """Drives one pipeline: feeds the attendance service (optional) and the unknown-face keeper (optional).
 
     ``presence_every_s``: also hand out presence rows this often (the console's table); None = only on request.
+    ``metrics`` / ``events``: fed every step (see the module's doc); started and closed with the router.
+    ``observe_every_s``: how often they get fresh presence rows (besides after each transition).
     """
 
     def __init__(self, pipeline: PipelineApi, attendance: AttendanceApi | None,
                  unknown_keeper: UnknownFaceKeeper | None = None, *, presence_every_s: float | None = None,
-                 rates_every_s: float = 1.0, clock: Callable[[], float] = time.monotonic):
+                 rates_every_s: float = 1.0, clock: Callable[[], float] = time.monotonic,
+                 metrics: Metrics | None = None, events: MqttEvents | None = None, observe_every_s: float = 5.0):
         self.pipeline = pipeline
         self.attendance = attendance
         self.unknown_keeper = unknown_keeper
+        self.metrics = metrics
+        self.events = events
+        self._observe_every_s = observe_every_s
+        self._last_observed = -1e18
+        self._observe_failed_logged: float | None = None
         self._presence_every_s = presence_every_s
         self._rates_every_s = rates_every_s
         self._clock = clock
@@ -114,16 +139,27 @@ class Router:
 
     # --- lifecycle -----------------------------------------------------------------------------
     def start(self) -> None:
+        if self.metrics is not None:
+            self.metrics.start()
+        if self.events is not None:
+            self.events.start()
         self.pipeline.start()
 
     def close(self) -> None:
-        """Stop the pipeline, then close the attendance service (which stores what is still pending)."""
+        """Stop the pipeline, then close the attendance service (which stores what is still pending), then say
+        ``offline`` on MQTT and stop serving metrics."""
         try:
             self.pipeline.stop()
         finally:
-            if self.attendance is not None:
-                self.attendance.close()
-                self.attendance = None
+            try:
+                if self.attendance is not None:
+                    self.attendance.close()
+                    self.attendance = None
+            finally:
+                if self.events is not None:
+                    self.events.close()
+                if self.metrics is not None:
+                    self.metrics.close()
 
     # --- commands (between two steps) ----------------------------------------------------------
     def set_visible(self, cameras: frozenset[str]) -> None:
@@ -136,6 +172,8 @@ class Router:
         self.pipeline.remove_camera(camera_id)
         self._states.pop(camera_id, None)
         self._health.forget(camera_id)
+        if self.metrics is not None:
+            self.metrics.forget_camera(camera_id)
 
     def sync_cameras(self, old: list[CameraConfig], new: list[CameraConfig]) -> None:
         """Stop cameras removed or changed, start cameras added or changed (and enabled)."""
@@ -204,7 +242,44 @@ class Router:
             self._counts.clear()
             self._latency.clear()
             self._last_rates = now
+        if self.metrics is not None or self.events is not None:
+            try:
+                self._observe(out, now)
+            except Exception:  # noqa: BLE001 - metrics and MQTT never stop presence tracking
+                if self._observe_failed_logged is None or now - self._observe_failed_logged >= 60.0:
+                    self._observe_failed_logged = now
+                    log.exception("metrics / MQTT update failed")
         return out
+
+    def _observe(self, out: RouterBatch, now: float) -> None:
+        """Hand this step to the metrics and the MQTT publisher (cheap; nothing here waits)."""
+        m, ev = self.metrics, self.events
+        if m is not None:
+            m.on_results(out.results)
+            m.on_statuses(out.statuses)
+            m.on_stats(out.stats)
+            if out.rates is not None:
+                m.on_rates(out.rates)
+                if self.attendance is not None:
+                    m.on_attendance(self.attendance.status())
+                if ev is not None:
+                    m.on_mqtt(ev.connected, ev.dropped)
+        if ev is not None:
+            for st in out.state_changes:
+                ev.camera(st)
+            for t in out.transitions:
+                ev.transition(t)
+        if self.attendance is None:
+            return
+        rows = out.presence
+        if rows is None and (out.transitions or now - self._last_observed >= self._observe_every_s):
+            rows = self.attendance.snapshot()
+        if rows is not None:
+            self._last_observed = now
+            if m is not None:
+                m.on_presence(rows)
+            if ev is not None:
+                ev.presence(rows)
 
     def _keep_unknown(self, r: FrameResult, frame: _FrameOnce, out: RouterBatch) -> None:
         if self.unknown_keeper is None:
