@@ -338,8 +338,8 @@ _TOPIC_LEVELS = r"^[A-Za-z0-9_\-.]+(/[A-Za-z0-9_\-.]+)*$"
 class MqttConfig(_Section):
     enabled: bool = False
     url: str = "mqtt://127.0.0.1:1883"
-    """Broker: ``mqtt://host:port`` (``mqtts://`` for TLS). User and password belong in ``.env``
-    (``SPG_MQTT_USERNAME`` / ``SPG_MQTT_PASSWORD``, or the whole URL as ``SPG_MQTT_URL``)."""
+    """Broker: ``mqtt://host:port`` (``mqtts://`` for TLS). User and password only in ``.env`` or the environment
+    (``SPG_MQTT_USERNAME`` / ``SPG_MQTT_PASSWORD``, or the whole ``mqtt://user:pass@host:port`` as ``SPG_MQTT_URL``)."""
     topic_prefix: str = Field("spg", pattern=_TOPIC_LEVELS)
     outlet_id: str | None = Field(None, pattern=r"^[A-Za-z0-9_\-.]{1,64}$")
     """The outlet's level in every topic; ``null`` = ``outlet.id``."""
@@ -366,7 +366,11 @@ class MqttConfig(_Section):
             port = 0
         if port == 0 or not parts.hostname:
             raise ValueError("the broker URL needs a host and a port from 1 to 65535 (mqtt://<host>:1883)")
-        return _encode_userinfo(v.strip())
+        if "@" in rest:
+            # settings.yaml is written back by the console: a password in it would sit in a plain file
+            raise ValueError("the broker URL must not hold a user or password; put them in .env as "
+                             f"{ENV_MQTT_USERNAME} / {ENV_MQTT_PASSWORD} (or the whole URL as {ENV_MQTT_URL})")
+        return v.strip()
 
 
 class LoggingConfig(_Section):
@@ -637,11 +641,20 @@ def load_config(
 
 def _apply_mqtt_env(cfg: AppConfig, env: EnvSettings) -> None:
     """The broker URL and its credentials from ``SPG_MQTT_*`` (over the YAML's ``mqtt.url``)."""
+    from urllib.parse import unquote
+
     url = env.mqtt_url.get_secret_value().strip() if env.mqtt_url is not None else ""
     try:
         if url:
             register_secret(url_password(url))  # masked even in the error below
-            cfg.mqtt.url = url
+            # the credentials go to their secret fields, the URL keeps only the broker's address
+            scheme, sep, rest = url.partition("://")
+            userinfo, at, hostpart = rest.rpartition("@")
+            cfg.mqtt.url = f"{scheme}{sep}{hostpart}"
+            if at:
+                user, colon, password = userinfo.partition(":")
+                cfg.mqtt.username = SecretStr(unquote(user)) if user else None
+                cfg.mqtt.password = SecretStr(unquote(password)) if colon else None
         for key in ("username", "password"):
             value: SecretStr | None = getattr(env, f"mqtt_{key}")
             if value is not None and value.get_secret_value():
@@ -657,7 +670,6 @@ def register_config_secrets(cfg: AppConfig) -> None:
             register_secret(secret.get_secret_value())
     for cam in cfg.cameras:
         register_secret(url_password(cam.source))
-    register_secret(url_password(cfg.mqtt.url))
 
 
 def _blame(layers: list[tuple[str, dict[str, Any]]], exc: ValidationError) -> str | None:

@@ -26,7 +26,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import urlsplit
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
@@ -54,15 +54,12 @@ class Broker:
 
 
 def parse_broker(cfg: MqttConfig) -> Broker:
-    """Host, port and credentials of ``mqtt.url``; ``mqtt.username`` / ``password`` (from ``.env``) win over the
-    URL's own."""
-    scheme, _, rest = cfg.url.partition("://")
-    userinfo, at, hostport = rest.rpartition("@")
-    parts = urlsplit(f"{scheme}://{hostport}")
-    user, colon, password = userinfo.partition(":") if at else ("", "", "")
-    username = cfg.username.get_secret_value() if cfg.username is not None else (unquote(user) or None)
-    secret = cfg.password.get_secret_value() if cfg.password is not None else (unquote(password) if colon else None)
-    return Broker(parts.hostname or "", int(parts.port or 1883), scheme.lower() == "mqtts", username, secret)
+    """Host and port of ``mqtt.url``, credentials from ``mqtt.username`` / ``password`` (``core.config`` fills them
+    from ``.env`` / the environment; the URL itself never holds them)."""
+    parts = urlsplit(cfg.url)
+    username = cfg.username.get_secret_value() if cfg.username is not None else None
+    secret = cfg.password.get_secret_value() if cfg.password is not None else None
+    return Broker(parts.hostname or "", int(parts.port or 1883), parts.scheme.lower() == "mqtts", username, secret)
 
 
 def topic_level(text: str) -> str:
