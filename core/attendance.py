@@ -32,8 +32,10 @@ import numpy as np
 
 from core.alert_composer import AlertComposer
 from core.alert_outbox import AlertOutbox
-from core.attendance_api import AttendanceStatus
-from core.attendance_api import SpgPresence as SpgPresence  # its home is the interface; importable here too
+from core.attendance_api import (
+    AttendanceStatus,
+    SpgPresence as SpgPresence,  # its home is the interface; importable here too
+)
 from core.camera_watch import CameraEvent, CameraWatch
 from core.clock import as_clock
 from core.events_backend import ALERT_PENDING, ALERT_SKIPPED, EventStoreError, StateRow

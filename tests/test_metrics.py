@@ -48,7 +48,7 @@ def test_metrics_scraped_during_a_headless_run_move_between_two_scrapes(tmp_path
     data = tmp_path / "data"
     port = free_port()
     whole_day = {"start": "00:00:00", "end": "23:59:59"}
-    shifts = {"gwb": {day: whole_day for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}}  # cp has none
+    shifts = {"gwb": dict.fromkeys(("mon", "tue", "wed", "thu", "fri", "sat", "sun"), whole_day)}  # cp has none
     cfg_data = {"engine": {"kind": "insightface", "pack": str(test_pack)}, "camera": {"process_fps": 5.0},
                 "presence": {**PRESENCE, "shifts": shifts}, "monitoring": {"metrics_port": port},
                 "cameras": [{"id": "counter", "source": str(compose_footage(faces_dir, tmp_path / "shop.mp4"))}]}
