@@ -222,3 +222,34 @@ def test_broker_credentials_come_from_the_environment_and_are_masked(tmp_path, m
     cfg_file.write_text(yaml.safe_dump({"mqtt": {"password": "x"}}))
     with pytest.raises(Exception, match="SPG_MQTT_PASSWORD"):
         load_config(cfg_file)
+
+
+def test_console_controller_serves_metrics_and_publishes_then_says_offline_on_close(qtbot, data_dir, broker):  # noqa: F811
+    """The console drives the same router: its metrics and MQTT topics are those of the headless run, and closing
+    it leaves a retained ``offline`` (a clean goodbye, not the Last Will)."""
+    from tests.test_metrics import scrape, value
+    from tests.ui_fakes import FakeAttendance, FakePipeline
+    from ui.controller import PipelineController
+
+    port = free_port()
+    cfg = AppConfig.model_validate({"cameras": [{"id": "cam1", "source": "v0.mp4"}],
+                                    "monitoring": {"metrics_port": port},
+                                    "mqtt": {"enabled": True, "url": broker.url, "outlet_id": "console"}})
+    ctl = PipelineController(cfg, data_dir, pipeline_factory=lambda c, d: FakePipeline(c, d, fps=20),
+                             attendance_factory=lambda c, d, n: FakeAttendance(n), names=lambda: {"a": "Ayu"})
+    sub = Subscriber(broker, "spg/console/#")
+    ctl.start()
+    try:
+        state = sub.wait_for(lambda ms: [m for m in _of(ms, "spg/console/spg/a/state") if m.json()["present"]], 20,
+                             "Ayu present")
+        assert state[-1].json()["spg_id"] == "a" and state[-1].retain is False  # live, not a leftover
+        qtbot.waitUntil(lambda: "spg_camera_frames_processed_total{camera=\"cam1\"}" in scrape(port), timeout=10000)
+        assert value(scrape(port), "spg_camera_frames_processed_total", '{camera="cam1"}') > 0
+        qtbot.waitUntil(lambda: value(scrape(port), "spg_mqtt_connected") == 1, timeout=5000)  # once a second
+        assert value(scrape(port), "spg_present_spgs") == 1
+    finally:
+        assert ctl.shutdown(20)
+    sub.wait_for(lambda ms: [m for m in _of(ms, "spg/console/availability") if m.payload == b"offline"], 10, "goodbye")
+    with pytest.raises(OSError):
+        scrape(port)  # the metrics server stopped with the run
+    sub.close()
