@@ -14,9 +14,10 @@ Sources that count from their own start (a camera worker's dropped frames and re
 embeddings, the outbox's failures) become ``_total`` counters through :class:`_Cumulative`: a value lower than the
 last one means the source restarted, and counts from zero again.
 
-The central link (a PostgreSQL link to head office, built elsewhere) is a :class:`LinkHealth`: anything with an
-``up`` flag. :meth:`Metrics.watch_central_link` hands one over; ``spg_central_link_up`` is exported only from then
-on (read at scrape time: the link has its own thread, and nothing in the router needs it).
+The central link (the PostgreSQL link to head office) publishes a :class:`core.central.link_state.LinkState`
+whenever it changes; :meth:`Metrics.set_central_link` takes it from whatever thread (one reference assignment) and
+``spg_central_link_up`` / ``spg_central_link_waiting_events`` are exported from the latest one, only while a
+central database is configured (``enabled``).
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Protocol
 from wsgiref.simple_server import WSGIServer
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
@@ -33,6 +33,7 @@ from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 
 from core.attendance_api import AttendanceStatus, SpgPresence
+from core.central.link_state import LinkState
 from core.config import MonitoringConfig
 from core.messages import CameraState, CameraStatus, FrameResult, InferenceStats
 
@@ -50,13 +51,6 @@ METRIC_NAMES = (
     "spg_present_spgs", "spg_absent_spgs", "spg_on_shift_spgs", "spg_alert_outbox_pending_alerts",
     "spg_alert_delivery_failures_total", "spg_database_up", "spg_mqtt_connected", "spg_mqtt_dropped_messages_total",
 )
-
-
-class LinkHealth(Protocol):
-    """What the metrics read from a link (the central PostgreSQL link): whether it works right now."""
-
-    @property
-    def up(self) -> bool: ...
 
 
 class _Cumulative:
@@ -77,25 +71,23 @@ class _Cumulative:
 
 
 class _CentralLink(Collector):
-    """``spg_central_link_up``, exported only once something provides the link's health."""
+    """The central link's figures, exported only while a central database is configured."""
 
     def __init__(self) -> None:
-        self.source: LinkHealth | None = None
+        self.state: LinkState | None = None
 
     def collect(self) -> Iterator[Metric]:
-        source = self.source
-        if source is None:
+        state = self.state
+        if state is None or not state.enabled:
             return
-        try:
-            up = bool(source.up)
-        except Exception:  # noqa: BLE001 - a broken link object reads as a link that is down
-            log.debug("central link health not readable", exc_info=True)
-            up = False
-        yield GaugeMetricFamily("spg_central_link_up", "1 when the link to the central database works",
-                                value=1.0 if up else 0.0)
+        yield GaugeMetricFamily("spg_central_link_up", "1 while the link to the central database works",
+                                value=1.0 if state.connected else 0.0)
+        yield GaugeMetricFamily("spg_central_link_waiting_events",
+                                "Events stored here and not yet acknowledged by the central database",
+                                value=float(state.waiting))
 
     def describe(self) -> Iterator[Metric]:
-        return iter(())  # nothing fixed to describe: exported only once a link is watched
+        return iter(())  # nothing fixed to describe: exported only while a link is configured
 
 
 @dataclass
@@ -245,6 +237,6 @@ class Metrics:
         self._totals.forget(f"dropped/{cid}")
         self._totals.forget(f"reconnects/{cid}")
 
-    def watch_central_link(self, link: LinkHealth | None) -> None:
-        """Export ``spg_central_link_up`` from ``link.up`` (None stops exporting it)."""
-        self._link.source = link
+    def set_central_link(self, state: LinkState | None) -> None:
+        """The central link's latest state (any thread); None or ``enabled=False`` stops exporting it."""
+        self._link.state = state

@@ -108,23 +108,21 @@ def test_metrics_scraped_during_a_headless_run_move_between_two_scrapes(tmp_path
     assert value(second, "spg_camera_dropped_frames_total", frames) >= 0
 
 
-class _Link:
-    """Stands for the central link's state object: anything with an ``up`` flag."""
-
-    def __init__(self) -> None:
-        self.up = True
-
-
-def test_central_link_health_is_exported_once_something_provides_it():
+def test_central_link_health_is_exported_while_a_central_database_is_configured():
     from prometheus_client import generate_latest
 
+    from core.central.link_state import LinkState
+
     m = Metrics(MonitoringConfig())
-    assert b"spg_central_link_up" not in generate_latest(m.registry)
-    link = _Link()
-    m.watch_central_link(link)
-    assert b"spg_central_link_up 1.0" in generate_latest(m.registry)
-    link.up = False
-    assert b"spg_central_link_up 0.0" in generate_latest(m.registry)
+    assert b"spg_central_link" not in generate_latest(m.registry)  # nothing provides it
+    m.set_central_link(LinkState(enabled=False))
+    assert b"spg_central_link" not in generate_latest(m.registry)  # no central database configured
+    m.set_central_link(LinkState(enabled=True, connected=True, waiting=0))
+    text = generate_latest(m.registry).decode()
+    assert value(text, "spg_central_link_up") == 1 and value(text, "spg_central_link_waiting_events") == 0
+    m.set_central_link(LinkState(enabled=True, connected=False, offline_since=1.0, waiting=12))
+    text = generate_latest(m.registry).decode()
+    assert value(text, "spg_central_link_up") == 0 and value(text, "spg_central_link_waiting_events") == 12
 
 
 def test_counters_survive_a_restarted_source_and_a_port_in_use_does_not_stop_the_run(caplog):

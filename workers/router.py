@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from core.attendance_api import AttendanceApi, SpgPresence
+from core.central.link_state import LinkState
 from core.config import AppConfig, CameraConfig
 from core.messages import CameraState, CameraStatus, FrameResult, InferenceStats
 from core.metrics import Metrics
@@ -192,6 +193,11 @@ class Router:
         if self.attendance is not None:
             self.attendance.refresh_people()
         self._last_presence = -1e18  # new rows on the next step
+
+    def set_central_link(self, state: LinkState | None) -> None:
+        """The central link's latest state, from its own thread: exported by the metrics (nothing waits)."""
+        if self.metrics is not None:
+            self.metrics.set_central_link(state)
 
     def presence(self) -> list[SpgPresence]:
         return self.attendance.snapshot() if self.attendance is not None else []
