@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from core.config import AppConfig, MqttConfig, load_config
+from core.config import AppConfig, ConfigError, MqttConfig, load_config
 from core.mqtt_events import MqttEvents, parse_broker
 from core.presence import State, Transition
 from tests.mqtt_broker import PASSWORD, USER, Broker, Received, Subscriber, broker, free_port, password_broker  # noqa: F401
@@ -221,8 +221,18 @@ def test_broker_credentials_come_from_the_environment_and_are_masked(tmp_path, m
     monkeypatch.setenv("SPG_MQTT_PASSWORD", "0ther-s3cret")
     assert parse_broker(load_config(cfg_file).mqtt).password == "0ther-s3cret"
     cfg_file.write_text(yaml.safe_dump({"mqtt": {"password": "x"}}))
-    with pytest.raises(Exception, match="SPG_MQTT_PASSWORD"):
+    with pytest.raises(ConfigError, match="SPG_MQTT_PASSWORD"):
         load_config(cfg_file)
+    # a password typed into the YAML's URL is refused without being echoed (settings.yaml is a plain file)
+    cfg_file.write_text(yaml.safe_dump({"mqtt": {"url": "mqtt://ha:Yaml-s3cret@broker.lan:1883"}}))
+    with pytest.raises(ConfigError, match="must not hold a user or password") as bad:
+        load_config(cfg_file)
+    assert "Yaml-s3cret" not in str(bad.value) and "c.yaml" in str(bad.value)
+    cfg_file.write_text(yaml.safe_dump({"mqtt": {"enabled": True}}))
+    monkeypatch.setenv("SPG_MQTT_URL", "http://ha:Pa55#word@broker.lan")
+    with pytest.raises(ConfigError, match="SPG_MQTT_URL.*mqtt://") as bad:
+        load_config(cfg_file)
+    assert "Pa55" not in str(bad.value)
 
 
 def test_console_controller_serves_metrics_and_publishes_then_says_offline_on_close(qtbot, data_dir, broker):  # noqa: F811
