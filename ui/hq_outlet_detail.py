@@ -3,6 +3,9 @@ drawn from the replicated SPG states and presence intervals (:class:`core.centra
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QSplitter, QVBoxLayout, QWidget
 
@@ -13,12 +16,12 @@ from ui.presence_table import ABSENT, GRACE, NOT_SEEN, PRESENT, PresenceRow, Pre
 
 
 class OutletDetailPanel(QWidget):
-    def __init__(self, parent: QWidget | None = None):
+    def __init__(self, clock: Callable[[], float] = time.time, parent: QWidget | None = None):
         super().__init__(parent)
         self.title = QLabel(self.tr("Choose an outlet in the table above to see its SPGs and today's timeline."))
         self.title.setWordWrap(True)
         self.presence = PresenceTable()
-        self.timeline = PresenceTimeline()
+        self.timeline = PresenceTimeline(clock=clock)
         split = QSplitter(Qt.Orientation.Horizontal)
         split.addWidget(self.presence)
         split.addWidget(self.timeline)

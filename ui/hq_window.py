@@ -69,7 +69,7 @@ class HqWindow(QMainWindow):
         self.resize(1300, 820)
 
         self.outlets = OutletsTable()
-        self.detail = OutletDetailPanel()
+        self.detail = OutletDetailPanel(clock=lambda: self._clock().timestamp())
         self.alerts = AlertFeed()
         self.tabs = QTabWidget()
         self.tabs.addTab(self.detail, self.tr("Outlet"))

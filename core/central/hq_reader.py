@@ -63,7 +63,8 @@ class HqReader:
                 return fn(self._api)
             except psycopg.Error as exc:
                 self._drop()
-                reason = redact(" ".join(str(exc).split())) or exc.__class__.__name__
+                # one line, without the end punctuation: the console puts it inside a sentence of its own
+                reason = redact(" ".join(str(exc).split())).rstrip(" .?!") or exc.__class__.__name__
                 log.warning("central database %s: %s", self.masked_url, reason)
                 raise CentralUnavailable(self.masked_url, reason) from None
 
