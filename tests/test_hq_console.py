@@ -245,3 +245,61 @@ def test_app_hq_opens_the_hq_console_without_cameras(two_outlets, tmp_path, data
     assert shot.is_file() and shot.stat().st_size > 0
     log = (data_dir / "logs" / "console.log").read_text(encoding="utf-8") if (data_dir / "logs" / "console.log").exists() else ""
     assert ADMIN_PASSWORD not in proc.stderr + proc.stdout + log
+
+
+def _fake_outlet(oid: str, name: str, online: bool):
+    from core.central.hq_api import OutletSummary
+
+    return OutletSummary(oid, name, "Asia/Jakarta", online, datetime.now(UTC), 2, 2, "opencv", 3, 2, 3, 1, 0, 0)
+
+
+def test_a_slow_database_never_blocks_the_window(qtbot, tmp_path):
+    """The read waits on the 'network' for as long as the test holds the gate; the Qt thread stays free."""
+    import threading
+    import time
+
+    from tests.hq_fakes import FakeHqApi
+    from ui.hq_window import HqWindow
+
+    gate = threading.Event()
+    api = FakeHqApi(outlet_rows=[_fake_outlet("o1", "Mall One", True)], gate=gate)
+    win = HqWindow("postgresql://hq:Sl0w-secret@db.example:5432/spg", connect=lambda url: api, refresh_s=3600,
+                   export_folder=tmp_path, start=False)
+    qtbot.addWidget(win)
+    t0 = time.monotonic()
+    win.refresh()
+    win.refresh()  # asked again while the first read waits: it follows, it does not pile up
+    assert time.monotonic() - t0 < 0.5
+    from PySide6.QtCore import QTimer
+
+    fired: list[bool] = []
+    QTimer.singleShot(10, lambda: fired.append(True))  # the event loop keeps running while the read waits
+    qtbot.waitUntil(lambda: bool(fired), timeout=10000)
+    assert not gate.is_set() and win.outlets.model.rowCount() == 0
+    with qtbot.waitSignal(win.refreshed, timeout=10000):
+        gate.set()
+    assert win.outlets.model.text("o1", "status") == "online"
+    assert "Sl0w-secret" not in _on_screen(win) and "hq:***@db.example" in win.status.text()
+
+
+def test_hq_console_speaks_indonesian(qtbot, tmp_path):
+    from PySide6.QtWidgets import QApplication
+
+    from tests.hq_fakes import FakeHqApi
+    from ui.hq_window import HqWindow
+    from ui.i18n import install_translation
+
+    app = QApplication.instance()
+    api = FakeHqApi(outlet_rows=[_fake_outlet("o1", "Mall One", True), _fake_outlet("o2", "Mall Two", False)])
+    try:
+        assert install_translation(app, "id")
+        win = HqWindow("postgresql://hq:pw-1234@db:5432/spg", connect=lambda url: api, refresh_s=3600,
+                       export_folder=tmp_path, start=False)
+        qtbot.addWidget(win)
+        with qtbot.waitSignal(win.refreshed, timeout=10000):
+            win.refresh()
+        assert win.windowTitle() == "SPG Presence Console — Kantor Pusat"
+        assert (win.outlets.model.text("o1", "status"), win.outlets.model.text("o2", "status")) == ("daring", "luring")
+        assert "1 dari 2 outlet daring" in win.status.text()
+    finally:
+        install_translation(app, "en")
