@@ -266,6 +266,7 @@ def test_a_slow_database_never_blocks_the_window(qtbot, tmp_path):
     win = HqWindow("postgresql://hq:Sl0w-secret@db.example:5432/spg", connect=lambda url: api, refresh_s=3600,
                    export_folder=tmp_path, start=False)
     qtbot.addWidget(win)
+    win.show()
     t0 = time.monotonic()
     win.refresh()
     win.refresh()  # asked again while the first read waits: it follows, it does not pile up
@@ -276,9 +277,14 @@ def test_a_slow_database_never_blocks_the_window(qtbot, tmp_path):
     QTimer.singleShot(10, lambda: fired.append(True))  # the event loop keeps running while the read waits
     qtbot.waitUntil(lambda: bool(fired), timeout=10000)
     assert not gate.is_set() and win.outlets.model.rowCount() == 0
+    # a read that hangs (a dropped network) is reported, not shown as fresh data
+    win.stalled_after_s = 0.2
+    qtbot.wait(300)
+    win.refresh()
+    assert win.banner.isVisible() and "postgresql://hq:***@db.example:5432/spg has not answered for" in win.banner.text()
     with qtbot.waitSignal(win.refreshed, timeout=10000):
         gate.set()
-    assert win.outlets.model.text("o1", "status") == "online"
+    assert win.outlets.model.text("o1", "status") == "online" and not win.banner.isVisible()
     assert "Sl0w-secret" not in _on_screen(win) and "hq:***@db.example" in win.status.text()
 
 

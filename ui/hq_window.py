@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -54,9 +55,12 @@ class HqWindow(QMainWindow):
         self.reader = HqReader(url, connect) if connect is not None else HqReader(url)
         self._clock = clock
         self.refresh_s = refresh_s
+        self.stalled_after_s = max(30.0, 3 * refresh_s)
+        """A read still running after this long is reported as a database that does not answer."""
         self.export_folder = export_folder or Path.home()
         self._bg = Background(workers=1, parent=self, name="spg-hq")
         self._busy = False
+        self._busy_since = 0.0
         self._again = False
         self.selected: str | None = None
         self.snapshot: HqSnapshot | None = None
@@ -118,8 +122,14 @@ class HqWindow(QMainWindow):
         """Read everything once more, off the Qt thread; a refresh asked for while one runs follows it."""
         if self._busy:
             self._again = True
+            waited = time.monotonic() - self._busy_since
+            if waited > self.stalled_after_s:
+                # a dropped network can leave a query hanging for minutes: say so instead of looking fresh
+                self._show_error(self.tr("The central database {url} has not answered for {n} s.").format(
+                    url=self.reader.masked_url, n=round(waited)))
             return
         self._busy = True
+        self._busy_since = time.monotonic()
         selected, now = self.selected, self._clock()
         self._bg.submit(lambda: self.reader.read(lambda api: read_snapshot(api, selected, now)),
                         self._apply, self._failed)
@@ -157,6 +167,11 @@ class HqWindow(QMainWindow):
             log.error("HQ refresh failed: %s", redact(str(exc)))
             why = self.tr("Reading the central database {url} failed: {why}.").format(
                 url=self.reader.masked_url, why=redact(str(exc)))
+        self._show_error(why)
+        self.refreshed.emit(exc)
+        self._finish()
+
+    def _show_error(self, why: str) -> None:
         if self.snapshot is not None:
             kept = self.tr("Showing the data read at {time}; trying again every {n} s.").format(
                 time=local_time_text(self.snapshot.taken_at), n=round(self.refresh_s))
@@ -167,8 +182,6 @@ class HqWindow(QMainWindow):
         self.banner.setText(self.error)
         self.banner.setVisible(True)
         self.status.setText(self.tr("{url} · not reachable").format(url=self.reader.masked_url))
-        self.refreshed.emit(exc)
-        self._finish()
 
     # --- drill-down ----------------------------------------------------------------------------
     def choose_outlet(self, outlet_id: str) -> None:

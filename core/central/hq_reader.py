@@ -48,6 +48,8 @@ class HqReader:
         self._connect = connect
         self._api: HqReadApi | None = None
         self._lock = threading.Lock()
+        self._failing: str | None = None
+        """The reason of the current outage (logged once, not at every retry)."""
 
     @property
     def masked_url(self) -> str:
@@ -60,13 +62,19 @@ class HqReader:
             try:
                 if self._api is None:
                     self._api = self._connect(self._url)
-                return fn(self._api)
+                result = fn(self._api)
             except psycopg.Error as exc:
                 self._drop()
                 # one line, without the end punctuation: the console puts it inside a sentence of its own
                 reason = redact(" ".join(str(exc).split())).rstrip(" .?!") or exc.__class__.__name__
-                log.warning("central database %s: %s", self.masked_url, reason)
+                if reason != self._failing:
+                    log.warning("central database %s: %s", self.masked_url, reason)
+                self._failing = reason
                 raise CentralUnavailable(self.masked_url, reason) from None
+            if self._failing is not None:
+                log.info("central database %s readable again", self.masked_url)
+                self._failing = None
+            return result
 
     def _drop(self) -> None:
         api, self._api = self._api, None

@@ -226,6 +226,7 @@ ID.update({  # HQ console (app.py hq)
     "Nothing read yet; trying again every {n} s. Check the host, port, user and password of the URL and that the server is running.":
         "Belum ada data yang terbaca; mencoba lagi setiap {n} detik. Periksa host, port, pengguna dan kata sandi di URL, dan pastikan servernya berjalan.",
     "{url} · not reachable": "{url} · tidak terjangkau",
+    "The central database {url} has not answered for {n} s.": "Database pusat {url} tidak menjawab selama {n} detik.",
     "Choose an outlet in the table above to see its SPGs and today's timeline.":
         "Pilih outlet di tabel atas untuk melihat SPG-nya dan linimasa hari ini.",
     "on shift": "sedang shift", "off shift": "di luar shift", "online": "daring", "offline": "luring",

@@ -642,72 +642,77 @@
 <context>
     <name>HqWindow</name>
     <message>
-        <location filename="../../ui/hq_window.py" line="68" />
+        <location filename="../../ui/hq_window.py" line="72" />
         <source>SPG Presence Console — HQ</source>
         <translation>SPG Presence Console — Kantor Pusat</translation>
     </message>
     <message>
-        <location filename="../../ui/hq_window.py" line="75" />
+        <location filename="../../ui/hq_window.py" line="79" />
         <source>Outlet</source>
         <translation>Outlet</translation>
     </message>
     <message>
-        <location filename="../../ui/hq_window.py" line="76" />
+        <location filename="../../ui/hq_window.py" line="80" />
         <source>Alerts</source>
         <translation>Peringatan</translation>
     </message>
     <message>
-        <location filename="../../ui/hq_window.py" line="91" />
+        <location filename="../../ui/hq_window.py" line="95" />
         <source>Connecting to {url}…</source>
         <translation>Menyambung ke {url}…</translation>
     </message>
     <message>
-        <location filename="../../ui/hq_window.py" line="101" />
+        <location filename="../../ui/hq_window.py" line="105" />
         <source>&amp;File</source>
         <translation>&amp;Berkas</translation>
     </message>
     <message>
-        <location filename="../../ui/hq_window.py" line="102" />
+        <location filename="../../ui/hq_window.py" line="106" />
         <source>Export attendance…</source>
         <translation>Ekspor kehadiran…</translation>
     </message>
     <message>
-        <location filename="../../ui/hq_window.py" line="106" />
+        <location filename="../../ui/hq_window.py" line="110" />
         <source>Refresh now</source>
         <translation>Segarkan sekarang</translation>
     </message>
     <message>
-        <location filename="../../ui/hq_window.py" line="111" />
+        <location filename="../../ui/hq_window.py" line="115" />
         <source>Quit</source>
         <translation>Keluar</translation>
     </message>
     <message>
-        <location filename="../../ui/hq_window.py" line="148" />
+        <location filename="../../ui/hq_window.py" line="128" />
+        <source>The central database {url} has not answered for {n} s.</source>
+        <translation>Database pusat {url} tidak menjawab selama {n} detik.</translation>
+    </message>
+    <message>
+        <location filename="../../ui/hq_window.py" line="158" />
         <source>{url} · {online} of {total} outlets online · updated {time}</source>
         <translation>{url} · {online} dari {total} outlet daring · diperbarui {time}</translation>
     </message>
     <message>
-        <location filename="../../ui/hq_window.py" line="155" />
+        <location filename="../../ui/hq_window.py" line="165" />
         <source>The central database {url} cannot be read: {why}.</source>
         <translation>Database pusat {url} tidak bisa dibaca: {why}.</translation>
     </message>
     <message>
-        <location filename="../../ui/hq_window.py" line="158" />
+        <location filename="../../ui/hq_window.py" line="168" />
         <source>Reading the central database {url} failed: {why}.</source>
         <translation>Gagal membaca database pusat {url}: {why}.</translation>
     </message>
     <message>
-        <location filename="../../ui/hq_window.py" line="161" />
+        <location filename="../../ui/hq_window.py" line="176" />
         <source>Showing the data read at {time}; trying again every {n} s.</source>
         <translation>Menampilkan data yang dibaca pada {time}; mencoba lagi setiap {n} detik.</translation>
     </message>
     <message>
-        <location filename="../../ui/hq_window.py" line="164" />
+        <location filename="../../ui/hq_window.py" line="179" />
         <source>Nothing read yet; trying again every {n} s. Check the host, port, user and password of the URL and that the server is running.</source>
         <translation>Belum ada data yang terbaca; mencoba lagi setiap {n} detik. Periksa host, port, pengguna dan kata sandi di URL, dan pastikan servernya berjalan.</translation>
     </message>
     <message>
-        <location filename="../../ui/hq_window.py" line="169" />
+        <location filename="../../ui/hq_window.py" line="184" />
         <source>{url} · not reachable</source>
         <translation>{url} · tidak terjangkau</translation>
     </message>
