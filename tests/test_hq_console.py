@@ -309,3 +309,12 @@ def test_hq_console_speaks_indonesian(qtbot, tmp_path):
         assert "1 dari 2 outlet daring" in win.status.text()
     finally:
         install_translation(app, "en")
+
+
+def test_a_database_without_the_central_schema_says_to_run_hq_init(qtbot, pg_server, tmp_path):
+    with psycopg.connect(pg_server.admin_url, autocommit=True) as admin:
+        admin.execute('DROP DATABASE IF EXISTS "t_hq_no_schema" WITH (FORCE)')
+        admin.execute('CREATE DATABASE "t_hq_no_schema"')
+    win = _window(qtbot, pg_server.url(dbname="t_hq_no_schema"), tmp_path)
+    assert isinstance(_refresh(qtbot, win), BaseException)
+    assert "run app.py hq init --db ADMIN_URL" in win.banner.text() and ADMIN_PASSWORD not in win.banner.text()

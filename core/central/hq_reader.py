@@ -67,6 +67,8 @@ class HqReader:
                 self._drop()
                 # one line, without the end punctuation: the console puts it inside a sentence of its own
                 reason = redact(" ".join(str(exc).split())).rstrip(" .?!") or exc.__class__.__name__
+                if isinstance(exc, (psycopg.errors.UndefinedTable, psycopg.errors.InvalidSchemaName)):
+                    reason += "; the central schema is missing there: run app.py hq init --db ADMIN_URL at HQ"
                 if reason != self._failing:
                     log.warning("central database %s: %s", self.masked_url, reason)
                 self._failing = reason
