@@ -111,10 +111,13 @@ def test_hq_console_shows_outlets_drills_down_and_exports_across_outlets(qtbot, 
     from openpyxl import load_workbook
 
     import ui.hq_export_dialog as export_dialog
+    from core.central.roles import add_hq_reader, login_url
     from ui.hq_outlets import local_time_text
     from ui.presence_table import ABSENT, NOT_SEEN, PRESENT
 
-    win = _window(qtbot, two_outlets, tmp_path)
+    with psycopg.connect(two_outlets) as admin:  # HQ reads with its read-only login, not the admin's
+        reader_url = login_url(two_outlets, add_hq_reader(admin, "anna"))
+    win = _window(qtbot, reader_url, tmp_path)
     snap = _refresh(qtbot, win)
     assert not isinstance(snap, BaseException), snap
     model = win.outlets.model
@@ -186,7 +189,9 @@ def test_hq_console_shows_outlets_drills_down_and_exports_across_outlets(qtbot, 
     dps_rows = [list(r) for r in wb["Bali Galeria"].iter_rows(values_only=True)]
     # the outlet's own local time (UTC+8)
     assert dps_rows[2] == [d0, "ayu", "Ayu Lestari", d0.replace(hour=14), d0.replace(hour=17), 3 * h, 0]
-    assert ADMIN_PASSWORD not in _on_screen(win) and ADMIN_PASSWORD not in dlg.message.text()
+    reader_password = reader_url.split("@")[0].rsplit(":", 1)[1]
+    for secret in (ADMIN_PASSWORD, reader_password):
+        assert secret not in _on_screen(win) and secret not in dlg.message.text()
 
 
 def test_hq_console_keeps_last_data_when_the_database_dies_and_recovers(qtbot, two_outlets, pg_server, tmp_path):
@@ -236,15 +241,26 @@ def test_hq_console_wrong_password_is_a_clear_message_with_the_password_masked(q
 
 
 def test_app_hq_opens_the_hq_console_without_cameras(two_outlets, tmp_path, data_dir):
+    """`app.py hq add-reader` prints a read-only URL once; `app.py hq` (URL from SPG_CENTRAL_URL) opens the console."""
+    made = subprocess.run([sys.executable, str(REPO / "app.py"), "hq", "add-reader", "--db", two_outlets,
+                           "--user", "anna"], capture_output=True, text=True, timeout=120)
+    assert made.returncode == 0, made.stderr
+    reader_url = made.stdout.strip()
+    assert reader_url.startswith("postgresql://spg_") and ADMIN_PASSWORD not in reader_url
+    with psycopg.connect(reader_url) as conn:  # it reads every outlet and writes nothing
+        assert conn.execute("SELECT count(*) FROM spg.outlets").fetchone() == (2,)
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("INSERT INTO spg.spgs (outlet_id, spg_id, name) VALUES ('jkt1', 'x', 'X')")
     shot = tmp_path / "hq.png"
-    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "SPG_CENTRAL_URL": two_outlets}
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "SPG_CENTRAL_URL": reader_url}
     proc = subprocess.run([sys.executable, str(REPO / "app.py"), "--data-dir", str(data_dir), "--screenshot", str(shot),
                            "--after", "3", "hq"],
                           capture_output=True, text=True, timeout=120, env=env)
     assert proc.returncode == 0, proc.stderr
     assert shot.is_file() and shot.stat().st_size > 0
     log = (data_dir / "logs" / "console.log").read_text(encoding="utf-8") if (data_dir / "logs" / "console.log").exists() else ""
-    assert ADMIN_PASSWORD not in proc.stderr + proc.stdout + log
+    reader_password = reader_url.split("@")[0].rsplit(":", 1)[1]
+    assert reader_password not in proc.stderr + proc.stdout + log
 
 
 def _fake_outlet(oid: str, name: str, online: bool):
