@@ -3,6 +3,7 @@
     python app.py                      open the console (GUI)
     python app.py --demo               open the console on the demo outlet
     python app.py --selftest           check an install (engine, SharedMemory, a worker process)
+    python app.py hq --db URL          open the HQ console (outlets, alerts, export across outlets)
     python app.py enroll|identify|gallery|run|report|calendar|models ...   headless subcommands (see --help)
 
 --config FILE, --data-dir DIR and --pack DIR work before the subcommand and after it alike.
@@ -79,6 +80,11 @@ def main(argv: list[str] | None = None) -> int:
         from ui.launch import main as gui_main
 
         return gui_main(args)
+    # `hq` without an action is the HQ console (the same Qt application, no cameras)
+    if args.command == "hq" and args.hq_action is None:
+        from ui.hq_launch import main as hq_main
+
+        return hq_main(args)
     return int(args._handler(args) or 0)
 
 

@@ -4,6 +4,8 @@
     app.py hq init --db ADMIN_URL                        create / migrate the schema and the roles
     app.py hq add-outlet --db ADMIN_URL --outlet ID --name NAME [--timezone TZ]
                                                          register an outlet; prints its connection URL once
+    app.py hq add-reader --db ADMIN_URL --user NAME     a read-only login for an HQ user (for the HQ console);
+                                                         prints its connection URL once
     app.py hq outlets --db URL                           one JSON object per outlet
     app.py hq events --db URL [--outlet ID] [--since ISO8601]   one JSON object per transition
 
@@ -43,6 +45,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add.add_argument("--outlet", required=True, metavar="ID")
     add.add_argument("--name", required=True)
     add.add_argument("--timezone", default="Asia/Jakarta", metavar="TZ")
+    reader = sub.add_parser("add-reader", help="create a read-only HQ login and print its connection URL (admin URL)")
+    reader.add_argument("--db", metavar="URL", default=argparse.SUPPRESS)
+    reader.add_argument("--user", required=True, metavar="NAME")
     sub.add_parser("outlets", help="one JSON object per outlet").add_argument(
         "--db", metavar="URL", default=argparse.SUPPRESS)
     ev = sub.add_parser("events", help="one JSON object per presence transition")
@@ -113,6 +118,19 @@ def _add_outlet(url: str, outlet: str, name: str, tz: str) -> int:
     return 0
 
 
+def _add_reader(url: str, user: str) -> int:
+    import psycopg
+
+    from core.central.roles import add_hq_reader, login_url
+
+    with psycopg.connect(url) as conn:
+        login = add_hq_reader(conn, user)
+    print(login_url(url, login))
+    print("Open the HQ console with it: app.py hq --db URL (or SPG_CENTRAL_URL). It reads every outlet and writes "
+          "nothing. It is shown only now.", file=sys.stderr)
+    return 0
+
+
 def main(args: argparse.Namespace) -> int:
     import psycopg
 
@@ -127,6 +145,8 @@ def main(args: argparse.Namespace) -> int:
             return _init(url)
         if args.hq_action == "add-outlet":
             return _add_outlet(url, args.outlet, args.name, args.timezone)
+        if args.hq_action == "add-reader":
+            return _add_reader(url, args.user)
         if args.hq_action == "outlets":
             return _outlets(url)
         if args.hq_action == "events":
@@ -136,4 +156,5 @@ def main(args: argparse.Namespace) -> int:
 
         return fail(f"cannot reach the central database {mask_url(url)}: {redact(str(exc).strip())}. "
                     "Check the host, port, user and password in the URL, and that the server is running.")
-    return fail("choose an action: init, add-outlet, outlets or events (or leave it out to open the HQ console)")
+    return fail("choose an action: init, add-outlet, add-reader, outlets or events (or leave it out to open the HQ "
+                "console)")

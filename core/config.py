@@ -496,6 +496,8 @@ class EnvSettings(BaseSettings):
     mqtt_url: SecretStr | None = None
     mqtt_username: SecretStr | None = None
     mqtt_password: SecretStr | None = None
+    central_url: SecretStr | None = None
+    """``SPG_CENTRAL_URL``: the central PostgreSQL URL, password included."""
 
 
 def read_env(*env_files: Path | None) -> EnvSettings:
@@ -564,6 +566,15 @@ def settings_file(data_dir: Path) -> Path:
 def secrets_file(data_dir: Path) -> Path:
     """The Telegram token and chat id saved from the console's Settings."""
     return Path(data_dir) / SECRETS_FILE
+
+
+def central_url_from_env(data_dir: Path, env_file: Path | None = None) -> str | None:
+    """``SPG_CENTRAL_URL`` from the process environment, else the data folder's ``.env``, else the repository's
+    (registered as a secret, so its password is masked wherever it shows)."""
+    env = read_env(_repo_env(env_file), secrets_file(data_dir))
+    url = env.central_url.get_secret_value() if env.central_url is not None else ""
+    register_secret(url_password(url))
+    return url or None
 
 
 def flag_overrides(pack: str | Path | None = None) -> dict[str, Any]:

@@ -176,6 +176,15 @@ def csv_text(v: Any) -> Any:
     return "'" + v if _starts_formula(v) else v
 
 
+def keep_as_text(cells: Any) -> None:
+    """Cells of one written xlsx row whose text starts like a formula are stored as text, never a formula
+    (openpyxl makes "=..." a formula); Excel shows them as typed."""
+    for cell in cells:
+        if _starts_formula(cell.value):
+            cell.data_type = "s"
+            cell.quotePrefix = True
+
+
 def write_csv(rows: Sequence[DayRow], path: Path, tz: ZoneInfo) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -230,11 +239,7 @@ def write_xlsx(rows: Sequence[DayRow], path: Path, tz: ZoneInfo, title: str = "A
             else:
                 out.append(v)
         ws.append(out)
-        for cell in ws[ws.max_row]:
-            if _starts_formula(cell.value):
-                # stored as text, never a formula (openpyxl makes "=..." a formula); Excel shows it as typed
-                cell.data_type = "s"
-                cell.quotePrefix = True
+        keep_as_text(ws[ws.max_row])
     widths = {"day": 12, "spg_id": 14, "name": 24, "shift": 13}
     for i, (key, header) in enumerate(HEADERS, start=1):
         letter = get_column_letter(i)

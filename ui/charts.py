@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from datetime import datetime
+from datetime import datetime, tzinfo
 
 import pyqtgraph as pg
 from PySide6.QtWidgets import QVBoxLayout, QWidget
@@ -15,9 +15,9 @@ BAND_COLOURS = {PRESENT: (39, 174, 96), GRACE: (241, 196, 15), ABSENT: (192, 57,
 CAMERA_PENS = [(52, 152, 219), (231, 76, 60), (46, 204, 113), (155, 89, 182), (241, 196, 15), (26, 188, 156), (230, 126, 34), (149, 165, 166)]
 
 
-def _midnight(ts: float) -> float:
-    d = datetime.fromtimestamp(ts)
-    return datetime(d.year, d.month, d.day).timestamp()
+def _midnight(ts: float, tz: tzinfo | None = None) -> float:
+    d = datetime.fromtimestamp(ts, tz)
+    return datetime(d.year, d.month, d.day, tzinfo=d.tzinfo).timestamp()
 
 
 class PresenceTimeline(QWidget):
@@ -36,10 +36,19 @@ class PresenceTimeline(QWidget):
         lay.addWidget(self.plot)
         self.bands: dict[str, list[list]] = {}  # spg_id -> [[start, end|None, state], ...]
         self.names: dict[str, str] = {}
+        self.tz: tzinfo | None = None
+        """Whose midnight starts 'today' (the HQ drill-down: the outlet's); None = this PC's."""
         self._bars: pg.BarGraphItem | None = None
 
     def add_band(self, spg_id: str, start: float, end: float | None, state: str) -> None:
         self.bands.setdefault(spg_id, []).append([start, end, state])
+
+    def set_bands(self, bands: dict[str, list[list]], names: dict[str, str]) -> None:
+        """Replace every band at once (the HQ drill-down draws an outlet's day from its replicated intervals)."""
+        self.bands = {sid: [list(b) for b in bs] for sid, bs in bands.items()}
+        self.names = dict(names)
+        if self.isVisible():
+            self.redraw()
 
     def update_rows(self, rows: list[PresenceRow]) -> None:
         now = self._clock()
@@ -68,7 +77,7 @@ class PresenceTimeline(QWidget):
     def redraw(self) -> None:
         """Draw all bands up to now (the window calls this every few seconds while visible)."""
         now = self._clock()
-        day0 = _midnight(now)
+        day0 = _midnight(now, self.tz)
         ids = sorted(self.bands, key=lambda s: self.names.get(s, s).lower())
         x0, width, ys, brushes = [], [], [], []
         for y, sid in enumerate(ids):

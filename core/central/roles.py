@@ -6,6 +6,7 @@ password is generated here and stored nowhere else (PostgreSQL keeps only its SC
 
 from __future__ import annotations
 
+import hashlib
 import re
 import secrets
 from dataclasses import dataclass
@@ -33,9 +34,12 @@ class NewLogin:
 
 def role_name(database: str, kind: str, ident: str) -> str:
     """Roles are cluster-wide, so the database's name is part of them (two brands, or two test databases,
-    on one server never share an outlet's role). Lower case, [a-z0-9_], at most 63 bytes."""
+    on one server never share an outlet's role). Lower case, [a-z0-9_], at most 63 bytes: a longer name keeps
+    its start and ends with a digest of the whole, so two outlets of a long-named database never collide."""
     safe = re.sub(r"[^a-z0-9_]", "_", f"spg_{database}_{kind}_{ident}".lower())
-    return safe[:63]
+    if len(safe) <= 63:
+        return safe
+    return f"{safe[:50]}_{hashlib.sha256(safe.encode()).hexdigest()[:12]}"
 
 
 def _create_login(conn: psycopg.Connection[Any], role: str, group: str) -> str:

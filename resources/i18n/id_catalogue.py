@@ -203,6 +203,40 @@ ID.update({  # gallery quality: not this person, look-alikes, visitors, webcam h
     "Calendar CSV": "CSV kalender", "Not imported: {err}": "Tidak diimpor: {err}",
     "Imported {n} day(s); {skipped} for other outlets left out.": "{n} hari diimpor; {skipped} untuk outlet lain dilewati.",
 })
+ID.update({  # HQ console (app.py hq)
+    "Time": "Waktu", "Outlet": "Outlet", "SPG": "SPG", "Alert": "Peringatan", "Message": "Pesan",
+    "Delivery": "Pengiriman", "absent": "tidak hadir", "back": "kembali", "camera offline": "kamera mati",
+    "camera back": "kamera aktif lagi", "waiting": "menunggu", "sent": "terkirim", "not sent": "tidak dikirim",
+    "Export attendance across outlets": "Ekspor kehadiran semua outlet",
+    "Excel workbook: a summary sheet (one row per SPG, with their time at each outlet) and one sheet per outlet, days in the outlet's own time zone.":
+        "Buku kerja Excel: satu lembar ringkasan (satu baris per SPG, dengan waktu mereka di tiap outlet) dan satu lembar per outlet, hari menurut zona waktu outlet itu sendiri.",
+    "Where to save the export": "Tempat menyimpan ekspor",
+    "The central database {url} cannot be read: {why}. Try again when it is reachable.":
+        "Database pusat {url} tidak bisa dibaca: {why}. Coba lagi saat sudah bisa dijangkau.",
+    "The export could not be made: {err}": "Ekspor tidak bisa dibuat: {err}",
+    "SPG Presence Console — HQ": "SPG Presence Console — Kantor Pusat", "Alerts": "Peringatan",
+    "Connecting to {url}…": "Menyambung ke {url}…", "Export attendance…": "Ekspor kehadiran…",
+    "Refresh now": "Segarkan sekarang",
+    "{url} · {online} of {total} outlets online · updated {time}":
+        "{url} · {online} dari {total} outlet daring · diperbarui {time}",
+    "The central database {url} cannot be read: {why}.": "Database pusat {url} tidak bisa dibaca: {why}.",
+    "Reading the central database {url} failed: {why}.": "Gagal membaca database pusat {url}: {why}.",
+    "Showing the data read at {time}; trying again every {n} s.":
+        "Menampilkan data yang dibaca pada {time}; mencoba lagi setiap {n} detik.",
+    "Nothing read yet; trying again every {n} s. Check the host, port, user and password of the URL and that the server is running.":
+        "Belum ada data yang terbaca; mencoba lagi setiap {n} detik. Periksa host, port, pengguna dan kata sandi di URL, dan pastikan servernya berjalan.",
+    "{url} · not reachable": "{url} · tidak terjangkau",
+    "The central database {url} has not answered for {n} s.": "Database pusat {url} tidak menjawab selama {n} detik.",
+    "Choose an outlet in the table above to see its SPGs and today's timeline.":
+        "Pilih outlet di tabel atas untuk melihat SPG-nya dan linimasa hari ini.",
+    "on shift": "sedang shift", "off shift": "di luar shift", "online": "daring", "offline": "luring",
+    "{name} ({status}) · today from {day} ({tz})": "{name} ({status}) · hari ini sejak {day} ({tz})",
+    "Status": "Status", "Last heartbeat": "Detak terakhir", "Present": "Hadir", "On shift": "Sedang shift",
+    "Absent": "Tidak hadir", "SPGs": "SPG", "Open alerts": "Peringatan terbuka", "Cameras live": "Kamera aktif",
+    "never": "belum pernah", "{name} ({id}), time zone {tz}": "{name} ({id}), zona waktu {tz}",
+    "No central database: give --db postgresql://user:password@host/database, or set SPG_CENTRAL_URL in the environment or in the data folder's .env.":
+        "Belum ada database pusat: berikan --db postgresql://user:password@host/database, atau isi SPG_CENTRAL_URL di environment atau di berkas .env folder data.",
+})
 PREFIX = {  # multi-line sources: translate by their first line
     "The cameras could not be started:": "Kamera tidak bisa dijalankan:\n{msg}\n\nPeriksa Pengaturan (kamera, paket model) dan log di {logs}.",
 }

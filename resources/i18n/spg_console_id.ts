@@ -68,20 +68,20 @@
         <translation>Berkas tidak bisa dibuka sebagai foto. Pakai gambar JPG atau PNG.</translation>
     </message>
     <message>
-        <location filename="../../ui/shift_editor.py" line="62" />
+        <location filename="../../ui/shift_editor.py" line="61" />
         <source>e.g. 12:00-13:00, 15:00-15:15</source>
         <translation>mis. 12:00-13:00, 15:00-15:15</translation>
     </message>
     <message>
-        <location filename="../../ui/shift_editor.py" line="65" />
-        <location filename="../../ui/shift_editor.py" line="68" />
+        <location filename="../../ui/shift_editor.py" line="64" />
+        <location filename="../../ui/shift_editor.py" line="67" />
         <source> min</source>
         <translation> mnt</translation>
     </message>
     <message>
-        <location filename="../../ui/shift_editor.py" line="69" />
+        <location filename="../../ui/shift_editor.py" line="68" />
         <source>never</source>
-        <translation>tidak pernah</translation>
+        <translation>belum pernah</translation>
     </message>
 </context>
 <context>
@@ -128,69 +128,142 @@
     </message>
 </context>
 <context>
+    <name>AlertFeed</name>
+    <message>
+        <location filename="../../ui/hq_alerts.py" line="29" />
+        <source>Time</source>
+        <translation>Waktu</translation>
+    </message>
+    <message>
+        <location filename="../../ui/hq_alerts.py" line="29" />
+        <source>Outlet</source>
+        <translation>Outlet</translation>
+    </message>
+    <message>
+        <location filename="../../ui/hq_alerts.py" line="29" />
+        <source>SPG</source>
+        <translation>SPG</translation>
+    </message>
+    <message>
+        <location filename="../../ui/hq_alerts.py" line="29" />
+        <source>Alert</source>
+        <translation>Peringatan</translation>
+    </message>
+    <message>
+        <location filename="../../ui/hq_alerts.py" line="30" />
+        <source>Message</source>
+        <translation>Pesan</translation>
+    </message>
+    <message>
+        <location filename="../../ui/hq_alerts.py" line="30" />
+        <source>Delivery</source>
+        <translation>Pengiriman</translation>
+    </message>
+    <message>
+        <location filename="../../ui/hq_alerts.py" line="41" />
+        <source>absent</source>
+        <translation>tidak hadir</translation>
+    </message>
+    <message>
+        <location filename="../../ui/hq_alerts.py" line="41" />
+        <source>back</source>
+        <translation>kembali</translation>
+    </message>
+    <message>
+        <location filename="../../ui/hq_alerts.py" line="42" />
+        <source>camera offline</source>
+        <translation>kamera mati</translation>
+    </message>
+    <message>
+        <location filename="../../ui/hq_alerts.py" line="42" />
+        <source>camera back</source>
+        <translation>kamera aktif lagi</translation>
+    </message>
+    <message>
+        <location filename="../../ui/hq_alerts.py" line="45" />
+        <source>waiting</source>
+        <translation>menunggu</translation>
+    </message>
+    <message>
+        <location filename="../../ui/hq_alerts.py" line="45" />
+        <source>sent</source>
+        <translation>terkirim</translation>
+    </message>
+    <message>
+        <location filename="../../ui/hq_alerts.py" line="45" />
+        <source>failed</source>
+        <translation>gagal</translation>
+    </message>
+    <message>
+        <location filename="../../ui/hq_alerts.py" line="46" />
+        <source>not sent</source>
+        <translation>tidak dikirim</translation>
+    </message>
+</context>
+<context>
     <name>CameraEditDialog</name>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="69" />
+        <location filename="../../ui/settings_dialog.py" line="70" />
         <source>Camera</source>
         <translation>Kamera</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="74" />
+        <location filename="../../ui/settings_dialog.py" line="75" />
         <source>rtsp://&lt;user&gt;:&lt;password&gt;@&lt;camera-ip&gt;/stream, a webcam number (0) or a video file</source>
         <translation>rtsp://&lt;user&gt;:&lt;password&gt;@&lt;camera-ip&gt;/stream, nomor webcam (0) atau berkas video</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="75" />
+        <location filename="../../ui/settings_dialog.py" line="76" />
         <source>Enabled</source>
         <translation>Aktif</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="77" />
+        <location filename="../../ui/settings_dialog.py" line="78" />
         <source>File…</source>
         <translation>Berkas…</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="79" />
+        <location filename="../../ui/settings_dialog.py" line="80" />
         <source>Test connection</source>
         <translation>Uji sambungan</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="81" />
+        <location filename="../../ui/settings_dialog.py" line="82" />
         <source>No test yet.</source>
         <translation>Belum diuji.</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="88" />
+        <location filename="../../ui/settings_dialog.py" line="89" />
         <source>Id</source>
         <translation>ID</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="89" />
+        <location filename="../../ui/settings_dialog.py" line="90" />
         <source>Name</source>
         <translation>Nama</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="90" />
+        <location filename="../../ui/settings_dialog.py" line="91" />
         <source>Source</source>
         <translation>Sumber</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="104" />
+        <location filename="../../ui/settings_dialog.py" line="105" />
         <source>Video file</source>
         <translation>Berkas video</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="117" />
+        <location filename="../../ui/settings_dialog.py" line="118" />
         <source>Connecting…</source>
         <translation>Menyambung…</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="131" />
+        <location filename="../../ui/settings_dialog.py" line="132" />
         <source>Connected: {info}</source>
         <translation>Tersambung: {info}</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="133" />
+        <location filename="../../ui/settings_dialog.py" line="134" />
         <source>Connection failed: {why}</source>
         <translation>Sambungan gagal: {why}</translation>
     </message>
@@ -211,12 +284,12 @@
 <context>
     <name>CameraRateChart</name>
     <message>
-        <location filename="../../ui/charts.py" line="107" />
+        <location filename="../../ui/charts.py" line="116" />
         <source>Processed frames per second</source>
         <translation>Frame diproses per detik</translation>
     </message>
     <message>
-        <location filename="../../ui/charts.py" line="111" />
+        <location filename="../../ui/charts.py" line="120" />
         <source>Latency, capture to result (ms)</source>
         <translation>Latensi, dari tangkapan ke hasil (ms)</translation>
     </message>
@@ -499,6 +572,152 @@
     </message>
 </context>
 <context>
+    <name>HqExportDialog</name>
+    <message>
+        <location filename="../../ui/hq_export_dialog.py" line="44" />
+        <source>Export attendance across outlets</source>
+        <translation>Ekspor kehadiran semua outlet</translation>
+    </message>
+    <message>
+        <location filename="../../ui/hq_export_dialog.py" line="54" />
+        <source>Choose…</source>
+        <translation>Pilih…</translation>
+    </message>
+    <message>
+        <location filename="../../ui/hq_export_dialog.py" line="60" />
+        <source>From</source>
+        <translation>Dari</translation>
+    </message>
+    <message>
+        <location filename="../../ui/hq_export_dialog.py" line="61" />
+        <source>To</source>
+        <translation>Sampai</translation>
+    </message>
+    <message>
+        <location filename="../../ui/hq_export_dialog.py" line="62" />
+        <source>Save in</source>
+        <translation>Simpan di</translation>
+    </message>
+    <message>
+        <location filename="../../ui/hq_export_dialog.py" line="63" />
+        <source>Excel workbook: a summary sheet (one row per SPG, with their time at each outlet) and one sheet per outlet, days in the outlet's own time zone.</source>
+        <translation>Buku kerja Excel: satu lembar ringkasan (satu baris per SPG, dengan waktu mereka di tiap outlet) dan satu lembar per outlet, hari menurut zona waktu outlet itu sendiri.</translation>
+    </message>
+    <message>
+        <location filename="../../ui/hq_export_dialog.py" line="72" />
+        <source>Export</source>
+        <translation>Ekspor</translation>
+    </message>
+    <message>
+        <location filename="../../ui/hq_export_dialog.py" line="86" />
+        <source>Where to save the export</source>
+        <translation>Tempat menyimpan ekspor</translation>
+    </message>
+    <message>
+        <location filename="../../ui/hq_export_dialog.py" line="93" />
+        <source>The end date is before the start date.</source>
+        <translation>Tanggal akhir sebelum tanggal awal.</translation>
+    </message>
+    <message>
+        <location filename="../../ui/hq_export_dialog.py" line="100" />
+        <source>Exporting…</source>
+        <translation>Mengekspor…</translation>
+    </message>
+    <message>
+        <location filename="../../ui/hq_export_dialog.py" line="113" />
+        <source>Saved {file}</source>
+        <translation>Tersimpan {file}</translation>
+    </message>
+    <message>
+        <location filename="../../ui/hq_export_dialog.py" line="122" />
+        <source>The central database {url} cannot be read: {why}. Try again when it is reachable.</source>
+        <translation>Database pusat {url} tidak bisa dibaca: {why}. Coba lagi saat sudah bisa dijangkau.</translation>
+    </message>
+    <message>
+        <location filename="../../ui/hq_export_dialog.py" line="125" />
+        <source>The export could not be made: {err}</source>
+        <translation>Ekspor tidak bisa dibuat: {err}</translation>
+    </message>
+</context>
+<context>
+    <name>HqWindow</name>
+    <message>
+        <location filename="../../ui/hq_window.py" line="72" />
+        <source>SPG Presence Console — HQ</source>
+        <translation>SPG Presence Console — Kantor Pusat</translation>
+    </message>
+    <message>
+        <location filename="../../ui/hq_window.py" line="79" />
+        <source>Outlet</source>
+        <translation>Outlet</translation>
+    </message>
+    <message>
+        <location filename="../../ui/hq_window.py" line="80" />
+        <source>Alerts</source>
+        <translation>Peringatan</translation>
+    </message>
+    <message>
+        <location filename="../../ui/hq_window.py" line="95" />
+        <source>Connecting to {url}…</source>
+        <translation>Menyambung ke {url}…</translation>
+    </message>
+    <message>
+        <location filename="../../ui/hq_window.py" line="105" />
+        <source>&amp;File</source>
+        <translation>&amp;Berkas</translation>
+    </message>
+    <message>
+        <location filename="../../ui/hq_window.py" line="106" />
+        <source>Export attendance…</source>
+        <translation>Ekspor kehadiran…</translation>
+    </message>
+    <message>
+        <location filename="../../ui/hq_window.py" line="110" />
+        <source>Refresh now</source>
+        <translation>Segarkan sekarang</translation>
+    </message>
+    <message>
+        <location filename="../../ui/hq_window.py" line="115" />
+        <source>Quit</source>
+        <translation>Keluar</translation>
+    </message>
+    <message>
+        <location filename="../../ui/hq_window.py" line="128" />
+        <source>The central database {url} has not answered for {n} s.</source>
+        <translation>Database pusat {url} tidak menjawab selama {n} detik.</translation>
+    </message>
+    <message>
+        <location filename="../../ui/hq_window.py" line="158" />
+        <source>{url} · {online} of {total} outlets online · updated {time}</source>
+        <translation>{url} · {online} dari {total} outlet daring · diperbarui {time}</translation>
+    </message>
+    <message>
+        <location filename="../../ui/hq_window.py" line="165" />
+        <source>The central database {url} cannot be read: {why}.</source>
+        <translation>Database pusat {url} tidak bisa dibaca: {why}.</translation>
+    </message>
+    <message>
+        <location filename="../../ui/hq_window.py" line="168" />
+        <source>Reading the central database {url} failed: {why}.</source>
+        <translation>Gagal membaca database pusat {url}: {why}.</translation>
+    </message>
+    <message>
+        <location filename="../../ui/hq_window.py" line="176" />
+        <source>Showing the data read at {time}; trying again every {n} s.</source>
+        <translation>Menampilkan data yang dibaca pada {time}; mencoba lagi setiap {n} detik.</translation>
+    </message>
+    <message>
+        <location filename="../../ui/hq_window.py" line="179" />
+        <source>Nothing read yet; trying again every {n} s. Check the host, port, user and password of the URL and that the server is running.</source>
+        <translation>Belum ada data yang terbaca; mencoba lagi setiap {n} detik. Periksa host, port, pengguna dan kata sandi di URL, dan pastikan servernya berjalan.</translation>
+    </message>
+    <message>
+        <location filename="../../ui/hq_window.py" line="184" />
+        <source>{url} · not reachable</source>
+        <translation>{url} · tidak terjangkau</translation>
+    </message>
+</context>
+<context>
     <name>MainWindow</name>
     <message>
         <location filename="../../ui/main_window.py" line="72" />
@@ -661,6 +880,108 @@ Periksa Pengaturan (kamera, paket model) dan log di {logs}.</translation>
         <location filename="../../ui/main_window.py" line="324" />
         <source>Stopping cameras…</source>
         <translation>Menghentikan kamera…</translation>
+    </message>
+</context>
+<context>
+    <name>OutletDetailPanel</name>
+    <message>
+        <location filename="../../ui/hq_outlet_detail.py" line="21" />
+        <location filename="../../ui/hq_outlet_detail.py" line="61" />
+        <source>Choose an outlet in the table above to see its SPGs and today's timeline.</source>
+        <translation>Pilih outlet di tabel atas untuk melihat SPG-nya dan linimasa hari ini.</translation>
+    </message>
+    <message>
+        <location filename="../../ui/hq_outlet_detail.py" line="38" />
+        <source>on shift</source>
+        <translation>sedang shift</translation>
+    </message>
+    <message>
+        <location filename="../../ui/hq_outlet_detail.py" line="38" />
+        <source>off shift</source>
+        <translation>di luar shift</translation>
+    </message>
+    <message>
+        <location filename="../../ui/hq_outlet_detail.py" line="48" />
+        <source>online</source>
+        <translation>daring</translation>
+    </message>
+    <message>
+        <location filename="../../ui/hq_outlet_detail.py" line="48" />
+        <source>offline</source>
+        <translation>luring</translation>
+    </message>
+    <message>
+        <location filename="../../ui/hq_outlet_detail.py" line="49" />
+        <source>{name} ({status}) · today from {day} ({tz})</source>
+        <translation>{name} ({status}) · hari ini sejak {day} ({tz})</translation>
+    </message>
+</context>
+<context>
+    <name>OutletsModel</name>
+    <message>
+        <location filename="../../ui/hq_outlets.py" line="34" />
+        <source>Outlet</source>
+        <translation>Outlet</translation>
+    </message>
+    <message>
+        <location filename="../../ui/hq_outlets.py" line="34" />
+        <source>Status</source>
+        <translation>Status</translation>
+    </message>
+    <message>
+        <location filename="../../ui/hq_outlets.py" line="34" />
+        <source>Last heartbeat</source>
+        <translation>Detak terakhir</translation>
+    </message>
+    <message>
+        <location filename="../../ui/hq_outlets.py" line="34" />
+        <source>Present</source>
+        <translation>Hadir</translation>
+    </message>
+    <message>
+        <location filename="../../ui/hq_outlets.py" line="35" />
+        <source>On shift</source>
+        <translation>Sedang shift</translation>
+    </message>
+    <message>
+        <location filename="../../ui/hq_outlets.py" line="35" />
+        <source>Absent</source>
+        <translation>Tidak hadir</translation>
+    </message>
+    <message>
+        <location filename="../../ui/hq_outlets.py" line="35" />
+        <source>SPGs</source>
+        <translation>SPG</translation>
+    </message>
+    <message>
+        <location filename="../../ui/hq_outlets.py" line="35" />
+        <source>Open alerts</source>
+        <translation>Peringatan terbuka</translation>
+    </message>
+    <message>
+        <location filename="../../ui/hq_outlets.py" line="36" />
+        <source>Cameras live</source>
+        <translation>Kamera aktif</translation>
+    </message>
+    <message>
+        <location filename="../../ui/hq_outlets.py" line="75" />
+        <source>online</source>
+        <translation>daring</translation>
+    </message>
+    <message>
+        <location filename="../../ui/hq_outlets.py" line="75" />
+        <source>offline</source>
+        <translation>luring</translation>
+    </message>
+    <message>
+        <location filename="../../ui/hq_outlets.py" line="76" />
+        <source>never</source>
+        <translation>belum pernah</translation>
+    </message>
+    <message>
+        <location filename="../../ui/hq_outlets.py" line="93" />
+        <source>{name} ({id}), time zone {tz}</source>
+        <translation>{name} ({id}), zona waktu {tz}</translation>
     </message>
 </context>
 <context>
@@ -977,123 +1298,123 @@ Periksa Pengaturan (kamera, paket model) dan log di {logs}.</translation>
 <context>
     <name>SettingsDialog</name>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="143" />
+        <location filename="../../ui/settings_dialog.py" line="144" />
         <source>Settings</source>
         <translation>Pengaturan</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="149" />
+        <location filename="../../ui/settings_dialog.py" line="150" />
         <source>Cameras</source>
         <translation>Kamera</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="150" />
+        <location filename="../../ui/settings_dialog.py" line="151" />
         <source>Recognition</source>
         <translation>Pengenalan</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="151" />
+        <location filename="../../ui/settings_dialog.py" line="152" />
         <source>Presence &amp;&amp; shifts</source>
         <translation>Kehadiran &amp;&amp; shift</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="153" />
+        <location filename="../../ui/settings_dialog.py" line="157" />
         <source>Shifts</source>
         <translation>Shift</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="154" />
+        <location filename="../../ui/settings_dialog.py" line="158" />
         <source>Telegram</source>
         <translation>Telegram</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="155" />
-        <location filename="../../ui/settings_dialog.py" line="333" />
+        <location filename="../../ui/settings_dialog.py" line="159" />
+        <location filename="../../ui/settings_dialog.py" line="337" />
         <source>Model pack</source>
         <translation>Paket model</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="156" />
+        <location filename="../../ui/settings_dialog.py" line="160" />
         <source>Outlet &amp;&amp; data</source>
         <translation>Outlet &amp;&amp; data</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="194" />
+        <location filename="../../ui/settings_dialog.py" line="198" />
         <source>Id</source>
         <translation>ID</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="194" />
+        <location filename="../../ui/settings_dialog.py" line="198" />
         <source>Name</source>
         <translation>Nama</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="194" />
+        <location filename="../../ui/settings_dialog.py" line="198" />
         <source>Source</source>
         <translation>Sumber</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="194" />
+        <location filename="../../ui/settings_dialog.py" line="198" />
         <source>Enabled</source>
         <translation>Aktif</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="198" />
+        <location filename="../../ui/settings_dialog.py" line="202" />
         <source>Add…</source>
         <translation>Tambah…</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="199" />
+        <location filename="../../ui/settings_dialog.py" line="203" />
         <source>Edit…</source>
         <translation>Ubah…</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="200" />
+        <location filename="../../ui/settings_dialog.py" line="204" />
         <source>Remove</source>
         <translation>Hapus</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="217" />
+        <location filename="../../ui/settings_dialog.py" line="221" />
         <source>yes</source>
         <translation>ya</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="217" />
+        <location filename="../../ui/settings_dialog.py" line="221" />
         <source>no</source>
         <translation>tidak</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="249" />
+        <location filename="../../ui/settings_dialog.py" line="253" />
         <source>empty = the value calibrated for the model</source>
         <translation>kosong = nilai kalibrasi model</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="257" />
+        <location filename="../../ui/settings_dialog.py" line="261" />
         <source>Recognition threshold (-1 to 1)</source>
         <translation>Ambang pengenalan (-1 sampai 1)</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="258" />
+        <location filename="../../ui/settings_dialog.py" line="262" />
         <source>Smallest face to recognise (pixels)</source>
         <translation>Wajah terkecil yang dikenali (piksel)</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="259" />
+        <location filename="../../ui/settings_dialog.py" line="263" />
         <source>Frames per second per camera</source>
         <translation>Frame per detik per kamera</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="272" />
+        <location filename="../../ui/settings_dialog.py" line="276" />
         <source>Also notify when an SPG comes back</source>
         <translation>Beri tahu juga saat SPG kembali</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="275" />
+        <location filename="../../ui/settings_dialog.py" line="279" />
         <source>Grace period (seconds not seen before 'grace')</source>
         <translation>Masa tenggang (detik tidak terlihat sebelum 'tenggang')</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="276" />
+        <location filename="../../ui/settings_dialog.py" line="280" />
         <source>Absent after (seconds not seen)</source>
         <translation>Tidak hadir setelah (detik tidak terlihat)</translation>
     </message>
@@ -1130,165 +1451,165 @@ Periksa Pengaturan (kamera, paket model) dan log di {logs}.</translation>
         <translation>Shift (bawaan untuk semua SPG; tanpa hari dicentang = selalu bertugas):</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="280" />
+        <location filename="../../ui/settings_dialog.py" line="284" />
         <source>Shifts, breaks, holidays and days off: see the Shifts tab.</source>
         <translation>Shift, istirahat, hari libur dan cuti: lihat tab Shift.</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="287" />
+        <location filename="../../ui/settings_dialog.py" line="291" />
         <source>Send alerts to Telegram</source>
         <translation>Kirim peringatan ke Telegram</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="291" />
-        <location filename="../../ui/settings_dialog.py" line="293" />
+        <location filename="../../ui/settings_dialog.py" line="295" />
+        <location filename="../../ui/settings_dialog.py" line="297" />
         <source>(saved, hidden)</source>
         <translation>(tersimpan, disembunyikan)</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="291" />
+        <location filename="../../ui/settings_dialog.py" line="295" />
         <source>bot token from @BotFather</source>
         <translation>token bot dari @BotFather</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="293" />
+        <location filename="../../ui/settings_dialog.py" line="297" />
         <source>chat id, e.g. -1001234567890</source>
         <translation>ID chat, mis. -1001234567890</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="294" />
+        <location filename="../../ui/settings_dialog.py" line="298" />
         <source>Send test message</source>
         <translation>Kirim pesan uji</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="300" />
+        <location filename="../../ui/settings_dialog.py" line="304" />
         <source>Bot token</source>
         <translation>Token bot</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="301" />
+        <location filename="../../ui/settings_dialog.py" line="305" />
         <source>Chat id</source>
         <translation>ID chat</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="314" />
+        <location filename="../../ui/settings_dialog.py" line="318" />
         <source>Active: {engine} · {pack} · {provider}</source>
         <translation>Aktif: {engine} · {pack} · {provider}</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="317" />
+        <location filename="../../ui/settings_dialog.py" line="321" />
         <source>Use a pack folder…</source>
         <translation>Pakai folder paket…</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="319" />
+        <location filename="../../ui/settings_dialog.py" line="323" />
         <source>Import a pack…</source>
         <translation>Impor paket…</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="321" />
+        <location filename="../../ui/settings_dialog.py" line="325" />
         <source>Download a pack</source>
         <translation>Unduh paket</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="332" />
+        <location filename="../../ui/settings_dialog.py" line="336" />
         <source>Engine</source>
         <translation>Mesin</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="350" />
+        <location filename="../../ui/settings_dialog.py" line="354" />
         <source>Open folder</source>
         <translation>Buka folder</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="356" />
+        <location filename="../../ui/settings_dialog.py" line="360" />
         <source>Outlet name</source>
         <translation>Nama outlet</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="357" />
+        <location filename="../../ui/settings_dialog.py" line="361" />
         <source>Time zone</source>
         <translation>Zona waktu</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="358" />
+        <location filename="../../ui/settings_dialog.py" line="362" />
         <source>Language (after restart)</source>
         <translation>Bahasa (setelah mulai ulang)</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="359" />
+        <location filename="../../ui/settings_dialog.py" line="363" />
         <source>Data folder</source>
         <translation>Folder data</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="360" />
+        <location filename="../../ui/settings_dialog.py" line="364" />
         <source>To use another data folder start the console with --data-dir or set SPG_DATA_DIR.</source>
         <translation>Untuk memakai folder data lain, jalankan konsol dengan --data-dir atau atur SPG_DATA_DIR.</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="372" />
+        <location filename="../../ui/settings_dialog.py" line="376" />
         <source>Recognition threshold must be a number between -1 and 1, or empty (got {v!r}).</source>
         <translation>Ambang pengenalan harus angka antara -1 dan 1, atau kosong (diisi {v!r}).</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="394" />
+        <location filename="../../ui/settings_dialog.py" line="398" />
         <source>Telegram is switched on but the bot token or chat id is missing.</source>
         <translation>Telegram dinyalakan tetapi token bot atau ID chat belum diisi.</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="401" />
-        <location filename="../../ui/settings_dialog.py" line="404" />
+        <location filename="../../ui/settings_dialog.py" line="405" />
+        <location filename="../../ui/settings_dialog.py" line="408" />
         <source>Not saved. Please fix:</source>
         <translation>Tidak disimpan. Mohon perbaiki:</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="409" />
+        <location filename="../../ui/settings_dialog.py" line="413" />
         <source>Not saved: cannot write the settings file ({err}).</source>
         <translation>Tidak disimpan: berkas pengaturan tidak bisa ditulis ({err}).</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="425" />
+        <location filename="../../ui/settings_dialog.py" line="429" />
         <source>Sending…</source>
         <translation>Mengirim…</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="435" />
+        <location filename="../../ui/settings_dialog.py" line="439" />
         <source>Sent. Check the Telegram chat.</source>
         <translation>Terkirim. Periksa chat Telegram.</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="435" />
         <location filename="../../ui/settings_dialog.py" line="439" />
+        <location filename="../../ui/settings_dialog.py" line="443" />
         <source>Not sent: {why}</source>
         <translation>Tidak terkirim: {why}</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="444" />
+        <location filename="../../ui/settings_dialog.py" line="448" />
         <source>Model pack folder</source>
         <translation>Folder paket model</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="456" />
+        <location filename="../../ui/settings_dialog.py" line="460" />
         <source>Done. Save to use it; re-index the gallery afterwards if the model changed.</source>
         <translation>Selesai. Simpan untuk memakainya; indeks ulang galeri jika modelnya berubah.</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="460" />
+        <location filename="../../ui/settings_dialog.py" line="464" />
         <source>Failed: {why}</source>
         <translation>Gagal: {why}</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="465" />
+        <location filename="../../ui/settings_dialog.py" line="469" />
         <source>Folder with the model pack (.onnx files)</source>
         <translation>Folder paket model (berkas .onnx)</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="472" />
+        <location filename="../../ui/settings_dialog.py" line="476" />
         <source>Importing…</source>
         <translation>Mengimpor…</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="480" />
+        <location filename="../../ui/settings_dialog.py" line="484" />
         <source>Downloading {name}…</source>
         <translation>Mengunduh {name}…</translation>
     </message>
@@ -1296,210 +1617,210 @@ Periksa Pengaturan (kamera, paket model) dan log di {logs}.</translation>
 <context>
     <name>ShiftEditor</name>
     <message>
-        <location filename="../../ui/shift_editor.py" line="102" />
+        <location filename="../../ui/shift_editor.py" line="101" />
         <source>Everyone (default schedule)</source>
         <translation>Semua orang (jadwal bawaan)</translation>
     </message>
     <message>
-        <location filename="../../ui/shift_editor.py" line="105" />
+        <location filename="../../ui/shift_editor.py" line="104" />
         <source>Own weekly schedule (otherwise the default one)</source>
         <translation>Jadwal mingguan sendiri (selain itu jadwal bawaan)</translation>
     </message>
     <message>
-        <location filename="../../ui/shift_editor.py" line="107" />
+        <location filename="../../ui/shift_editor.py" line="106" />
         <source>Works</source>
         <translation>Masuk</translation>
     </message>
     <message>
-        <location filename="../../ui/shift_editor.py" line="107" />
-        <location filename="../../ui/shift_editor.py" line="132" />
+        <location filename="../../ui/shift_editor.py" line="106" />
+        <location filename="../../ui/shift_editor.py" line="135" />
         <source>Start</source>
         <translation>Mulai</translation>
     </message>
     <message>
-        <location filename="../../ui/shift_editor.py" line="107" />
-        <location filename="../../ui/shift_editor.py" line="133" />
+        <location filename="../../ui/shift_editor.py" line="106" />
+        <location filename="../../ui/shift_editor.py" line="136" />
         <source>End</source>
         <translation>Selesai</translation>
     </message>
     <message>
-        <location filename="../../ui/shift_editor.py" line="108" />
+        <location filename="../../ui/shift_editor.py" line="107" />
         <source>Breaks</source>
         <translation>Istirahat</translation>
     </message>
     <message>
-        <location filename="../../ui/shift_editor.py" line="108" />
+        <location filename="../../ui/shift_editor.py" line="107" />
         <source>Late tolerance</source>
         <translation>Toleransi terlambat</translation>
     </message>
     <message>
-        <location filename="../../ui/shift_editor.py" line="109" />
+        <location filename="../../ui/shift_editor.py" line="108" />
         <source>Absent if late beyond</source>
         <translation>Tidak hadir jika terlambat lebih dari</translation>
     </message>
     <message>
-        <location filename="../../ui/shift_editor.py" line="112" />
+        <location filename="../../ui/shift_editor.py" line="111" />
         <source>Mon</source>
         <translation>Sen</translation>
     </message>
     <message>
-        <location filename="../../ui/shift_editor.py" line="112" />
+        <location filename="../../ui/shift_editor.py" line="111" />
         <source>Tue</source>
         <translation>Sel</translation>
     </message>
     <message>
-        <location filename="../../ui/shift_editor.py" line="112" />
+        <location filename="../../ui/shift_editor.py" line="111" />
         <source>Wed</source>
         <translation>Rab</translation>
     </message>
     <message>
-        <location filename="../../ui/shift_editor.py" line="112" />
+        <location filename="../../ui/shift_editor.py" line="111" />
         <source>Thu</source>
         <translation>Kam</translation>
     </message>
     <message>
-        <location filename="../../ui/shift_editor.py" line="112" />
+        <location filename="../../ui/shift_editor.py" line="111" />
         <source>Fri</source>
         <translation>Jum</translation>
     </message>
     <message>
-        <location filename="../../ui/shift_editor.py" line="112" />
+        <location filename="../../ui/shift_editor.py" line="111" />
         <source>Sat</source>
         <translation>Sab</translation>
     </message>
     <message>
-        <location filename="../../ui/shift_editor.py" line="113" />
+        <location filename="../../ui/shift_editor.py" line="112" />
         <source>Sun</source>
         <translation>Min</translation>
     </message>
     <message>
-        <location filename="../../ui/shift_editor.py" line="119" />
-        <location filename="../../ui/shift_editor.py" line="128" />
+        <location filename="../../ui/shift_editor.py" line="122" />
+        <location filename="../../ui/shift_editor.py" line="131" />
         <source> min</source>
         <translation> mnt</translation>
     </message>
     <message>
-        <location filename="../../ui/shift_editor.py" line="122" />
+        <location filename="../../ui/shift_editor.py" line="125" />
         <source>round down</source>
         <translation>bulatkan ke bawah</translation>
     </message>
     <message>
-        <location filename="../../ui/shift_editor.py" line="122" />
+        <location filename="../../ui/shift_editor.py" line="125" />
         <source>round up</source>
         <translation>bulatkan ke atas</translation>
     </message>
     <message>
-        <location filename="../../ui/shift_editor.py" line="123" />
+        <location filename="../../ui/shift_editor.py" line="126" />
         <source>round to the nearest</source>
         <translation>bulatkan ke terdekat</translation>
     </message>
     <message>
-        <location filename="../../ui/shift_editor.py" line="132" />
+        <location filename="../../ui/shift_editor.py" line="135" />
         <source>Date</source>
         <translation>Tanggal</translation>
     </message>
     <message>
-        <location filename="../../ui/shift_editor.py" line="132" />
+        <location filename="../../ui/shift_editor.py" line="135" />
         <source>Kind</source>
         <translation>Jenis</translation>
     </message>
     <message>
-        <location filename="../../ui/shift_editor.py" line="132" />
+        <location filename="../../ui/shift_editor.py" line="135" />
         <source>Who</source>
         <translation>Siapa</translation>
     </message>
     <message>
-        <location filename="../../ui/shift_editor.py" line="133" />
+        <location filename="../../ui/shift_editor.py" line="136" />
         <source>Name</source>
         <translation>Nama</translation>
     </message>
     <message>
-        <location filename="../../ui/shift_editor.py" line="141" />
+        <location filename="../../ui/shift_editor.py" line="144" />
         <source>Add a day</source>
         <translation>Tambah hari</translation>
     </message>
     <message>
-        <location filename="../../ui/shift_editor.py" line="143" />
+        <location filename="../../ui/shift_editor.py" line="146" />
         <source>Remove selected</source>
         <translation>Hapus yang dipilih</translation>
     </message>
     <message>
-        <location filename="../../ui/shift_editor.py" line="145" />
+        <location filename="../../ui/shift_editor.py" line="148" />
         <source>Import CSV…</source>
         <translation>Impor CSV…</translation>
     </message>
     <message>
-        <location filename="../../ui/shift_editor.py" line="151" />
+        <location filename="../../ui/shift_editor.py" line="154" />
         <source>Schedule of</source>
         <translation>Jadwal untuk</translation>
     </message>
     <message>
-        <location filename="../../ui/shift_editor.py" line="154" />
+        <location filename="../../ui/shift_editor.py" line="157" />
         <source>Weekly pattern (shift times in the outlet's time zone; an end before the start runs past midnight and counts for the day it starts)</source>
         <translation>Pola mingguan (jam shift dalam zona waktu outlet; jam selesai sebelum jam mulai berarti melewati tengah malam dan dihitung untuk hari shift dimulai)</translation>
     </message>
     <message>
-        <location filename="../../ui/shift_editor.py" line="159" />
+        <location filename="../../ui/shift_editor.py" line="166" />
         <source>Overtime after the shift end</source>
         <translation>Lembur setelah shift selesai</translation>
     </message>
     <message>
-        <location filename="../../ui/shift_editor.py" line="161" />
+        <location filename="../../ui/shift_editor.py" line="168" />
         <source>Round to a multiple of</source>
         <translation>Bulatkan ke kelipatan</translation>
     </message>
     <message>
-        <location filename="../../ui/shift_editor.py" line="162" />
+        <location filename="../../ui/shift_editor.py" line="168" />
         <source>Rounding</source>
         <translation>Pembulatan</translation>
     </message>
     <message>
-        <location filename="../../ui/shift_editor.py" line="163" />
+        <location filename="../../ui/shift_editor.py" line="169" />
         <source>Less than this is no overtime</source>
         <translation>Kurang dari ini bukan lembur</translation>
     </message>
     <message>
-        <location filename="../../ui/shift_editor.py" line="164" />
+        <location filename="../../ui/shift_editor.py" line="173" />
         <source>Holidays, days off and one-day shifts</source>
         <translation>Hari libur, cuti dan shift satu hari</translation>
     </message>
     <message>
-        <location filename="../../ui/shift_editor.py" line="242" />
+        <location filename="../../ui/shift_editor.py" line="261" />
         <source>Breaks on {day}: {text!r} is not a time range; write it as 12:00-13:00.</source>
         <translation>Istirahat hari {day}: {text!r} bukan rentang waktu; tulis seperti 12:00-13:00.</translation>
     </message>
     <message>
-        <location filename="../../ui/shift_editor.py" line="256" />
+        <location filename="../../ui/shift_editor.py" line="275" />
         <source>Holiday</source>
         <translation>Hari libur</translation>
     </message>
     <message>
-        <location filename="../../ui/shift_editor.py" line="256" />
+        <location filename="../../ui/shift_editor.py" line="275" />
         <source>Day off</source>
         <translation>Cuti</translation>
     </message>
     <message>
-        <location filename="../../ui/shift_editor.py" line="256" />
+        <location filename="../../ui/shift_editor.py" line="275" />
         <source>One-day shift</source>
         <translation>Shift satu hari</translation>
     </message>
     <message>
-        <location filename="../../ui/shift_editor.py" line="260" />
+        <location filename="../../ui/shift_editor.py" line="279" />
         <source>Everyone</source>
         <translation>Semua orang</translation>
     </message>
     <message>
-        <location filename="../../ui/shift_editor.py" line="298" />
+        <location filename="../../ui/shift_editor.py" line="317" />
         <source>Calendar CSV</source>
         <translation>CSV kalender</translation>
     </message>
     <message>
-        <location filename="../../ui/shift_editor.py" line="307" />
+        <location filename="../../ui/shift_editor.py" line="326" />
         <source>Not imported: {err}</source>
         <translation>Tidak diimpor: {err}</translation>
     </message>
     <message>
-        <location filename="../../ui/shift_editor.py" line="315" />
+        <location filename="../../ui/shift_editor.py" line="334" />
         <source>Imported {n} day(s); {skipped} for other outlets left out.</source>
         <translation>{n} hari diimpor; {skipped} untuk outlet lain dilewati.</translation>
     </message>
@@ -1722,10 +2043,16 @@ terlihat {today} kali hari ini · {crops} potongan</translation>
 <context>
     <name>launch</name>
     <message>
+        <location filename="../../ui/hq_launch.py" line="50" />
         <location filename="../../ui/launch.py" line="82" />
         <location filename="../../ui/launch.py" line="92" />
         <source>The data folder {dir} cannot be used: {err}. Choose another with --data-dir or SPG_DATA_DIR.</source>
         <translation>Folder data {dir} tidak bisa dipakai: {err}. Pilih folder lain dengan --data-dir atau SPG_DATA_DIR.</translation>
+    </message>
+    <message>
+        <location filename="../../ui/hq_launch.py" line="56" />
+        <source>No central database: give --db postgresql://user:password@host/database, or set SPG_CENTRAL_URL in the environment or in the data folder's .env.</source>
+        <translation>Belum ada database pusat: berikan --db postgresql://user:password@host/database, atau isi SPG_CENTRAL_URL di environment atau di berkas .env folder data.</translation>
     </message>
     <message>
         <location filename="../../ui/launch.py" line="99" />
@@ -1739,6 +2066,7 @@ Details are in {log}.</source>
 Rincian ada di {log}.</translation>
     </message>
     <message>
+        <location filename="../../ui/hq_launch.py" line="41" />
         <location filename="../../ui/launch.py" line="76" />
         <location filename="../../ui/launch.py" line="118" />
         <source>The settings are not valid:
