@@ -37,6 +37,7 @@ from core.attendance_api import (
     SpgPresence as SpgPresence,  # its home is the interface; importable here too
 )
 from core.camera_watch import CameraEvent, CameraWatch
+from core.central.link_state import LinkState
 from core.clock import as_clock
 from core.events_backend import ALERT_PENDING, ALERT_SKIPPED, EventStoreError, StateRow
 from core.events_db import EventStore
@@ -51,6 +52,8 @@ log = logging.getLogger(__name__)
 MAX_CAPTURE_LAG_S = 5.0
 STORE_RETRY_S = 5.0
 GALLERY_CHECK_S = 0.3
+CENTRAL_STATUS_EVERY_S = 5.0
+"""How often the SPG list and camera counts handed to the central replicator are refreshed."""
 NO_VIEW_SPLIT_S = 3.0
 """An SPG out of view this long has their presence interval split (a shorter blink stays presence)."""
 
@@ -62,10 +65,17 @@ def _secret(v: Any) -> str:
 
 class AttendanceService:
     def __init__(self, cfg: Any, store: Any, outbox: Any | None, clock: Any,
-                 gallery_names: Callable[[], dict[str, str]]):
+                 gallery_names: Callable[[], dict[str, str]], central: Any | None = None,
+                 central_problem: str | None = None):
         self.cfg = cfg
         self.store = store
         self.outbox = outbox
+        self.central = central
+        """The :class:`core.central.replicator.CentralReplicator` (None: no central database, or it could
+        not be set up: ``central_problem`` says why)."""
+        self._central_problem = central_problem
+        self._central_status_at: float | None = None
+        self._cameras = (0, 0)
         self.clock = as_clock(clock)
         self.gallery_names = gallery_names
         self.tz = ZoneInfo(cfg.outlet.timezone)
@@ -269,6 +279,7 @@ class AttendanceService:
         cameras stopped on purpose (a video file that played to its end): no view, but no outage alert.
         Call it once per router loop, before :meth:`tick`."""
         live = {cam: bool(ok) and cam not in ended for cam, ok in camera_live.items()}
+        self._cameras = (sum(1 for ok in live.values() if ok), len(live))
         self.engine.set_health(live, bool(inference_ok))
         watched = {cam: ok for cam, ok in live.items() if cam not in ended}
         self._camera_alerts.extend(self.cameras.update(watched, self.clock.time(), self.clock.monotonic()))
@@ -284,6 +295,7 @@ class AttendanceService:
         self.store.heartbeat(now)
         self._flush_due()
         self._split_no_view()
+        self._central_status(now)
         try:
             self._camera_alerts_due(now)
             self.housekeeping.run(now, self.outbox, self._names)
@@ -370,9 +382,35 @@ class AttendanceService:
                 self._interval[t.spg_id] = iid
             if aid is not None and self.outbox is not None:
                 self.outbox.notify()
+            if self.central is not None:
+                self.central.notify()
         if self.store_error is not None:
             log.warning("events database usable again; queued transitions stored")
             self.store_error = None
+
+    # --- the central database ------------------------------------------------------------------------
+    def _central_status(self, now: float) -> None:
+        """Hand the replicator what its next heartbeat carries (a reference swap: never waits on it)."""
+        if self.central is None:
+            return
+        mono = self.clock.monotonic()
+        if self._central_status_at is not None and mono - self._central_status_at < CENTRAL_STATUS_EVERY_S:
+            return
+        self._central_status_at = mono
+        from core.central.replicator import OutletStatus, SpgStatus
+
+        states = self.engine.states()
+        spgs = tuple(SpgStatus(spg, str(name), True, states[spg].state.value if spg in states else State.NOT_SEEN.value,
+                               self.shifts.on_duty(spg, now)) for spg, name in sorted(self._names.items()))
+        self.central.set_status(OutletStatus(self._cameras[0], self._cameras[1],
+                                             f"{self.cfg.engine.kind}:{self.cfg.engine.pack}", spgs))
+
+    def link_state(self) -> LinkState:
+        """The link to the central database as the console shows it."""
+        if self.central is not None:
+            state: LinkState = self.central.link_state()
+            return state
+        return LinkState(enabled=bool(self.cfg.central.enabled), last_error=self._central_problem)
 
     def _store_problem(self, exc: Exception) -> None:
         self.store_error = str(exc)
@@ -431,6 +469,8 @@ class AttendanceService:
         finally:
             if self.outbox is not None:
                 self.outbox.close()
+            if self.central is not None:  # what waits goes up now, for a bounded time (else at the next start)
+                self.central.close(flush_timeout_s=float(self.cfg.central.flush_on_exit_s))
             try:
                 self.store.close()
             except EventStoreError as exc:
@@ -442,11 +482,34 @@ def open_attendance(cfg: Any, data_dir: Any, gallery_names: Callable[[], dict[st
                     clock: Any = None) -> AttendanceService:
     """The service as the console and ``app.py run --headless`` use it: ``<data_dir>/events.db`` and, when
     ``telegram.enabled`` with a token and chat id, a Telegram outbox with its delivery thread."""
-    store = EventStore(DataLayout(Path(data_dir)).events_db)
+    layout = DataLayout(Path(data_dir))
+    store = EventStore(layout.events_db, central=bool(cfg.central.enabled))
     outbox = None
     if cfg.telegram.enabled:
         try:
             outbox = AlertOutbox.for_telegram(cfg.telegram, store)
         except Exception as exc:  # noqa: BLE001 - presence still works; the alert rows stay 'skipped'
             log.warning("Telegram alerts are off: %s", exc)
-    return AttendanceService(cfg, store, outbox, clock, gallery_names)
+    central, problem = None, None
+    if cfg.central.enabled:
+        central, problem = _open_central(cfg, store, layout)
+    return AttendanceService(cfg, store, outbox, clock, gallery_names, central=central, central_problem=problem)
+
+
+def _open_central(cfg: Any, store: EventStore, layout: DataLayout) -> tuple[Any | None, str | None]:
+    """The replicator (its thread started), or None and the sentence saying why not. Events are queued in
+    the outbox either way, so nothing is lost while the URL is being fixed."""
+    url = cfg.central.url.get_secret_value() if cfg.central.url is not None else ""
+    if not url:
+        problem = ("central.enabled is on but no central database URL is set: put the URL that 'app.py hq "
+                   "add-outlet' printed into SPG_CENTRAL_URL (the data folder's .env). Events wait at the outlet.")
+        log.warning("%s", problem)
+        return None, problem
+    from core.central.replicator import CentralReplicator
+    from core.unknown_faces import visitors_per_hour
+
+    def visitors() -> dict[float, int]:
+        return visitors_per_hour(layout.unknown_faces, cfg.storage)
+
+    return CentralReplicator(url, store, cfg.outlet, batch_size=cfg.central.batch_size,
+                             connect_timeout_s=cfg.central.connect_timeout_s, visitor_counts=visitors), None

@@ -11,6 +11,7 @@ from typing import Protocol
 
 import numpy as np
 
+from core.central.link_state import LinkState
 from core.messages import FrameResult
 from core.presence import Transition
 
@@ -83,6 +84,10 @@ class AttendanceApi(Protocol):
 
     def status(self) -> AttendanceStatus:
         """Database health and the alert outbox's depth and failures, cheap enough for every second."""
+        ...
+
+    def link_state(self) -> LinkState:
+        """The link to the central database (``enabled`` False when none is configured)."""
         ...
 
     def close(self) -> None: ...

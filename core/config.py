@@ -12,7 +12,7 @@ enroll / identify / gallery / models commands and the self-test (:func:`load_con
 The data folder is resolved once, before any of that (:func:`resolve_data_dir`): ``--data-dir``, else
 ``SPG_DATA_DIR``, else ``data_dir`` of the config files, else the OS per-user folder.
 
-Secrets (Telegram token and chat id) come only from the environment: the process environment, over
+Secrets (Telegram token and chat id; the central database URL may also be set in YAML) come from the environment: the process environment, over
 ``<data folder>/.env`` (saved from Settings), over the repository's ``.env``. They are never read from
 YAML, so they cannot end up in a committed file. RTSP passwords live in camera URLs and are masked
 everywhere they are shown (see :mod:`core.secrets`).
@@ -41,6 +41,7 @@ ENV_TELEGRAM_CHAT_ID = "SPG_TELEGRAM_CHAT_ID"
 ENV_MQTT_URL = "SPG_MQTT_URL"
 ENV_MQTT_USERNAME = "SPG_MQTT_USERNAME"
 ENV_MQTT_PASSWORD = "SPG_MQTT_PASSWORD"
+ENV_CENTRAL_URL = "SPG_CENTRAL_URL"
 
 
 class ConfigError(Exception):
@@ -373,6 +374,23 @@ class MqttConfig(_Section):
         return v.strip()
 
 
+class CentralConfig(_Section):
+    """The brand's central PostgreSQL (issue 13): this outlet replicates its events into it."""
+
+    enabled: bool = False
+    url: SecretStr | None = Field(None, exclude=True)
+    """``postgresql://<outlet role>:<password>@host:5432/db?sslmode=require``, as ``app.py hq add-outlet``
+    printed it. Best kept in ``SPG_CENTRAL_URL`` (environment or the data folder's ``.env``), which wins over
+    YAML; never written back to ``settings.yaml`` (it holds a password)."""
+    share_gallery: bool = False
+    """Pull SPGs (with their face samples) assigned to this outlet from HQ; off: face data stays here."""
+    batch_size: int = Field(500, ge=1, le=10_000)
+    """Events sent to the central database in one transaction."""
+    flush_on_exit_s: float = Field(10.0, ge=0.0, le=300.0)
+    """At shutdown, how long to keep sending what is waiting before giving up (it goes up at the next start)."""
+    connect_timeout_s: float = Field(5.0, gt=0.0, le=120.0)
+
+
 class LoggingConfig(_Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
@@ -389,6 +407,7 @@ class AppConfig(_Section):
     attendance: AttendanceConfig = Field(default_factory=AttendanceConfig)
     storage: StorageConfig = Field(default_factory=StorageConfig)
     telegram: TelegramConfig = Field(default_factory=TelegramConfig)
+    central: CentralConfig = Field(default_factory=CentralConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
     monitoring: MonitoringConfig = Field(default_factory=MonitoringConfig)
     mqtt: MqttConfig = Field(default_factory=MqttConfig)
@@ -646,6 +665,8 @@ def load_config(
     if env.telegram_chat_id is not None and env.telegram_chat_id.get_secret_value():
         cfg.telegram.chat_id = env.telegram_chat_id
     _apply_mqtt_env(cfg, env)
+    if env.central_url is not None and env.central_url.get_secret_value():
+        cfg.central.url = env.central_url
     register_config_secrets(cfg)
     return cfg
 
@@ -681,6 +702,8 @@ def register_config_secrets(cfg: AppConfig) -> None:
             register_secret(secret.get_secret_value())
     for cam in cfg.cameras:
         register_secret(url_password(cam.source))
+    if cfg.central.url is not None:
+        register_secret(url_password(cfg.central.url.get_secret_value()))
 
 
 def _blame(layers: list[tuple[str, dict[str, Any]]], exc: ValidationError) -> str | None:

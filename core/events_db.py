@@ -24,6 +24,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from core.central import outbox as central_outbox
 from core.events_backend import (
     ALERT_PENDING,
     ALERT_SKIPPED,
@@ -54,8 +55,12 @@ class EventStore:
     """
 
     def __init__(self, path: Path | str, *, timeout_s: float = 2.0, recover: bool = True,
-                 wall: Callable[[], float] = time.time, mono: Callable[[], float] = time.monotonic):
+                 wall: Callable[[], float] = time.time, mono: Callable[[], float] = time.monotonic,
+                 central: bool = False):
         self.path = Path(path)
+        self.central = central
+        """Queue transitions, intervals and alerts for the central database (``central_outbox``), each in
+        the transaction that writes it."""
         self.recovered_from: Path | None = None
         self._lock = threading.RLock()
         self._wall = wall
@@ -176,14 +181,14 @@ class EventStore:
         if self._heartbeat is None:
             self._heartbeat = hb
 
-    @staticmethod
-    def _write_buffer(c: sqlite3.Connection, hits: list[Hit], touch: dict[int, float], hb: float | None) -> None:
+    def _write_buffer(self, c: sqlite3.Connection, hits: list[Hit], touch: dict[int, float], hb: float | None) -> None:
         if hits:
             c.executemany("INSERT INTO hits (ts, spg_id, camera_id, similarity) VALUES (?, ?, ?, ?)", hits)
         for iid, ls in touch.items():
             c.execute("UPDATE intervals SET last_seen = MAX(last_seen, ?) WHERE id = ?", (ls, iid))
             c.execute("UPDATE spg_state SET last_seen = MAX(COALESCE(last_seen, 0), ?) WHERE interval_id = ?",
                       (ls, iid))
+            self._queue(central_outbox.queue_interval, c, iid)
         if hb is not None:
             c.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('heartbeat', ?)", (repr(hb),))
 
@@ -201,10 +206,33 @@ class EventStore:
             try:
                 with self._tx() as c:
                     self._write_buffer(c, hits, touch, hb)
-                    return self._record(c, t, state, interval, alert)
+                    tid, iid, aid = self._record(c, t, state, interval, alert)
+                    self._queue(central_outbox.queue_transition, c, tid)
+                    self._queue(central_outbox.queue_interval, c, self._changed_interval(c, t.spg_id, interval, iid))
+                    self._queue(central_outbox.queue_alert, c, aid)
+                    return tid, iid, aid
             except EventStoreError:
                 self._restore_buffer(hits, touch, hb)
                 raise
+
+    def _queue(self, fn: Callable[[sqlite3.Connection, Any, float], None], c: sqlite3.Connection, row_id: Any) -> None:
+        if self.central:
+            fn(c, row_id, self._wall())
+
+    @staticmethod
+    def _changed_interval(c: sqlite3.Connection, spg_id: str, interval: tuple[str, Any] | None,
+                          now_iid: int | None) -> int | None:
+        """The interval a transition opened or closed (None when it touched none)."""
+        if interval is None:
+            return None
+        if interval[0] == "open":
+            return now_iid
+        iid = interval[1][0]
+        if iid is None:
+            row = c.execute("SELECT id FROM intervals WHERE spg_id = ? AND closed = 1 ORDER BY id DESC LIMIT 1",
+                            (spg_id,)).fetchone()
+            iid = row[0] if row else None
+        return int(iid) if iid is not None else None
 
     @staticmethod
     def _record(c: sqlite3.Connection, t: Any, state: StateRow, interval: tuple[str, Any] | None,
@@ -260,6 +288,7 @@ class EventStore:
                 c.execute("UPDATE intervals SET closed = 1 WHERE id = ?", (interval_id,))
                 c.execute("UPDATE spg_state SET interval_id = NULL WHERE spg_id = ? AND interval_id = ?",
                           (spg_id, interval_id))
+                self._queue(central_outbox.queue_interval, c, interval_id)
 
     def open_interval(self, spg_id: str, start: float) -> int:
         """Start a presence interval for an SPG who is PRESENT (after :meth:`close_interval`)."""
@@ -267,6 +296,7 @@ class EventStore:
             iid = int(c.execute("INSERT INTO intervals (spg_id, start, last_seen) VALUES (?, ?, ?)",
                                 (spg_id, start, start)).lastrowid or 0)
             c.execute("UPDATE spg_state SET interval_id = ? WHERE spg_id = ?", (iid, spg_id))
+            self._queue(central_outbox.queue_interval, c, iid)
             return iid
 
     def load_states(self) -> list[StateRow]:
@@ -285,9 +315,11 @@ class EventStore:
     def add_alert(self, created: float, spg_id: str | None, kind: str, text: str, photo: bytes | None = None,
                   status: str = ALERT_PENDING) -> int:
         with self._tx() as c:
-            return int(c.execute("INSERT INTO alerts (created, spg_id, kind, text, photo, status) "
-                                 "VALUES (?, ?, ?, ?, ?, ?)",
-                                 (created, spg_id, kind, text, photo, status)).lastrowid or 0)
+            aid = int(c.execute("INSERT INTO alerts (created, spg_id, kind, text, photo, status) "
+                                "VALUES (?, ?, ?, ?, ?, ?)",
+                                (created, spg_id, kind, text, photo, status)).lastrowid or 0)
+            self._queue(central_outbox.queue_alert, c, aid)
+            return aid
 
     _ALERT_COLS = "id, created, spg_id, kind, text, photo, status, attempts, next_attempt, last_error, sent_at"
 
@@ -303,6 +335,7 @@ class EventStore:
         with self._tx() as c:
             c.execute("UPDATE alerts SET status = 'sent', sent_at = ?, attempts = attempts + 1, message_id = ?, "
                       "last_error = NULL WHERE id = ?", (ts, message_id, alert_id))
+            self._queue(central_outbox.queue_alert, c, alert_id)
 
     def mark_alert_retry(self, alert_id: int, next_attempt: float, error: str) -> None:
         with self._tx() as c:
@@ -313,6 +346,7 @@ class EventStore:
         with self._tx() as c:
             c.execute("UPDATE alerts SET status = 'failed', attempts = attempts + 1, last_error = ? WHERE id = ?",
                       (error, alert_id))
+            self._queue(central_outbox.queue_alert, c, alert_id)
 
     def alerts_between(self, start: float, end: float) -> list[AlertRow]:
         rows = self._read(f"SELECT {self._ALERT_COLS} FROM alerts WHERE created >= ? AND created < ? ORDER BY id",
@@ -373,11 +407,43 @@ class EventStore:
         with self._lock:
             self.flush()
             with self._tx() as c:
+                skipped = [r[0] for r in c.execute("SELECT id FROM alerts WHERE spg_id = ? AND status = ?",
+                                                   (spg_id, ALERT_PENDING))]
+                open_ivs = [r[0] for r in c.execute("SELECT id FROM intervals WHERE spg_id = ? AND closed = 0",
+                                                    (spg_id,))]
                 n = c.execute("UPDATE alerts SET status = ?, photo = NULL, last_error = ? WHERE spg_id = ? AND "
                               "status = ?", (ALERT_SKIPPED, why, spg_id, ALERT_PENDING)).rowcount
                 c.execute("UPDATE intervals SET closed = 1 WHERE spg_id = ? AND closed = 0", (spg_id,))
+                for aid in skipped:
+                    self._queue(central_outbox.queue_alert, c, aid)
+                for iid in open_ivs:
+                    self._queue(central_outbox.queue_interval, c, iid)
                 c.execute("DELETE FROM spg_state WHERE spg_id = ?", (spg_id,))
                 return int(n)
+
+    # --- the outbox towards the central database (core.central.outbox.OutboxSource) ---------------------
+    def outbox_instance(self) -> str:
+        value = self.get_meta("central_instance")
+        if not value:  # a file whose meta row was lost: a new token (its keys cannot clash with the old ones)
+            import secrets
+
+            value = secrets.token_hex(8)
+            self.set_meta("central_instance", value)
+        return value
+
+    def outbox_batch(self, limit: int) -> list[central_outbox.OutboxRow]:
+        with self._lock:
+            try:
+                return central_outbox.read_batch(self.conn, limit)
+            except sqlite3.Error as exc:
+                raise store_error(self.path, exc) from None
+
+    def outbox_done(self, rows: list[central_outbox.OutboxRow]) -> None:
+        with self._tx() as c:
+            central_outbox.delete_done(c, rows)
+
+    def outbox_waiting(self) -> int:
+        return int(self._read("SELECT count(*) FROM central_outbox")[0][0])
 
     def close(self) -> None:
         """Write what is buffered and close. When that last write fails (read-only file, full disk) the file

@@ -8,6 +8,7 @@ Tables (schema versioned with ``PRAGMA user_version`` and the :data:`MIGRATIONS`
 * ``alerts``       alerts and their delivery state: the persistent outbox
 * ``spg_state``    the current state of every SPG, so presence resumes after a restart
 * ``meta``         key/value (heartbeat, last daily summary, ...)
+* ``central_outbox`` rows waiting to go up to the brand's central database, in order (v3)
 
 A damaged file is moved aside (``events.db.corrupt-<time>``, never deleted) and every readable row is
 copied into a fresh database (:func:`recover`). :func:`store_error` turns any ``sqlite3`` error into the
@@ -58,9 +59,19 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE alerts ADD COLUMN message_id INTEGER;
     """,
+    # v3: the outbox towards the central database (core.central.replicator), written in the same transaction
+    # as the rows it carries. ``key`` names the local row ("t:<transition id>", "i:<interval id>",
+    # "a:<alert id>"): a row that changes again (an interval growing, an alert delivered) replaces its
+    # waiting entry and moves to the end. ``central_instance`` makes the keys unique per events.db at HQ.
+    """
+    CREATE TABLE IF NOT EXISTS central_outbox (
+        id INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE, kind TEXT NOT NULL, payload TEXT NOT NULL,
+        queued REAL NOT NULL);
+    INSERT OR IGNORE INTO meta (key, value) VALUES ('central_instance', lower(hex(randomblob(8))));
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
-TABLES = ("meta", "hits", "transitions", "intervals", "alerts", "spg_state")
+TABLES = ("meta", "hits", "transitions", "intervals", "alerts", "spg_state", "central_outbox")
 
 _FULL, _READONLY, _CANTOPEN, _CORRUPT, _NOTADB, _BUSY, _LOCKED, _IOERR = 13, 8, 14, 11, 26, 5, 6, 10
 NEARLY_FULL_BYTES = 1 << 20
@@ -222,7 +233,9 @@ def salvage(old: Path, conn: sqlite3.Connection) -> int:
                     break  # the rest of this table is unreadable
                 if row is None:
                     break
-                conn.execute(f"INSERT OR IGNORE INTO {table} ({', '.join(use)}) VALUES "
+                # meta: the old file's values win (its central_instance keeps HQ's keys the same)
+                verb = "INSERT OR REPLACE" if table == "meta" else "INSERT OR IGNORE"
+                conn.execute(f"{verb} INTO {table} ({', '.join(use)}) VALUES "
                              f"({', '.join('?' * len(use))})", row)
                 copied += 1
         except sqlite3.DatabaseError:

@@ -78,6 +78,16 @@ def list_unknown(folder: Path, storage: StorageConfig, now: float | None = None)
     return out[: storage.unknown_max]
 
 
+def visitors_per_hour(folder: Path, storage: StorageConfig, now: float | None = None) -> dict[float, int]:
+    """Unknown faces kept (one crop per unknown track) per hour, as {hour start (epoch s): count}, over the
+    retention window: the anonymous visitor counts HQ sees (no face data goes with them)."""
+    out: dict[float, int] = {}
+    for crop in list_unknown(folder, storage, now):
+        hour = float(int(crop.timestamp // 3600) * 3600)
+        out[hour] = out.get(hour, 0) + 1
+    return out
+
+
 def prune_unknown(folder: Path, storage: StorageConfig, now: float | None = None) -> int:
     """Delete crops older than the retention or beyond ``unknown_max``; returns how many."""
     now = now if now is not None else time.time()

@@ -15,6 +15,7 @@ import cv2
 import numpy as np
 
 from core.attendance_api import AttendanceApi, AttendanceStatus, PipelineHealth, Snapshot, SpgPresence
+from core.central.link_state import LinkState
 from core.config import AppConfig, CameraConfig
 from core.gallery import Negative, Person, Sample
 from core.messages import CameraMetrics, CameraState, CameraStatus, FaceResult, FrameResult
@@ -100,6 +101,8 @@ class FakeAttendance:
         self.state: dict[str, State] = {}
         self.health: tuple[dict[str, bool], bool, set[str]] | None = None
         self.closed = False
+        self.link = LinkState()
+        """What :meth:`link_state` answers (a test sets it to show a central link in the status bar)."""
 
     def on_frame_result(self, result: FrameResult, snapshot: Snapshot = None) -> list[Transition]:
         for f in result.faces:
@@ -133,6 +136,9 @@ class FakeAttendance:
 
     def status(self) -> AttendanceStatus:
         return AttendanceStatus(store_ok=True)
+
+    def link_state(self) -> LinkState:
+        return self.link
 
     def close(self) -> None:
         self.closed = True

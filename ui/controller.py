@@ -97,6 +97,7 @@ class PipelineController(QThread):
     camera_rates = Signal(object)  # {camera_id: (processed fps, mean latency ms)}
     presence_changed = Signal(object)  # list[PresenceRow]
     event_logged = Signal(object)  # UiEvent (not 'event': that would hide QObject.event)
+    link_changed = Signal(object)  # core.central.link_state.LinkState: the central database link
 
     def __init__(
         self,
@@ -239,6 +240,8 @@ class PipelineController(QThread):
             self._emit_rows(batch.presence)
         if batch.rates is not None:
             self.camera_rates.emit(batch.rates)
+        if batch.link is not None:
+            self.link_changed.emit(batch.link)
 
     def _engine_info(self, pipeline: PipelineApi) -> dict[str, str]:
         info = {"pack": str(self.cfg.engine.pack or "")}
@@ -281,7 +284,8 @@ class PipelineController(QThread):
         attendance service here, in the controller thread (the console itself keeps running)."""
         same_rest = cfg.model_dump(exclude={"cameras"}) == self.cfg.model_dump(exclude={"cameras"}) and \
             cfg.telegram.token == self.cfg.telegram.token and cfg.telegram.chat_id == self.cfg.telegram.chat_id and \
-            cfg.mqtt.username == self.cfg.mqtt.username and cfg.mqtt.password == self.cfg.mqtt.password
+            cfg.mqtt.username == self.cfg.mqtt.username and cfg.mqtt.password == self.cfg.mqtt.password and \
+            cfg.central.url == self.cfg.central.url
         if same_rest and self.router is not None:
             self.router.sync_cameras(self.cfg.cameras, cfg.cameras)
             self.cfg = cfg

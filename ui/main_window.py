@@ -17,10 +17,13 @@ from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QMessageBox, QSplitter, QTabWidget, QVBoxLayout, QWidget
 
+from core.central.link_state import LinkState
 from core.config import AppConfig
 from core.messages import InferenceStats
 from core.paths import DataLayout
+from core.secrets import redact
 from ui.camera_grid import CameraGrid
+from ui.central_link import CentralLinkLabel
 from ui.charts import ChartsPanel
 from ui.controller import PipelineController
 from ui.engine_service import EngineService
@@ -112,6 +115,9 @@ class MainWindow(QMainWindow):
         self.summary = QLabel(self.tr("no SPG enrolled"))
         self.engine_label = QLabel(self.tr("starting…"))
         self.statusBar().addWidget(self.summary)
+        self.central_link = CentralLinkLabel(cfg.outlet.timezone)
+        self._link_error: str | None = None
+        self.statusBar().addPermanentWidget(self.central_link)
         self.statusBar().addPermanentWidget(self.engine_label)
         self._build_menus()
         if demo:
@@ -135,6 +141,7 @@ class MainWindow(QMainWindow):
         self.controller.stats.connect(self._on_stats)
         self.controller.failed.connect(self._on_failed)
         self.controller.started_ok.connect(self._on_started)
+        self.controller.link_changed.connect(self._on_link)
         self.grid.visible_changed.connect(self.controller.set_visible)
         self.presence_model.summary_changed.connect(self.summary.setText)
         self.gallery_manager.changed.connect(self._gallery_changed)
@@ -230,6 +237,12 @@ class MainWindow(QMainWindow):
             self.engine_info.setdefault("provider", prov)
         self.engine_label.setText(self.tr("{engine} · {provider} · {lat:.0f} ms").format(
             engine=eng, provider=prov, lat=stats.latency_p50_ms))
+
+    def _on_link(self, state: LinkState) -> None:
+        self.central_link.show_state(state)
+        if state.last_error and state.last_error != self._link_error:  # each new problem once in the log
+            self.events.add_event(UiEvent(time.time(), "info", redact(state.last_error)))
+        self._link_error = state.last_error
 
     def _on_started(self, info: dict[str, str]) -> None:
         self.engine_info.update(info)

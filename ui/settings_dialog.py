@@ -394,6 +394,7 @@ class SettingsDialog(QDialog):
         new = AppConfig.model_validate(data)
         new.telegram.token = SecretStr(self.tg_token.text().strip()) if self.tg_token.text().strip() else self.cfg.telegram.token
         new.telegram.chat_id = SecretStr(self.tg_chat.text().strip()) if self.tg_chat.text().strip() else self.cfg.telegram.chat_id
+        new.central.url = self.cfg.central.url  # from SPG_CENTRAL_URL / YAML; never in settings.yaml
         if new.telegram.enabled and (new.telegram.token is None or new.telegram.chat_id is None):
             raise ValueError(self.tr("Telegram is switched on but the bot token or chat id is missing."))
         return new

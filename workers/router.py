@@ -67,6 +67,8 @@ class RouterBatch:
     """Presence rows, when due (``presence_every_s``) or after a transition; None otherwise."""
     rates: dict[str, tuple[float, float]] | None = None
     """About once a second: camera id -> (processed frames/s, mean latency ms) since the last figures."""
+    link: LinkState | None = None
+    """The link to the central database, when it changed since the last step (also on the first step)."""
 
 
 def unknown_keeper_for(cfg: AppConfig, data_dir: Path) -> UnknownFaceKeeper:
@@ -128,6 +130,7 @@ class Router:
         self._states: dict[str, CameraState] = {}
         self._health = HealthWatch()
         self._last_presence = -1e18
+        self._last_link: LinkState | None = None
         self._last_rates = clock()
         self._counts: dict[str, int] = defaultdict(int)
         self._latency: dict[str, float] = defaultdict(float)
@@ -235,6 +238,9 @@ class Router:
             self.attendance.on_pipeline_health(self._health.camera_live(), self._health.inference_ok(),
                                                self._health.ended())
             out.transitions.extend(self.attendance.tick())
+            link = self.attendance.link_state()
+            if link != self._last_link:
+                out.link = self._last_link = link
         now = self._clock()
         if self._presence_every_s is not None and self.attendance is not None and (
                 out.transitions or now - self._last_presence >= self._presence_every_s):

@@ -19,9 +19,9 @@ SELECT o.outlet_id, coalesce(s.name, o.name), coalesce(s.timezone, o.timezone),
        coalesce(s.events_waiting, 0),
        s.last_heartbeat IS NOT NULL AND s.last_heartbeat > now() - make_interval(secs => %(offline)s),
        (SELECT count(*) FROM spg.spgs p WHERE p.outlet_id = o.outlet_id AND p.active),
-       (SELECT count(*) FROM spg.spgs p WHERE p.outlet_id = o.outlet_id AND p.active AND p.state = 'PRESENT'),
+       (SELECT count(*) FROM spg.spgs p WHERE p.outlet_id = o.outlet_id AND p.active AND lower(p.state) = 'present'),
        (SELECT count(*) FROM spg.spgs p WHERE p.outlet_id = o.outlet_id AND p.active AND p.on_shift),
-       (SELECT count(*) FROM spg.spgs p WHERE p.outlet_id = o.outlet_id AND p.active AND p.state = 'ABSENT'),
+       (SELECT count(*) FROM spg.spgs p WHERE p.outlet_id = o.outlet_id AND p.active AND lower(p.state) = 'absent'),
        (SELECT count(*) FROM spg.alerts a WHERE a.outlet_id = o.outlet_id AND a.status = 'pending')
 FROM spg.outlets o LEFT JOIN spg.outlet_status s ON s.outlet_id = o.outlet_id
 ORDER BY o.outlet_id
