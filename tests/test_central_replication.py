@@ -299,3 +299,25 @@ def test_a_database_never_initialised_is_refused_with_a_sentence(pg_server, tmp_
     o.rep.sync_once()
     assert "schema version 0" in o.svc.link_state().last_error and "app.py hq init" in o.svc.link_state().last_error
     o.close()
+
+
+def test_central_url_from_the_data_folders_env_is_used_masked_and_never_saved(tmp_path, monkeypatch):
+    from core.config import load_config, save_config, settings_file
+    from core.secrets import redact
+
+    monkeypatch.delenv("SPG_CENTRAL_URL", raising=False)
+    data = tmp_path / "data"
+    data.mkdir()
+    url = "postgresql://spg_outlet_jkt01:Zq9%40s3cr#t!x@hq.example.com:5432/brand?sslmode=require"
+    (data / ".env").write_text(f"SPG_CENTRAL_URL={url}\n", encoding="utf-8")
+    (tmp_path / "app.yaml").write_text("central:\n  enabled: true\n", encoding="utf-8")
+    cfg = load_config(data_dir=data, base=tmp_path / "app.yaml", dev=tmp_path / "none.yaml",
+                      env_file=tmp_path / "none.env")
+    assert cfg.central.enabled and cfg.central.url is not None and cfg.central.url.get_secret_value() == url
+    # the password is masked wherever it shows, in every spelling, also outside a URL
+    for shown in (url, "Zq9%40s3cr#t!x", "Zq9@s3cr#t!x"):
+        assert "s3cr" not in redact(f"failed: {shown}")
+    assert "s3cr" not in repr(cfg) and "s3cr" not in str(cfg.model_dump())
+    save_config(cfg, settings_file(data))
+    saved = settings_file(data).read_text(encoding="utf-8")
+    assert "s3cr" not in saved and "hq.example.com" not in saved and "enabled: true" in saved

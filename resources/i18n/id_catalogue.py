@@ -237,6 +237,12 @@ ID.update({  # HQ console (app.py hq)
     "No central database: give --db postgresql://user:password@host/database, or set SPG_CENTRAL_URL in the environment or in the data folder's .env.":
         "Belum ada database pusat: berikan --db postgresql://user:password@host/database, atau isi SPG_CENTRAL_URL di environment atau di berkas .env folder data.",
 })
+ID.update({  # the central database link (issue 13)
+    "Central: connected": "Pusat: tersambung",
+    "Central: offline since {time}": "Pusat: terputus sejak {time}",
+    "Central: not connected": "Pusat: belum tersambung",
+    "{n} events waiting": "{n} kejadian menunggu",
+})
 PREFIX = {  # multi-line sources: translate by their first line
     "The cameras could not be started:": "Kamera tidak bisa dijalankan:\n{msg}\n\nPeriksa Pengaturan (kamera, paket model) dan log di {logs}.",
 }

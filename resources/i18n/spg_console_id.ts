@@ -359,6 +359,29 @@
     </message>
 </context>
 <context>
+    <name>CentralLinkLabel</name>
+    <message>
+        <location filename="../../ui/central_link.py" line="29" />
+        <source>Central: connected</source>
+        <translation>Pusat: tersambung</translation>
+    </message>
+    <message>
+        <location filename="../../ui/central_link.py" line="32" />
+        <source>Central: offline since {time}</source>
+        <translation>Pusat: terputus sejak {time}</translation>
+    </message>
+    <message>
+        <location filename="../../ui/central_link.py" line="34" />
+        <source>Central: not connected</source>
+        <translation>Pusat: belum tersambung</translation>
+    </message>
+    <message>
+        <location filename="../../ui/central_link.py" line="36" />
+        <source>{n} events waiting</source>
+        <translation>{n} kejadian menunggu</translation>
+    </message>
+</context>
+<context>
     <name>EventLog</name>
     <message>
         <location filename="../../ui/event_log.py" line="47" />
@@ -720,138 +743,138 @@
 <context>
     <name>MainWindow</name>
     <message>
-        <location filename="../../ui/main_window.py" line="72" />
-        <location filename="../../ui/main_window.py" line="300" />
+        <location filename="../../ui/main_window.py" line="75" />
+        <location filename="../../ui/main_window.py" line="313" />
         <source>SPG Presence Console — {outlet}</source>
         <translation>SPG Presence Console — {outlet}</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.py" line="86" />
+        <location filename="../../ui/main_window.py" line="89" />
         <source>Presence</source>
         <translation>Kehadiran</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.py" line="87" />
+        <location filename="../../ui/main_window.py" line="90" />
         <source>Gallery</source>
         <translation>Galeri</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.py" line="88" />
+        <location filename="../../ui/main_window.py" line="91" />
         <source>Unknown faces</source>
         <translation>Wajah tak dikenal</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.py" line="89" />
+        <location filename="../../ui/main_window.py" line="92" />
         <source>Charts</source>
         <translation>Grafik</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.py" line="106" />
+        <location filename="../../ui/main_window.py" line="109" />
         <source>Event log</source>
         <translation>Log kejadian</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.py" line="112" />
+        <location filename="../../ui/main_window.py" line="115" />
         <source>no SPG enrolled</source>
         <translation>belum ada SPG terdaftar</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.py" line="113" />
+        <location filename="../../ui/main_window.py" line="116" />
         <source>starting…</source>
         <translation>memulai…</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.py" line="119" />
+        <location filename="../../ui/main_window.py" line="125" />
         <source>Demo outlet: the cameras play recorded footage of demo SPGs. To set up your outlet, open Settings → Cameras and add your cameras (Test connection shows a picture); the console opens your outlet from its next start, where you enroll your SPGs in the Gallery tab.</source>
         <translation>Outlet demo: kamera memutar rekaman SPG demo. Untuk menyiapkan outlet Anda, buka Pengaturan → Kamera dan tambahkan kamera Anda (Uji sambungan menampilkan gambar); konsol membuka outlet Anda mulai saat dijalankan berikutnya, lalu daftarkan SPG Anda di tab Galeri.</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.py" line="123" />
+        <location filename="../../ui/main_window.py" line="129" />
         <source>No camera configured yet: open Settings → Cameras to add one.</source>
         <translation>Belum ada kamera: buka Pengaturan → Kamera untuk menambahkan.</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.py" line="154" />
+        <location filename="../../ui/main_window.py" line="161" />
         <source>&amp;File</source>
         <translation>&amp;Berkas</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.py" line="155" />
+        <location filename="../../ui/main_window.py" line="162" />
         <source>Export attendance report…</source>
         <translation>Ekspor laporan kehadiran…</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.py" line="160" />
+        <location filename="../../ui/main_window.py" line="167" />
         <source>Quit</source>
         <translation>Keluar</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.py" line="164" />
+        <location filename="../../ui/main_window.py" line="171" />
         <source>&amp;Gallery</source>
         <translation>&amp;Galeri</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.py" line="165" />
+        <location filename="../../ui/main_window.py" line="172" />
         <source>Enroll from photos…</source>
         <translation>Daftar dari foto…</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.py" line="168" />
+        <location filename="../../ui/main_window.py" line="175" />
         <source>Enroll from camera…</source>
         <translation>Daftar dari kamera…</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.py" line="171" />
+        <location filename="../../ui/main_window.py" line="178" />
         <source>&amp;Settings</source>
         <translation>&amp;Pengaturan</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.py" line="172" />
+        <location filename="../../ui/main_window.py" line="179" />
         <source>Settings…</source>
         <translation>Pengaturan…</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.py" line="176" />
+        <location filename="../../ui/main_window.py" line="183" />
         <source>&amp;Help</source>
         <translation>&amp;Bantuan</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.py" line="177" />
+        <location filename="../../ui/main_window.py" line="184" />
         <source>About</source>
         <translation>Tentang</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.py" line="231" />
+        <location filename="../../ui/main_window.py" line="238" />
         <source>{engine} · {provider} · {lat:.0f} ms</source>
         <translation>{engine} · {provider} · {lat:.0f} ms</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.py" line="236" />
+        <location filename="../../ui/main_window.py" line="249" />
         <source>running</source>
         <translation>berjalan</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.py" line="237" />
+        <location filename="../../ui/main_window.py" line="250" />
         <source>Pipeline started</source>
         <translation>Pipeline dimulai</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.py" line="240" />
+        <location filename="../../ui/main_window.py" line="253" />
         <source>Pipeline problem: {msg}</source>
         <translation>Masalah pipeline: {msg}</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.py" line="241" />
+        <location filename="../../ui/main_window.py" line="254" />
         <source>stopped</source>
         <translation>berhenti</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.py" line="242" />
+        <location filename="../../ui/main_window.py" line="255" />
         <source>The camera pipeline stopped</source>
         <translation>Pipeline kamera berhenti</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.py" line="243" />
+        <location filename="../../ui/main_window.py" line="256" />
         <source>The cameras could not be started:
 {msg}
 
@@ -862,22 +885,22 @@ Check Settings (cameras, model pack) and the log in {logs}.</source>
 Periksa Pengaturan (kamera, paket model) dan log di {logs}.</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.py" line="287" />
+        <location filename="../../ui/main_window.py" line="300" />
         <source>Your outlet's settings are saved. Close and start the console again to leave the demo and use your cameras.</source>
         <translation>Pengaturan outlet Anda tersimpan. Tutup lalu jalankan konsol lagi untuk keluar dari demo dan memakai kamera Anda.</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.py" line="289" />
+        <location filename="../../ui/main_window.py" line="302" />
         <source>Settings saved for your outlet (used from the next start)</source>
         <translation>Pengaturan disimpan untuk outlet Anda (dipakai mulai saat dijalankan berikutnya)</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.py" line="301" />
+        <location filename="../../ui/main_window.py" line="314" />
         <source>Settings saved and applied</source>
         <translation>Pengaturan disimpan dan diterapkan</translation>
     </message>
     <message>
-        <location filename="../../ui/main_window.py" line="324" />
+        <location filename="../../ui/main_window.py" line="337" />
         <source>Stopping cameras…</source>
         <translation>Menghentikan kamera…</translation>
     </message>
@@ -1035,67 +1058,67 @@ Periksa Pengaturan (kamera, paket model) dan log di {logs}.</translation>
 <context>
     <name>PipelineController</name>
     <message>
-        <location filename="../../ui/controller.py" line="265" />
+        <location filename="../../ui/controller.py" line="269" />
         <source>Camera {cam} added</source>
         <translation>Kamera {cam} ditambahkan</translation>
     </message>
     <message>
-        <location filename="../../ui/controller.py" line="268" />
+        <location filename="../../ui/controller.py" line="272" />
         <source>Camera {cam} removed</source>
         <translation>Kamera {cam} dihapus</translation>
     </message>
     <message>
-        <location filename="../../ui/controller.py" line="276" />
+        <location filename="../../ui/controller.py" line="280" />
         <source>Could not apply a change: {err}</source>
         <translation>Perubahan tidak bisa diterapkan: {err}</translation>
     </message>
     <message>
-        <location filename="../../ui/controller.py" line="287" />
+        <location filename="../../ui/controller.py" line="293" />
         <source>Restarting the cameras with the new settings…</source>
         <translation>Menjalankan ulang kamera dengan pengaturan baru…</translation>
     </message>
     <message>
-        <location filename="../../ui/controller.py" line="220" />
+        <location filename="../../ui/controller.py" line="222" />
         <source>Camera {cam} is live</source>
         <translation>Kamera {cam} aktif</translation>
     </message>
     <message>
-        <location filename="../../ui/controller.py" line="221" />
+        <location filename="../../ui/controller.py" line="223" />
         <source>Camera {cam} is reconnecting</source>
         <translation>Kamera {cam} menyambung ulang</translation>
     </message>
     <message>
-        <location filename="../../ui/controller.py" line="222" />
+        <location filename="../../ui/controller.py" line="224" />
         <source>Camera {cam} failed</source>
         <translation>Kamera {cam} gagal</translation>
     </message>
     <message>
-        <location filename="../../ui/controller.py" line="301" />
+        <location filename="../../ui/controller.py" line="307" />
         <source>PRESENT</source>
         <translation>HADIR</translation>
     </message>
     <message>
-        <location filename="../../ui/controller.py" line="301" />
+        <location filename="../../ui/controller.py" line="307" />
         <source>GRACE</source>
         <translation>TENGGANG</translation>
     </message>
     <message>
-        <location filename="../../ui/controller.py" line="301" />
+        <location filename="../../ui/controller.py" line="307" />
         <source>ABSENT</source>
         <translation>TIDAK HADIR</translation>
     </message>
     <message>
-        <location filename="../../ui/controller.py" line="302" />
+        <location filename="../../ui/controller.py" line="308" />
         <source>NOT SEEN</source>
         <translation>BELUM TERLIHAT</translation>
     </message>
     <message>
-        <location filename="../../ui/controller.py" line="309" />
+        <location filename="../../ui/controller.py" line="315" />
         <source>{name}: {state}</source>
         <translation>{name}: {state}</translation>
     </message>
     <message>
-        <location filename="../../ui/controller.py" line="307" />
+        <location filename="../../ui/controller.py" line="313" />
         <source>{name} is ABSENT (away longer than allowed)</source>
         <translation>{name} TIDAK HADIR (pergi lebih lama dari batas)</translation>
     </message>
@@ -1552,64 +1575,64 @@ Periksa Pengaturan (kamera, paket model) dan log di {logs}.</translation>
         <translation>Ambang pengenalan harus angka antara -1 dan 1, atau kosong (diisi {v!r}).</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="398" />
+        <location filename="../../ui/settings_dialog.py" line="399" />
         <source>Telegram is switched on but the bot token or chat id is missing.</source>
         <translation>Telegram dinyalakan tetapi token bot atau ID chat belum diisi.</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="405" />
-        <location filename="../../ui/settings_dialog.py" line="408" />
+        <location filename="../../ui/settings_dialog.py" line="406" />
+        <location filename="../../ui/settings_dialog.py" line="409" />
         <source>Not saved. Please fix:</source>
         <translation>Tidak disimpan. Mohon perbaiki:</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="413" />
+        <location filename="../../ui/settings_dialog.py" line="414" />
         <source>Not saved: cannot write the settings file ({err}).</source>
         <translation>Tidak disimpan: berkas pengaturan tidak bisa ditulis ({err}).</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="429" />
+        <location filename="../../ui/settings_dialog.py" line="430" />
         <source>Sending…</source>
         <translation>Mengirim…</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="439" />
+        <location filename="../../ui/settings_dialog.py" line="440" />
         <source>Sent. Check the Telegram chat.</source>
         <translation>Terkirim. Periksa chat Telegram.</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="439" />
-        <location filename="../../ui/settings_dialog.py" line="443" />
+        <location filename="../../ui/settings_dialog.py" line="440" />
+        <location filename="../../ui/settings_dialog.py" line="444" />
         <source>Not sent: {why}</source>
         <translation>Tidak terkirim: {why}</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="448" />
+        <location filename="../../ui/settings_dialog.py" line="449" />
         <source>Model pack folder</source>
         <translation>Folder paket model</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="460" />
+        <location filename="../../ui/settings_dialog.py" line="461" />
         <source>Done. Save to use it; re-index the gallery afterwards if the model changed.</source>
         <translation>Selesai. Simpan untuk memakainya; indeks ulang galeri jika modelnya berubah.</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="464" />
+        <location filename="../../ui/settings_dialog.py" line="465" />
         <source>Failed: {why}</source>
         <translation>Gagal: {why}</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="469" />
+        <location filename="../../ui/settings_dialog.py" line="470" />
         <source>Folder with the model pack (.onnx files)</source>
         <translation>Folder paket model (berkas .onnx)</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="476" />
+        <location filename="../../ui/settings_dialog.py" line="477" />
         <source>Importing…</source>
         <translation>Mengimpor…</translation>
     </message>
     <message>
-        <location filename="../../ui/settings_dialog.py" line="484" />
+        <location filename="../../ui/settings_dialog.py" line="485" />
         <source>Downloading {name}…</source>
         <translation>Mengunduh {name}…</translation>
     </message>
