@@ -97,3 +97,10 @@ def test_headless_outlets_replicate_into_one_hq(pg_server, fresh_central_db, tmp
     assert ("gwb", "not_seen", "present") in _local_transitions(data)
     assert "not yet sent to the central database; they go up at the next start" in stderr
     assert central_transitions(fresh_central_db, "sby03") == []
+    # neither password is in any file the outlets wrote (logs, databases, settings), only in their .env
+    for folder in (outlets["jkt01"][0], outlets["bdg02"][0], data):
+        for f in folder.rglob("*"):
+            if f.is_file() and f.name != ".env":
+                blob = f.read_bytes()
+                assert password.encode() not in blob and b"wrong-password" not in blob, f
+    assert (data / "logs" / "console.log").read_text(encoding="utf-8").count("refused this outlet's login") >= 1

@@ -241,6 +241,7 @@ class Router:
             link = self.attendance.link_state()
             if link != self._last_link:
                 out.link = self._last_link = link
+                self.set_central_link(link)
         now = self._clock()
         if self._presence_every_s is not None and self.attendance is not None and (
                 out.transitions or now - self._last_presence >= self._presence_every_s):

@@ -373,8 +373,9 @@ class CentralReplicator:
             self._wake.clear()
 
     def flush(self, timeout_s: float) -> bool:
-        """Send what is waiting, for at most about ``timeout_s`` of real time (a pending backoff is skipped).
-        True when nothing is left. Without a running thread, the passes run here."""
+        """Send what is waiting, for at most about ``timeout_s`` of real time (a pending backoff is skipped:
+        one more connection attempt is made, and a failed one ends the flush). True when nothing is left.
+        Without a running thread, the passes run here."""
         deadline = time.monotonic() + timeout_s
         self._flushing = True
         try:
@@ -390,11 +391,10 @@ class CentralReplicator:
                     self.sync_once()
                 if self._state.connected and self._state.waiting == 0:
                     return True
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return False
                 if not self._state.connected:
-                    self._stop.wait(min(0.5, left))
+                    return False  # tried now and failed: shutting down is not held up by more tries
+                if deadline - time.monotonic() <= 0:
+                    return False
         finally:
             self._flushing = False
 
