@@ -321,3 +321,26 @@ def test_central_url_from_the_data_folders_env_is_used_masked_and_never_saved(tm
     save_config(cfg, settings_file(data))
     saved = settings_file(data).read_text(encoding="utf-8")
     assert "s3cr" not in saved and "hq.example.com" not in saved and "enabled: true" in saved
+
+
+def test_outbox_entries_are_written_with_their_rows_and_a_changed_row_replaces_its_waiting_entry(tmp_path, clock):
+    store = EventStore(tmp_path / "events.db", central=True)
+    svc = AttendanceService(outlet_cfg("o1", "O"), store, None, clock, lambda: NAMES)
+    feed(svc, clock, 8, spgs=("ana",))
+    kinds = [r.kind for r in store.outbox_batch(100)]
+    assert kinds[:1] == ["transition"] and "interval" in kinds
+    first = store.outbox_batch(100)
+    interval = next(r for r in first if r.kind == "interval")
+    # on its way to HQ, the interval grows (a later sighting): the replicator's ack must not drop the newer state
+    feed(svc, clock, 3, spgs=("ana",))
+    store.flush()
+    store.outbox_done(first)
+    left = store.outbox_batch(100)
+    assert [r.key for r in left] == [interval.key] and left[0].payload["last_seen"] > interval.payload["last_seen"]
+    # an events database without central queues nothing
+    plain = EventStore(tmp_path / "plain.db")
+    svc2 = AttendanceService(outlet_cfg("o2", "O"), plain, None, clock, lambda: NAMES)
+    feed(svc2, clock, 8, spgs=("ana",))
+    assert plain.transitions_between(0, 2e9) and plain.outbox_waiting() == 0
+    svc.close()
+    svc2.close()

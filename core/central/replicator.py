@@ -145,7 +145,7 @@ class CentralReplicator:
                  batch_size: int = 500, heartbeat_every_s: float = HEARTBEAT_EVERY_S,
                  connect_timeout_s: float = 5.0, base_backoff_s: float = 1.0, max_backoff_s: float = MAX_BACKOFF_S,
                  visitor_counts: Callable[[], dict[float, int]] | None = None, app_version: str = __version__,
-                 poll_s: float = 1.0, start: bool = True):
+                 poll_s: float = 1.0, gather_s: float = 0.2, start: bool = True):
         register_secret(url_password(url))
         self.url = url
         self.store = store
@@ -159,6 +159,7 @@ class CentralReplicator:
         self.visitor_counts = visitor_counts
         self.app_version = app_version
         self.poll_s = poll_s
+        self.gather_s = gather_s
         self.sent = 0
         """Outbox entries the central database committed (this run)."""
         self._status = OutletStatus()
@@ -369,8 +370,11 @@ class CentralReplicator:
             except Exception:  # noqa: BLE001 - the thread must outlive any surprise
                 log.exception("central replication pass failed")
             self._passes += 1
-            self._wake.wait(self.poll_s)
+            woken = self._wake.wait(self.poll_s)
             self._wake.clear()
+            if woken and self.gather_s > 0 and not self._flushing:
+                # let a burst of events gather: one transaction for many instead of one each
+                self._stop.wait(self.gather_s)
 
     def flush(self, timeout_s: float) -> bool:
         """Send what is waiting, for at most about ``timeout_s`` of real time (a pending backoff is skipped:
