@@ -344,3 +344,39 @@ def test_outbox_entries_are_written_with_their_rows_and_a_changed_row_replaces_i
     assert plain.transitions_between(0, 2e9) and plain.outbox_waiting() == 0
     svc.close()
     svc2.close()
+
+
+def test_the_router_never_waits_on_a_server_that_does_not_answer(tmp_path, clock):
+    """A server that accepts the connection and then says nothing (a hung HQ, a black-holing firewall): the
+    replicator's thread waits for it, the attendance calls the router makes do not, and shutdown is bounded."""
+    import socket
+    import time
+
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)
+    port = silent.getsockname()[1]
+    url = f"postgresql://spg_outlet:s3cret-pw@127.0.0.1:{port}/brand"
+    try:
+        cfg = outlet_cfg("o1", "O")
+        store = EventStore(tmp_path / "events.db", central=True)
+        rep = CentralReplicator(url, store, cfg.outlet, clock, connect_timeout_s=3, poll_s=0.05)  # thread runs
+        svc = AttendanceService(cfg, store, None, clock, lambda: NAMES, central=rep)
+        slowest = 0.0
+        for _ in range(20):
+            t0 = time.perf_counter()
+            feed(svc, clock, 1, spgs=("ana",))
+            slowest = max(slowest, time.perf_counter() - t0)
+            time.sleep(0.1)  # two seconds of real time: the thread is stuck in its connection meanwhile
+        assert slowest < 0.5, f"an attendance call took {slowest:.2f} s"
+        deadline = time.monotonic() + 10
+        while svc.link_state().last_error is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        link = svc.link_state()
+        assert "Cannot reach the central database" in link.last_error and "s3cret-pw" not in link.last_error
+        assert link.waiting > 0
+        t0 = time.monotonic()
+        svc.close()  # flush_on_exit_s is 10 s; one more try that times out ends it
+        assert time.monotonic() - t0 < 10.5
+    finally:
+        silent.close()

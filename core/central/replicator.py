@@ -333,6 +333,10 @@ class CentralReplicator:
     def _failed(self, exc: BaseException) -> None:
         sentence = describe_error(exc, self.url)
         self._disconnect()
+        try:  # events written while the attempt hung are waiting too
+            self._set(waiting=self.store.outbox_waiting())
+        except EventStoreError:
+            log.debug("outbox count not available", exc_info=True)
         self._failures += 1
         delay = min(self.max_backoff_s, self.base_backoff_s * 2 ** (self._failures - 1))
         mono = self.clock.monotonic()
