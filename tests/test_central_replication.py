@@ -380,3 +380,29 @@ def test_the_router_never_waits_on_a_server_that_does_not_answer(tmp_path, clock
         assert time.monotonic() - t0 < 10.5
     finally:
         silent.close()
+
+
+def test_the_router_hands_the_central_link_to_the_console_batch_and_the_metrics(tmp_path):
+    from prometheus_client import generate_latest
+
+    from core.central.link_state import LinkState
+    from core.config import MonitoringConfig
+    from core.metrics import Metrics
+    from tests.test_metrics import value
+    from tests.ui_fakes import FakeAttendance, FakePipeline
+    from workers.router import Router
+
+    cfg = AppConfig.model_validate({"cameras": [{"id": "cam1", "source": "v.mp4"}]})
+    att = FakeAttendance(lambda: NAMES)
+    metrics = Metrics(MonitoringConfig())
+    router = Router(FakePipeline(cfg, tmp_path), att, metrics=metrics)
+    router.start()
+    try:
+        assert router.step().link == LinkState()  # the first step says what there is (here: nothing)
+        att.link = LinkState(enabled=True, connected=False, offline_since=1.0, waiting=12, last_error="down")
+        assert router.step().link == att.link
+        assert router.step().link is None  # unchanged: nothing to hand out
+        text = generate_latest(metrics.registry).decode()
+        assert value(text, "spg_central_link_up") == 0 and value(text, "spg_central_link_waiting_events") == 12
+    finally:
+        router.close()
