@@ -14,7 +14,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from core.attendance_api import AttendanceApi, AttendanceStatus, PipelineHealth, Snapshot, SpgPresence
+from core.attendance_api import AttendanceApi, AttendanceStatus, FraudAlert, PipelineHealth, Snapshot, SpgPresence
 from core.config import AppConfig, CameraConfig
 from core.gallery import Negative, Person, Sample
 from core.messages import CameraMetrics, CameraState, CameraStatus, FaceResult, FrameResult
@@ -133,6 +133,9 @@ class FakeAttendance:
 
     def status(self) -> AttendanceStatus:
         return AttendanceStatus(store_ok=True)
+
+    def take_fraud_alerts(self) -> list[FraudAlert]:
+        return []
 
     def close(self) -> None:
         self.closed = True
