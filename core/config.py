@@ -391,7 +391,7 @@ class StillFaceConfig(_Section):
     """A recognised face whose landmarks do not move for ``seconds`` is flagged as a possible photo."""
     seconds: float = Field(60.0, gt=0.0)
     tolerance: float = Field(0.03, gt=0.0, lt=1.0)
-    """Landmark movement that is still sensor/detector noise, as a share of the face's width."""
+    """Landmark movement (mean over the points) that is still sensor/detector noise, in face widths."""
 
 
 class FraudConfig(_Section):
