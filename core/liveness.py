@@ -40,6 +40,8 @@ class LivenessVerdict:
     real_score: float
     """Summed "real" probability of the pair, halved: 0 (surely a spoof) .. 1 (surely a live face)."""
     is_real: bool
+    threshold: float
+    """The score a live face needs (``fraud.liveness.threshold``)."""
 
 
 class LivenessChecker(Protocol):
@@ -107,7 +109,7 @@ class MiniFasLiveness:
 
     def check(self, image: np.ndarray, bbox: Sequence[float] | np.ndarray) -> LivenessVerdict:
         real = float(self.scores(image, bbox)[REAL_INDEX]) / 2.0
-        return LivenessVerdict(real, real >= self.threshold)
+        return LivenessVerdict(real, real >= self.threshold, self.threshold)
 
 
 def liveness_for(cfg: Any, engine_cfg: Any, data_dir: Path) -> MiniFasLiveness:

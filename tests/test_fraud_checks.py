@@ -63,7 +63,7 @@ class CountingChecker:
 
     def check(self, image: np.ndarray, bbox: Sequence[float] | np.ndarray) -> LivenessVerdict:
         self.calls += 1
-        return LivenessVerdict(0.9 if self.real else 0.1, self.real)
+        return LivenessVerdict(0.9 if self.real else 0.1, self.real, 0.5)
 
 
 def _guard(checker, clock, **liveness):

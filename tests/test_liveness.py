@@ -66,3 +66,32 @@ def test_missing_models_are_named_with_what_to_do(tmp_path):
         MiniFasLiveness(tmp_path / "nowhere")
     text = str(err.value)
     assert "nowhere" in text and "MiniFASNetV2" in text and "fraud.liveness" in text
+
+
+def test_webcam_enrollment_refuses_a_photo_or_screen_when_liveness_is_on(tmp_path, test_pack, qtbot):
+    """What the webcam dialog runs on its engine thread (``ui.enroll_dialogs.run_enrollment``, camera frames)."""
+    from PySide6.QtWidgets import QWidget
+
+    from core.engine.factory import create_engine
+    from core.enrollment import EnrollmentError, Reason
+    from core.gallery import Gallery
+    from ui.enroll_dialogs import error_text, run_enrollment
+
+    cfg = AppConfig.model_validate({"data_dir": str(tmp_path), "engine": {"kind": "insightface", "pack": str(test_pack)},
+                                    "fraud": {"liveness": {"enabled": True, "models": str(LIVENESS_MODELS)}}})
+    engine = create_engine(cfg.engine, tmp_path)
+    gallery = Gallery(tmp_path / "gallery")
+    frames = {name: cv2.imread(str(SAMPLES / name)) for name in EXPECTED}
+    for name in ("print_attack_F1.jpg", "screen_replay_F2.jpg"):
+        with pytest.raises(EnrollmentError) as err:
+            run_enrollment(engine, gallery, "sari", "Sari", [frames[name]], cfg, source="camera")
+        assert err.value.reason is Reason.SPOOFED, name
+        w = QWidget()
+        qtbot.addWidget(w)
+        assert "photo or a screen" in error_text(w, err.value)
+    assert gallery.get("sari") is None, "nothing stored"
+    report = run_enrollment(engine, gallery, "lina", "Lina", [frames["live_T1.jpg"]], cfg, source="camera")
+    assert len(report.added) == 1, "a live face is enrolled"
+    photo_cfg = cfg.model_copy(update={"fraud": AppConfig().fraud})
+    assert len(run_enrollment(engine, gallery, "sari", "Sari", [frames["print_attack_F1.jpg"]], photo_cfg,
+                              source="camera").added) == 1, "liveness off: the same frame is accepted"

@@ -237,6 +237,14 @@ ID.update({  # HQ console (app.py hq)
     "No central database: give --db postgresql://user:password@host/database, or set SPG_CENTRAL_URL in the environment or in the data folder's .env.":
         "Belum ada database pusat: berikan --db postgresql://user:password@host/database, atau isi SPG_CENTRAL_URL di environment atau di berkas .env folder data.",
 })
+ID.update({  # presence fraud checks (liveness, still face)
+    "This face looks like a photo or a screen held up to the camera. The SPG must stand in front of the camera in person.":
+        "Wajah ini tampak seperti foto atau layar yang diarahkan ke kamera. SPG harus berdiri sendiri di depan kamera.",
+    "liveness check": "pemeriksaan keaslian wajah",
+    "face has not moved": "wajah tidak bergerak",
+    "Possible photo or screen at camera {camera}: {name} is not counted as present ({why})":
+        "Kemungkinan foto atau layar di kamera {camera}: {name} tidak dihitung hadir ({why})",
+})
 PREFIX = {  # multi-line sources: translate by their first line
     "The cameras could not be started:": "Kamera tidak bisa dijalankan:\n{msg}\n\nPeriksa Pengaturan (kamera, paket model) dan log di {logs}.",
 }
