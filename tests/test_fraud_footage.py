@@ -11,7 +11,7 @@ becomes PRESENT as usual. The still-face check flags a frozen face (identical fr
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime, time
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -25,6 +25,7 @@ from core.clock import FakeClock
 from core.config import AppConfig
 from core.events_db import EventStore
 from core.messages import FrameMeta, Fraud
+from core.reports import build_report, write_csv
 from core.telegram import TelegramClient
 from tests.compose_footage import Appearance, compose_video
 from tests.conftest import SHARED_DATA
@@ -32,6 +33,7 @@ from tests.fake_telegram import FakeTelegram
 
 SAMPLES = SHARED_DATA / "liveness"
 LIVENESS_MODELS = SHARED_DATA / "models" / "liveness"
+DAY = date(2026, 1, 5)
 VIDEO_FPS = 10.0
 PROCESS_FPS = 5.0
 PRESENCE = {"grace_seconds": 1.0, "absent_seconds": 4.0, "confirm_hits": 2, "confirm_window_s": 2.0,
@@ -66,7 +68,7 @@ def _run(cfg: AppConfig, data_dir: Path, video: Path, names: dict[str, str]):
     from workers.inference_server import GalleryWatch, InferenceCore, liveness_checker
 
     engine = create_engine(cfg.engine, data_dir)
-    clock = FakeClock(start=datetime(2026, 1, 5, 10, 0, tzinfo=ZoneInfo("Asia/Jakarta")).timestamp())
+    clock = FakeClock(start=datetime.combine(DAY, time(10, 0), tzinfo=ZoneInfo("Asia/Jakarta")).timestamp())
     core = InferenceCore(cfg, engine, GalleryWatch(data_dir, engine), liveness_checker(cfg, data_dir), clock)
     store = EventStore(data_dir / "events.db")
     cap = cv2.VideoCapture(str(video))
@@ -137,6 +139,12 @@ def test_a_photo_only_spg_is_never_present_with_liveness_on(tmp_path, test_pack)
         assert crop is not None and min(crop.shape[:2]) > 100
         assert "counter" in (m.text or m.fields.get("caption", ""))
     assert core.guards["counter"].checks <= 6, "judged per track, not per frame"
+
+    rows = {r.spg_id: r for r in build_report(EventStore(data_dir / "events.db"), cfg, DAY, DAY, None, names)}
+    assert (rows["screen"].possible_spoof, rows["print"].possible_spoof, rows["live"].possible_spoof) == (1, 1, 0)
+    assert rows["screen"].present_s == 0 and rows["print"].present_s == 0 and rows["live"].present_s > 15
+    out = write_csv(list(rows.values()), tmp_path / "day.csv", ZoneInfo("Asia/Jakarta"))
+    assert "Possible photo/screen" in out.read_text(encoding="utf-8-sig").splitlines()[0], "the report says it"
 
 
 def test_the_still_face_check_flags_a_frozen_face_and_not_a_moving_one(tmp_path, test_pack, faces_dir):
