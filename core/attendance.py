@@ -30,9 +30,8 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from core.alert_composer import AlertComposer
+from core.alert_composer import AlertComposer, crop_face
 from core.alert_outbox import AlertOutbox
-from core.alert_composer import crop_face
 from core.attendance_api import (
     AttendanceStatus,
     FraudAlert,
