@@ -160,6 +160,7 @@ class AttendanceService:
         self.compose.forget(spg_id)
         self._reopen.discard(spg_id)
         self._last_logged = {k: v for k, v in self._last_logged.items() if k[0] != spg_id}
+        self._fraud_seen = {k: v for k, v in self._fraud_seen.items() if k[0] != spg_id}
         # transitions still waiting for the database are history: kept, but without their alert
         self._unsaved = [(t, row, iv, None if t.spg_id == spg_id else alert) for t, row, iv, alert in self._unsaved]
         try:
