@@ -107,3 +107,33 @@ def test_both_checks_are_off_by_default():
     assert not cfg.fraud.liveness.enabled and not cfg.fraud.still_face.enabled
     guard = FraudGuard(cfg.fraud, CountingChecker(real=False), FakeClock())
     assert not guard.active
+
+
+def test_the_console_event_log_says_possible_photo_or_screen(qtbot, data_dir):
+    """A fraud alert from attendance reaches the event log through the one router and the controller."""
+    from core.attendance_api import FraudAlert
+    from tests.ui_fakes import FakeAttendance, FakePipeline
+    from ui.controller import PipelineController
+
+    class FlaggingAttendance(FakeAttendance):
+        sent = False
+
+        def take_fraud_alerts(self) -> list[FraudAlert]:
+            if self.sent:
+                return []
+            self.sent = True
+            return [FraudAlert(1.0, "a", "Ayu", "cam1", "liveness", "text", 0.1)]
+
+    cfg = AppConfig.model_validate({"cameras": [{"id": "cam1", "source": "v0.mp4"}]})
+    ctl = PipelineController(cfg, data_dir, pipeline_factory=lambda c, d: FakePipeline(c, d, fps=20),
+                             attendance_factory=lambda c, d, n: FlaggingAttendance(n), names=lambda: {"a": "Ayu"})
+    events = []
+    ctl.event_logged.connect(events.append)
+    ctl.start()
+    try:
+        qtbot.waitUntil(lambda: any("Possible photo or screen" in e.text for e in events), timeout=20000)
+    finally:
+        assert ctl.shutdown(20)
+    flagged = [e for e in events if "Possible photo or screen" in e.text]
+    assert len(flagged) == 1 and flagged[0].kind == "alert" and flagged[0].spg_id == "a"
+    assert "cam1" in flagged[0].text and "Ayu" in flagged[0].text
