@@ -279,6 +279,8 @@ class Router:
                 ev.camera(st)
             for t in out.transitions:
                 ev.transition(t)
+            for a in out.fraud:
+                ev.fraud(a)
         if self.attendance is None:
             return
         rows = out.presence
