@@ -24,6 +24,7 @@ from typing import IO, Any
 
 from cli.common import config_from_args, fail, positive_seconds, run_guarded
 from core.attendance import AttendanceService
+from core.attendance_api import FraudAlert
 from core.config import AppConfig
 from core.messages import FrameResult
 from core.presence import Transition
@@ -47,13 +48,18 @@ def result_line(r: FrameResult) -> dict[str, Any]:
         "latency_ms": round(r.latency_ms, 1), "frame_shape": list(r.frame_shape),
         "faces": [{"bbox": [round(v, 1) for v in f.bbox], "spg_id": f.spg_id, "similarity": round(f.similarity, 4),
                    "track_id": f.track_id, "det_score": round(f.det_score, 3), "matchable": f.matchable,
-                   "quality": f.quality} for f in r.faces],
+                   "quality": f.quality, "fraud": str(f.fraud), "liveness": f.liveness} for f in r.faces],
     }
 
 
 def transition_line(t: Transition) -> dict[str, Any]:
     return {"type": "transition", "spg_id": t.spg_id, "name": t.name, "from": t.from_state.value,
             "to": t.to_state.value, "timestamp": t.timestamp, "camera_id": t.camera_id, "alert": t.alert}
+
+
+def fraud_line(a: FraudAlert) -> dict[str, Any]:
+    return {"type": "possible_spoof", "spg_id": a.spg_id, "name": a.name, "camera_id": a.camera_id,
+            "check": a.kind, "liveness": a.liveness, "timestamp": a.timestamp}
 
 
 def open_presence(cfg: AppConfig, data_dir: Path) -> AttendanceService | None:
@@ -153,11 +159,15 @@ def _body(args: argparse.Namespace) -> int:
                       file=sys.stderr)
             for t in batch.transitions:
                 print(f"{t.spg_id}: {t.from_state.value} -> {t.to_state.value}", file=sys.stderr)
+            for a in batch.fraud:
+                print(f"{a.spg_id}: possible photo or screen at camera {a.camera_id} ({a.kind} check)", file=sys.stderr)
             if out:
                 for r in batch.results:
                     out.write(json.dumps(result_line(r)) + "\n")
                 for t in batch.transitions:
                     out.write(json.dumps(transition_line(t)) + "\n")
+                for a in batch.fraud:
+                    out.write(json.dumps(fraud_line(a)) + "\n")
                 out.flush()
     except KeyboardInterrupt:  # a second Ctrl-C, or one before the handler was installed
         pass

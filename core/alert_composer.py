@@ -65,10 +65,12 @@ class AlertComposer:
         self._crop_at.pop(spg_id, None)
 
     def photo(self, spg_id: str) -> bytes | None:
-        if not self.cfg.telegram.send_photo:
-            return None
         crop = self._crops.get(spg_id)
-        if crop is None:
+        return None if crop is None else self.encode(crop)
+
+    def encode(self, crop: np.ndarray) -> bytes | None:
+        """A face crop as the JPEG an alert carries (None when photos are off or encoding fails)."""
+        if not self.cfg.telegram.send_photo:
             return None
         try:
             ok, buf = cv2.imencode(".jpg", crop, [int(cv2.IMWRITE_JPEG_QUALITY), 85])
@@ -95,6 +97,12 @@ class AlertComposer:
         away = (t.timestamp - away_since) if away_since else 0.0
         return self.templates.render("returned", name=t.name, outlet=self.cfg.outlet.name, camera=t.camera_id or "-",
                                      time=fmt_time(t.timestamp, self.tz), away=fmt_duration(away))
+
+    def fraud_text(self, name: str, camera: str, kind: str, ts: float) -> str:
+        """'possible photo or screen at camera X' (``kind``: which check flagged it, a core.messages.Fraud)."""
+        why = self.templates.raw("fraud_still_face" if kind == "still_face" else "fraud_liveness")
+        return self.templates.render("possible_spoof", name=name, outlet=self.cfg.outlet.name, camera=camera,
+                                     time=fmt_time(ts, self.tz), why=why)
 
     def camera_offline_text(self, camera: str, since: float) -> str:
         return self.templates.render("camera_offline", camera=camera, outlet=self.cfg.outlet.name,

@@ -30,10 +30,11 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from core.alert_composer import AlertComposer
+from core.alert_composer import AlertComposer, crop_face
 from core.alert_outbox import AlertOutbox
 from core.attendance_api import (
     AttendanceStatus,
+    FraudAlert,
     SpgPresence as SpgPresence,  # its home is the interface; importable here too
 )
 from core.camera_watch import CameraEvent, CameraWatch
@@ -103,6 +104,9 @@ class AttendanceService:
         """The events database problem right now (locked file, full disk, ...), as a sentence; None when fine."""
         self._removed: set[str] = set()
         self._people_checked: float | None = None
+        self._fraud_seen: dict[tuple[str, str], float] = {}
+        """(spg, camera) -> monotonic time of its last flagged face: one alert per episode."""
+        self._fraud_alerts: list[FraudAlert] = []
         names_known = self.refresh_people()
         self._resume()
         if names_known:
@@ -166,6 +170,7 @@ class AttendanceService:
         self.compose.forget(spg_id)
         self._reopen.discard(spg_id)
         self._last_logged = {k: v for k, v in self._last_logged.items() if k[0] != spg_id}
+        self._fraud_seen = {k: v for k, v in self._fraud_seen.items() if k[0] != spg_id}
         # transitions still waiting for the database are history: kept, but without their alert
         self._unsaved = [(t, row, iv, None if t.spg_id == spg_id else alert) for t, row, iv, alert in self._unsaved]
         try:
@@ -237,6 +242,9 @@ class AttendanceService:
             spg = face.spg_id
             if not spg or not getattr(face, "matchable", True) or spg in self._removed:
                 continue
+            if face.fraud:  # a photo or a screen of the SPG: no hit, an alert once per episode
+                self._on_fraud(result, face, snapshot, now_mono)
+                continue
             wall = float(result.timestamp) if result.timestamp else now_wall
             lag = min(MAX_CAPTURE_LAG_S, max(0.0, now_wall - wall))
             for t in self.engine.hit(spg, result.camera_id, wall=wall, mono=now_mono - lag):
@@ -260,6 +268,34 @@ class AttendanceService:
                 self.compose.keep_face(spg, snapshot, face.bbox, result.frame_shape, now_mono)
         self.store.heartbeat(now_wall)
         self._flush_due()
+        return out
+
+    def _on_fraud(self, result: Any, face: Any, snapshot: Any, mono: float) -> None:
+        """A new episode (nothing flagged for this SPG at this camera within ``presence.absent_seconds``) is
+        logged, stored with the face crop as a 'possible_spoof' alert and handed to the event log."""
+        key = (str(face.spg_id), str(result.camera_id))
+        last = self._fraud_seen.get(key)
+        self._fraud_seen[key] = mono
+        if last is not None and mono - last < float(self.cfg.presence.absent_seconds):
+            return
+        wall = float(result.timestamp) if result.timestamp else self.clock.time()
+        name = self._names.get(key[0], key[0])
+        text = self.compose.fraud_text(name, key[1], str(face.fraud), wall)
+        frame = snapshot() if callable(snapshot) else snapshot
+        crop = crop_face(frame, face.bbox, result.frame_shape) if frame is not None else None
+        photo = self.compose.encode(crop) if crop is not None else None
+        log.warning("possible photo or screen of %s at camera %s (%s check, liveness %s)", key[0], key[1],
+                    face.fraud, "-" if face.liveness is None else f"{face.liveness:.2f}")
+        try:
+            self.store.add_alert(wall, key[0], "possible_spoof", text, photo, self._alert_status())
+        except EventStoreError as exc:
+            self._store_problem(exc)
+        if self.outbox is not None:
+            self.outbox.notify()
+        self._fraud_alerts.append(FraudAlert(wall, key[0], str(name), key[1], str(face.fraud), text, face.liveness))
+
+    def take_fraud_alerts(self) -> list[FraudAlert]:
+        out, self._fraud_alerts = self._fraud_alerts, []
         return out
 
     def _flush_due(self) -> None:

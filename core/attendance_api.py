@@ -60,6 +60,21 @@ class AttendanceStatus:
     """Failed delivery attempts since start (retried ones included)."""
 
 
+@dataclass(frozen=True, slots=True)
+class FraudAlert:
+    """A possible photo or screen of an SPG at a camera (one per episode, ``core.fraud_checks``)."""
+
+    timestamp: float
+    spg_id: str
+    name: str
+    camera_id: str
+    kind: str
+    """A :class:`core.messages.Fraud` value: 'liveness' or 'still_face'."""
+    text: str
+    """The alert text as it goes to the alert channel (outlet language, HTML)."""
+    liveness: float | None = None
+
+
 class AttendanceApi(Protocol):
     def on_frame_result(self, result: FrameResult, snapshot: Snapshot = None) -> list[Transition]:
         """Every matched face is a hit; returns the transitions it caused."""
@@ -88,6 +103,10 @@ class AttendanceApi(Protocol):
 
     def link_state(self) -> LinkState:
         """The link to the central database (``enabled`` False when none is configured)."""
+        ...
+
+    def take_fraud_alerts(self) -> list[FraudAlert]:
+        """The fraud alerts raised since the last call (for the event log and the headless output)."""
         ...
 
     def close(self) -> None: ...

@@ -389,6 +389,32 @@ class CentralConfig(_Section):
     flush_on_exit_s: float = Field(10.0, ge=0.0, le=300.0)
     """At shutdown, how long to keep sending what is waiting before giving up (it goes up at the next start)."""
     connect_timeout_s: float = Field(5.0, gt=0.0, le=120.0)
+class LivenessConfig(_Section):
+    enabled: bool = False
+    """Passive liveness (MiniFASNet pair) on each new track of a recognised SPG and again while it lives."""
+    models: str = "liveness"
+    """Folder of the two MiniFASNet ONNX files: a path, or a name under ``<data_dir>/models/``."""
+    threshold: float = Field(0.5, gt=0.0, lt=1.0)
+    """A face whose summed "real" probability (0..1) is below this is judged a photo or a screen."""
+    recheck_minutes: float = Field(3.0, gt=0.0)
+    """A live track is judged again this often."""
+    min_face_px: int = Field(80, ge=16)
+    """Smaller faces are not judged (too few pixels for the 80x80 inputs to say anything)."""
+
+
+class StillFaceConfig(_Section):
+    enabled: bool = False
+    """A recognised face whose landmarks do not move for ``seconds`` is flagged as a possible photo."""
+    seconds: float = Field(60.0, gt=0.0)
+    tolerance: float = Field(0.03, gt=0.0, lt=1.0)
+    """Landmark movement (mean over the points) that is still sensor/detector noise, in face widths."""
+
+
+class FraudConfig(_Section):
+    """Presence fraud checks of this outlet; both off by default (the demo and test footage are photos)."""
+
+    liveness: LivenessConfig = Field(default_factory=LivenessConfig)
+    still_face: StillFaceConfig = Field(default_factory=StillFaceConfig)
 
 
 class LoggingConfig(_Section):
@@ -408,6 +434,7 @@ class AppConfig(_Section):
     storage: StorageConfig = Field(default_factory=StorageConfig)
     telegram: TelegramConfig = Field(default_factory=TelegramConfig)
     central: CentralConfig = Field(default_factory=CentralConfig)
+    fraud: FraudConfig = Field(default_factory=FraudConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
     monitoring: MonitoringConfig = Field(default_factory=MonitoringConfig)
     mqtt: MqttConfig = Field(default_factory=MqttConfig)

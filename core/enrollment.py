@@ -25,6 +25,7 @@ from core.face_quality import dominant_face, enroll_check
 from core.gallery import Gallery, GalleryError, NewSample, Person, ReindexReport, Sample, check_path_id
 from core.identify import embed_face_crop
 from core.image_io import ImageTooLarge, decode_image, max_pixels_of
+from core.liveness import LivenessChecker
 from core.lookalikes import lookalikes_of
 
 log = logging.getLogger(__name__)
@@ -49,6 +50,8 @@ class Reason(StrEnum):
     NAME_DIFFERS = "name_differs"
     CANNOT_COMPARE = "cannot_compare"
     NOT_SAME_PERSON = "not_same_person"
+    SPOOFED = "spoofed"
+    """Liveness (``fraud.liveness``) judged the camera's face a photo or a screen."""
 
 
 MESSAGES = {
@@ -59,6 +62,8 @@ MESSAGES = {
     Reason.TOO_SMALL: "the face is too small ({px} px wide, at least {min_px} px needed). Use a closer or larger photo.",
     Reason.TOO_BLURRED: "the face is too blurred (sharpness {sharp:.0f}, at least {min_sharp:.0f} needed). "
                         "Use a sharper photo with good light.",
+    Reason.SPOOFED: "the face looks like a photo or a screen held up to the camera (liveness {score:.2f}, at least "
+                    "{threshold:.2f} needed). The SPG must stand in front of the camera in person.",
     Reason.TOO_LARGE: "the picture is {width} x {height} pixels, more than the limit of {limit:g} million pixels "
                       "(engine.max_image_megapixels). Use a smaller copy of the photo.",
 }
@@ -155,9 +160,15 @@ def usable_face(engine: FaceEngine, image: np.ndarray, label: str | None = None,
     return check.face
 
 
-def prepare_photo(engine: FaceEngine, photo: Photo, cfg=None) -> FaceSample:
+def prepare_photo(engine: FaceEngine, photo: Photo, cfg=None, liveness: LivenessChecker | None = None) -> FaceSample:
+    """The photo's one usable face; with ``liveness``, a face it judges a photo or a screen is refused."""
     img, data, suffix, label = load_image(photo, cfg)
     face = usable_face(engine, img, label, cfg)
+    if liveness is not None:
+        verdict = liveness.check(img, face.bbox)
+        if not verdict.is_real:
+            raise _error(Reason.SPOOFED, label, score=verdict.real_score,
+                         threshold=verdict.threshold)
     return FaceSample(label, img, face, engine.align(img, face), data, suffix)
 
 
@@ -184,6 +195,7 @@ def enroll_photos(
     strict: bool = False,
     source: str = "photo",
     add_to_existing: bool = False,
+    liveness: LivenessChecker | None = None,
 ) -> EnrollReport:
     """Enroll (or add samples to) an SPG from photo files or camera frames.
 
@@ -195,6 +207,9 @@ def enroll_photos(
     says the photos are meant for that SPG; even then it is not renamed ('name_differs'), and a face that
     matches none of that SPG's samples is refused ('not_same_person'): a typo in an id must never merge
     two people.
+
+    ``liveness`` (the webcam enrollment when ``fraud.liveness`` is on) refuses a face it judges a photo or a
+    screen ('spoofed').
     """
     existing = gallery.get(spg_id) if _path_safe(spg_id) else None
     try:
@@ -213,7 +228,7 @@ def enroll_photos(
     accepted: list[FaceSample] = []
     for photo in photos:
         try:
-            accepted.append(prepare_photo(engine, photo, cfg))
+            accepted.append(prepare_photo(engine, photo, cfg, liveness))
         except EnrollmentError as exc:
             report.rejected.append((exc.photo or str(photo) if not isinstance(photo, np.ndarray) else "camera frame", exc))
     if report.rejected and (strict or not accepted):

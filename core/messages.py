@@ -14,7 +14,7 @@ does ``FrameMeta.frame`` carry the pixels (the queue fallback).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import Enum, StrEnum
 
 import numpy as np
 
@@ -50,6 +50,16 @@ class FrameMeta:
     """Name of the camera's SharedMemory block (``workers.frame_buffer``); empty in queue-fallback mode."""
 
 
+class Fraud(StrEnum):
+    """Why a named face does not count as the SPG being there (``core.fraud_checks``)."""
+
+    NONE = ""
+    LIVENESS = "liveness"
+    """Passive liveness judged it a photo or a screen."""
+    STILL_FACE = "still_face"
+    """Its landmarks have not moved for ``fraud.still_face.seconds``."""
+
+
 @dataclass(frozen=True, slots=True)
 class FaceResult:
     bbox: tuple[float, float, float, float]
@@ -64,6 +74,10 @@ class FaceResult:
     """False when the face is too small or too blurred to match (drawn, not identified)."""
     quality: str = "ok"
     """'ok', 'too_small' or 'blurred'."""
+    fraud: Fraud = Fraud.NONE
+    """Set when a fraud check flags this named face: it is shown, but is no hit (attendance ignores it)."""
+    liveness: float | None = None
+    """The track's latest liveness score (0 spoof .. 1 live); None when not judged."""
 
 
 @dataclass(frozen=True, slots=True)

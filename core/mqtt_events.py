@@ -32,7 +32,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
-from core.attendance_api import SpgPresence
+from core.attendance_api import FraudAlert, SpgPresence
 from core.config import MqttConfig
 from core.messages import CameraStatus
 from core.presence import Transition
@@ -166,6 +166,12 @@ class MqttEvents:
             alert = {"kind": "absent", "spg_id": t.spg_id, "name": t.name, "timestamp": t.timestamp,
                      "camera_id": t.camera_id, "last_seen": t.last_seen, "message": redact(t.message)}
             self._put(_Msg(f"{self.base}/event/alert", _json(alert), False))
+
+    def fraud(self, a: FraudAlert) -> None:
+        """A possible photo or screen of an SPG (``core.fraud_checks``): an alert event, once per episode."""
+        alert = {"kind": "possible_spoof", "spg_id": a.spg_id, "name": a.name, "timestamp": a.timestamp,
+                 "camera_id": a.camera_id, "check": a.kind, "liveness": a.liveness}
+        self._put(_Msg(f"{self.base}/event/alert", _json(alert), False))
 
     def camera(self, st: CameraStatus) -> None:
         data = {"camera_id": st.camera_id, "state": st.state.value, "reason": redact(st.reason),

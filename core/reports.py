@@ -2,7 +2,8 @@
 
 Columns: first seen, last seen, total time present (sum of presence intervals), number of absences
 (transitions to ABSENT on duty) with their total and longest duration (from the last sighting to the
-return, clipped to the day and to the shift), alerts sent, and against the shift: late by, left early
+return, clipped to the day and to the shift), alerts sent, possible photos or screens (fraud
+checks), and against the shift: late by, left early
 by, absent for the whole shift (or late beyond its limit), break time taken, overtime (rounded as
 ``attendance.overtime`` says) and the day's code (:data:`core.attendance_rules.CODES`). The rules themselves
 are :mod:`core.attendance_rules`; days follow :meth:`core.shifts.ShiftBook.day_window` (an overnight shift
@@ -36,6 +37,7 @@ HEADERS = [
     ("shift", "Shift"), ("late_s", "Late by"), ("left_early_s", "Left early by"), ("absent_shift", "Absent (shift)"),
     ("break_s", "Break taken"), ("overtime_raw_s", "Overtime (worked)"), ("overtime_s", "Overtime (counted)"),
     ("code", "Code"),
+    ("possible_spoof", "Possible photo/screen"),
 ]
 _TIME_COLS = {"first_seen", "last_seen"}
 _DUR_COLS = {"present_s", "absent_total_s", "absent_longest_s", "no_view_s", "late_s", "left_early_s", "break_s",
@@ -66,6 +68,8 @@ class DayRow:
     """The monthly matrix's cell: hours present ("7.50") or a code of :data:`core.attendance_rules.CODES`."""
     holiday: str = ""
     """The calendar's name for the day (a holiday, a day off)."""
+    possible_spoof: int = 0
+    """Episodes of a photo or a screen of this SPG at a camera (``fraud.*`` checks): not counted as present."""
 
 
 def _days(start: date, end: date) -> list[date]:
@@ -95,7 +99,9 @@ def build_report(store: Any, cfg: Any, start: date, end: date, spg_ids: Sequence
     intervals = store.intervals_between(t0 - 86400.0, t1 + 86400.0, ids)
     absent_all = [t for t in store.transitions_between(t0 - 86400.0, t1 + 86400.0, ids) if t.to_state == "absent"]
     transitions = [t for t in absent_all if t0 <= t.ts < t1 and t.from_state in ("present", "grace")]
-    alerts = [a for a in store.alerts_between(t0, t1) if a.kind == "absent" and a.status == "sent"]
+    all_alerts = store.alerts_between(t0, t1)
+    alerts = [a for a in all_alerts if a.kind == "absent" and a.status == "sent"]
+    spoofs = [a for a in all_alerts if a.kind == "possible_spoof"]
     days = _days(start, end)
     rows: list[DayRow] = []
     total = len(ids) * len(days)
@@ -127,6 +133,7 @@ def build_report(store: Any, cfg: Any, start: date, end: date, spg_ids: Sequence
                 row.absent_longest_s = max(row.absent_longest_s, dur)
             row.no_view_s = _no_view(ivs, [t.ts for t in absent_all if t.spg_id == spg], d0, d1c)
             row.alerts_sent = sum(1 for a in alerts if a.spg_id == spg and d0 <= a.created < d1)
+            row.possible_spoof = sum(1 for a in spoofs if a.spg_id == spg and d0 <= a.created < d1)
             if span is not None:
                 row.shift = span.label
             row.late_s, row.left_early_s, row.absent_shift = verdict.late_s, verdict.left_early_s, verdict.absent_shift

@@ -267,3 +267,19 @@ def test_console_controller_serves_metrics_and_publishes_then_says_offline_on_cl
     with pytest.raises(OSError):
         scrape(port)  # the metrics server stopped with the run
     sub.close()
+
+
+def test_a_possible_photo_or_screen_is_an_alert_event(broker):  # noqa: F811
+    from core.attendance_api import FraudAlert
+
+    ev = MqttEvents(MqttConfig(enabled=True, url=broker.url), "outlet_01")
+    sub = Subscriber(broker, "spg/outlet_01/event/#")
+    ev.start()
+    try:
+        ev.fraud(FraudAlert(1234.5, "ayu", "Ayu", "counter", "liveness", "<b>text</b>", 0.12))
+        got = sub.wait_for(lambda ms: _events(ms, "spg/outlet_01/event/alert"), 10, "the alert event")
+    finally:
+        ev.close()
+        sub.close()
+    assert got[0] == {"kind": "possible_spoof", "spg_id": "ayu", "name": "Ayu", "timestamp": 1234.5,
+                      "camera_id": "counter", "check": "liveness", "liveness": 0.12}

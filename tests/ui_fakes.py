@@ -14,7 +14,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from core.attendance_api import AttendanceApi, AttendanceStatus, PipelineHealth, Snapshot, SpgPresence
+from core.attendance_api import AttendanceApi, AttendanceStatus, FraudAlert, PipelineHealth, Snapshot, SpgPresence
 from core.central.link_state import LinkState
 from core.config import AppConfig, CameraConfig
 from core.gallery import Negative, Person, Sample
@@ -139,6 +139,9 @@ class FakeAttendance:
 
     def link_state(self) -> LinkState:
         return self.link
+
+    def take_fraud_alerts(self) -> list[FraudAlert]:
+        return []
 
     def close(self) -> None:
         self.closed = True

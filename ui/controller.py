@@ -236,6 +236,11 @@ class PipelineController(QThread):
             names = self._safe_names()
             for t in batch.transitions:
                 self.event_logged.emit(self._transition_event(t, names))
+        for a in batch.fraud:
+            why = self.tr("liveness check") if a.kind == "liveness" else self.tr("face has not moved")
+            self.event_logged.emit(UiEvent(a.timestamp, "alert", self.tr(
+                "Possible photo or screen at camera {camera}: {name} is not counted as present ({why})").format(
+                camera=a.camera_id, name=a.name, why=why), a.spg_id))
         if batch.presence is not None:
             self._emit_rows(batch.presence)
         if batch.rates is not None:

@@ -88,6 +88,8 @@ def reason_texts(widget: QWidget) -> dict[Reason, str]:
                                   "checked against them. Re-index the gallery first."),
         Reason.NOT_SAME_PERSON: tr("This face does not match the photos already enrolled for this SPG. Only photos of "
                                    "the same person can be added."),
+        Reason.SPOOFED: tr("This face looks like a photo or a screen held up to the camera. The SPG must stand in "
+                           "front of the camera in person."),
     }
 
 
@@ -104,11 +106,16 @@ def error_text(widget: QWidget, exc: BaseException) -> str:
 
 def run_enrollment(engine: Any, gallery: Any, spg_id: str, name: str, photos: Sequence[Any], cfg: AppConfig | None = None,
                    source: str = "photo", add_to_existing: bool = False) -> EnrollReport:
-    """Call core.enrollment.enroll_photos (engine thread). Photos: files or camera frames (BGR arrays)."""
+    """Call core.enrollment.enroll_photos (engine thread). Photos: files or camera frames (BGR arrays). Camera
+    frames are checked for liveness when ``fraud.liveness`` is on (a photo or a phone held up is refused)."""
     from core.enrollment import enroll_photos
+    from core.liveness import liveness_for
 
+    liveness = None
+    if cfg is not None and source == "camera" and cfg.fraud.liveness.enabled:
+        liveness = liveness_for(cfg.fraud.liveness, cfg.engine, cfg.resolved_data_dir())
     return enroll_photos(engine, gallery, spg_id, name, list(photos), cfg=cfg.engine if cfg else None, source=source,
-                         add_to_existing=add_to_existing)
+                         add_to_existing=add_to_existing, liveness=liveness)
 
 
 def confirm_existing(widget: QWidget, gallery: Any, spg_id: str, name: str) -> tuple[bool, str] | None:

@@ -31,14 +31,17 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from core.clock import Clock, SystemClock
 from core.config import AppConfig
 from core.engine.base import DetectedFace, FaceEngine
 from core.face_quality import sharpness
+from core.fraud_checks import FraudGuard
 from core.gated_detection import GatedDetector
 from core.identify import gallery_matcher
+from core.liveness import LivenessChecker, LivenessError, liveness_for
 from core.logging_setup import configure_child_logging
 from core.matcher import Matcher
-from core.messages import CameraRemoved, FaceResult, FrameMeta, FrameResult, InferenceStats, Stop, WorkerError
+from core.messages import CameraRemoved, FaceResult, FrameMeta, FrameResult, Fraud, InferenceStats, Stop, WorkerError
 from core.motion import MotionDetector
 from core.regions import DetectionPlanner
 from core.secrets import redact
@@ -114,12 +117,17 @@ class GalleryWatch:
 class InferenceCore:
     """The per-batch stages: detect -> quality -> track -> batched embed -> match -> vote -> FrameResult."""
 
-    def __init__(self, cfg: AppConfig, engine: FaceEngine, gallery: GalleryWatch):
+    def __init__(self, cfg: AppConfig, engine: FaceEngine, gallery: GalleryWatch,
+                 liveness: LivenessChecker | None = None, clock: Clock | None = None):
+        """``liveness``: the checker ``fraud.liveness`` uses (:func:`liveness_checker` builds the real one)."""
         self.cfg = cfg
         self.engine = engine
         self.gallery = gallery
+        self.liveness = liveness
+        self.clock: Clock = clock if clock is not None else SystemClock()
         self.trackers: dict[str, FaceTracker] = {}
         self.detectors: dict[str, GatedDetector] = {}
+        self.guards: dict[str, FraudGuard] = {}
         self.embeddings = 0
 
     def tracker(self, camera_id: str) -> FaceTracker:
@@ -142,9 +150,17 @@ class InferenceCore:
             d = self.detectors[camera_id] = GatedDetector(self.engine, planner, motion)
         return d
 
+    def guard(self, camera_id: str) -> FraudGuard:
+        """The camera's fraud checks (``fraud.*``; inactive when both are off)."""
+        g = self.guards.get(camera_id)
+        if g is None:
+            g = self.guards[camera_id] = FraudGuard(self.cfg.fraud, self.liveness, self.clock)
+        return g
+
     def forget(self, camera_id: str) -> None:
         self.trackers.pop(camera_id, None)
         self.detectors.pop(camera_id, None)
+        self.guards.pop(camera_id, None)
 
     def quality(self, image: np.ndarray, face: DetectedFace) -> str:
         ec = self.cfg.engine
@@ -180,22 +196,41 @@ class InferenceCore:
                 self.tracker(cam).record(tid, m.spg_id, m.similarity)
         now = time.monotonic()
         out: list[FrameResult] = []
-        for meta, faces, quality, tids in per_frame:
+        for (meta, faces, quality, tids), (_, image) in zip(per_frame, frames):
             s = float(meta.scale)
             tr = self.tracker(meta.camera_id)
+            guard = self.guard(meta.camera_id)
+            if guard.active:
+                guard.retain(tr.tracks.keys())
             results = []
             for f, q, tid in zip(faces, quality, tids):
                 spg, sim = tr.identity(tid) if q == "ok" else (None, 0.0)
+                fraud, score = Fraud.NONE, None
+                if spg is not None and guard.active:
+                    verdict = guard.judge(image, tid, spg, f.bbox, np.asarray(f.landmarks))
+                    fraud, score = verdict.fraud, verdict.liveness
                 results.append(FaceResult(
                     bbox=(float(f.bbox[0]) * s, float(f.bbox[1]) * s, float(f.bbox[2]) * s, float(f.bbox[3]) * s),
                     landmarks=tuple((float(x) * s, float(y) * s) for x, y in np.asarray(f.landmarks).reshape(-1, 2)),
                     det_score=float(f.score), spg_id=spg, similarity=float(sim), track_id=int(tid),
-                    matchable=q == "ok", quality=q))
+                    matchable=q == "ok", quality=q, fraud=fraud, liveness=score))
             h, w = meta.shape[:2]
             out.append(FrameResult(meta.camera_id, meta.frame_id, meta.timestamp, meta.capture_mono, tuple(results),
                                    (int(round(h * s)), int(round(w * s))), slot=meta.slot, generation=meta.generation,
                                    latency_ms=(now - meta.capture_mono) * 1000.0))
         return out
+
+
+def liveness_checker(cfg: AppConfig, data_dir: Path) -> LivenessChecker | None:
+    """The MiniFASNet pair when ``fraud.liveness.enabled``; None (logged) when off or when its models are
+    missing: presence goes on without the check rather than stopping every camera."""
+    if not cfg.fraud.liveness.enabled:
+        return None
+    try:
+        return liveness_for(cfg.fraud.liveness, cfg.engine, data_dir)
+    except LivenessError as exc:
+        log.error("liveness check is OFF: %s", exc)
+        return None
 
 
 class StatsWindow:
@@ -313,7 +348,7 @@ def run_inference_server(cfg: AppConfig, data_dir: str, engine_spec: EngineSpec,
 def serve(cfg: AppConfig, data_dir: Path, engine: FaceEngine, input_q: Any, output_q: Any, control_q: Any,
           beat: Any = lambda: None, should_stop: Any = lambda: False) -> None:
     """The server loop (also run in a thread by ``workers.inline_pipeline``): until a :class:`Stop` arrives."""
-    core = InferenceCore(cfg, engine, GalleryWatch(data_dir, engine))
+    core = InferenceCore(cfg, engine, GalleryWatch(data_dir, engine), liveness_checker(cfg, data_dir))
     frames = FrameSource(cfg)
     stats = StatsWindow()
     last_stats = time.monotonic()

@@ -32,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from core.attendance_api import AttendanceApi, SpgPresence
+from core.attendance_api import AttendanceApi, FraudAlert, SpgPresence
 from core.central.link_state import LinkState
 from core.config import AppConfig, CameraConfig
 from core.messages import CameraState, CameraStatus, FrameResult, InferenceStats
@@ -58,6 +58,8 @@ class RouterBatch:
     stats: list[InferenceStats] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     transitions: list[Transition] = field(default_factory=list)
+    fraud: list[FraudAlert] = field(default_factory=list)
+    """Possible photos or screens of SPGs flagged this step (one per episode)."""
     display: list[FrameResult] = field(default_factory=list)
     """The newest result of each visible camera: copy its frame for the screen (nothing else is shown)."""
     skipped: int = 0
@@ -222,6 +224,8 @@ class Router:
             if self.attendance is not None:
                 out.transitions.extend(self.attendance.on_frame_result(r, frame))
             self._keep_unknown(r, frame, out)
+        if self.attendance is not None:
+            out.fraud.extend(self.attendance.take_fraud_alerts())
         for st in polled.statuses:
             if self._states.get(st.camera_id) != st.state:
                 out.state_changes.append(st)
@@ -282,6 +286,8 @@ class Router:
                 ev.camera(st)
             for t in out.transitions:
                 ev.transition(t)
+            for a in out.fraud:
+                ev.fraud(a)
         if self.attendance is None:
             return
         rows = out.presence

@@ -243,6 +243,14 @@ ID.update({  # the central database link (issue 13)
     "Central: not connected": "Pusat: belum tersambung",
     "{n} events waiting": "{n} kejadian menunggu",
 })
+ID.update({  # presence fraud checks (liveness, still face)
+    "This face looks like a photo or a screen held up to the camera. The SPG must stand in front of the camera in person.":
+        "Wajah ini tampak seperti foto atau layar yang diarahkan ke kamera. SPG harus berdiri sendiri di depan kamera.",
+    "liveness check": "pemeriksaan keaslian wajah",
+    "face has not moved": "wajah tidak bergerak",
+    "Possible photo or screen at camera {camera}: {name} is not counted as present ({why})":
+        "Kemungkinan foto atau layar di kamera {camera}: {name} tidak dihitung hadir ({why})",
+})
 PREFIX = {  # multi-line sources: translate by their first line
     "The cameras could not be started:": "Kamera tidak bisa dijalankan:\n{msg}\n\nPeriksa Pengaturan (kamera, paket model) dan log di {logs}.",
 }

@@ -48,6 +48,11 @@
         <translation>Wajah ini tidak cocok dengan foto yang sudah terdaftar untuk SPG ini. Hanya foto orang yang sama yang bisa ditambahkan.</translation>
     </message>
     <message>
+        <location filename="../../ui/enroll_dialogs.py" line="91" />
+        <source>This face looks like a photo or a screen held up to the camera. The SPG must stand in front of the camera in person.</source>
+        <translation>Wajah ini tampak seperti foto atau layar yang diarahkan ke kamera. SPG harus berdiri sendiri di depan kamera.</translation>
+    </message>
+    <message>
         <location filename="../../ui/enroll_dialogs.py" line="81" />
         <source>Type the SPG's name first.</source>
         <translation>Ketik nama SPG dulu.</translation>
@@ -1010,47 +1015,47 @@ Periksa Pengaturan (kamera, paket model) dan log di {logs}.</translation>
 <context>
     <name>PhotoEnrollDialog</name>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="177" />
+        <location filename="../../ui/enroll_dialogs.py" line="184" />
         <source>Enroll an SPG from photos</source>
         <translation>Daftarkan SPG dari foto</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="186" />
+        <location filename="../../ui/enroll_dialogs.py" line="193" />
         <source>Add photos…</source>
         <translation>Tambah foto…</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="188" />
+        <location filename="../../ui/enroll_dialogs.py" line="195" />
         <source>Remove selected</source>
         <translation>Hapus yang dipilih</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="197" />
+        <location filename="../../ui/enroll_dialogs.py" line="204" />
         <source>Photos (one face each, several photos give better recognition):</source>
         <translation>Foto (satu wajah per foto, beberapa foto membuat pengenalan lebih baik):</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="217" />
+        <location filename="../../ui/enroll_dialogs.py" line="224" />
         <source>Choose photos of the SPG</source>
         <translation>Pilih foto SPG</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="228" />
+        <location filename="../../ui/enroll_dialogs.py" line="235" />
         <source>Type the SPG's name first.</source>
         <translation>Ketik nama SPG dulu.</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="231" />
+        <location filename="../../ui/enroll_dialogs.py" line="238" />
         <source>Add at least one photo.</source>
         <translation>Tambahkan minimal satu foto.</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="235" />
+        <location filename="../../ui/enroll_dialogs.py" line="242" />
         <source>Nothing saved: choose another SPG id for a new person.</source>
         <translation>Tidak ada yang disimpan: pilih ID SPG lain untuk orang baru.</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="240" />
+        <location filename="../../ui/enroll_dialogs.py" line="247" />
         <source>Enrolling… (the face engine may take a few seconds to start)</source>
         <translation>Mendaftarkan… (mesin wajah mungkin perlu beberapa detik untuk mulai)</translation>
     </message>
@@ -1058,22 +1063,22 @@ Periksa Pengaturan (kamera, paket model) dan log di {logs}.</translation>
 <context>
     <name>PipelineController</name>
     <message>
-        <location filename="../../ui/controller.py" line="269" />
+        <location filename="../../ui/controller.py" line="274" />
         <source>Camera {cam} added</source>
         <translation>Kamera {cam} ditambahkan</translation>
     </message>
     <message>
-        <location filename="../../ui/controller.py" line="272" />
+        <location filename="../../ui/controller.py" line="277" />
         <source>Camera {cam} removed</source>
         <translation>Kamera {cam} dihapus</translation>
     </message>
     <message>
-        <location filename="../../ui/controller.py" line="280" />
+        <location filename="../../ui/controller.py" line="285" />
         <source>Could not apply a change: {err}</source>
         <translation>Perubahan tidak bisa diterapkan: {err}</translation>
     </message>
     <message>
-        <location filename="../../ui/controller.py" line="293" />
+        <location filename="../../ui/controller.py" line="298" />
         <source>Restarting the cameras with the new settings…</source>
         <translation>Menjalankan ulang kamera dengan pengaturan baru…</translation>
     </message>
@@ -1093,32 +1098,47 @@ Periksa Pengaturan (kamera, paket model) dan log di {logs}.</translation>
         <translation>Kamera {cam} gagal</translation>
     </message>
     <message>
-        <location filename="../../ui/controller.py" line="307" />
+        <location filename="../../ui/controller.py" line="240" />
+        <source>liveness check</source>
+        <translation>pemeriksaan keaslian wajah</translation>
+    </message>
+    <message>
+        <location filename="../../ui/controller.py" line="240" />
+        <source>face has not moved</source>
+        <translation>wajah tidak bergerak</translation>
+    </message>
+    <message>
+        <location filename="../../ui/controller.py" line="242" />
+        <source>Possible photo or screen at camera {camera}: {name} is not counted as present ({why})</source>
+        <translation>Kemungkinan foto atau layar di kamera {camera}: {name} tidak dihitung hadir ({why})</translation>
+    </message>
+    <message>
+        <location filename="../../ui/controller.py" line="312" />
         <source>PRESENT</source>
         <translation>HADIR</translation>
     </message>
     <message>
-        <location filename="../../ui/controller.py" line="307" />
+        <location filename="../../ui/controller.py" line="312" />
         <source>GRACE</source>
         <translation>TENGGANG</translation>
     </message>
     <message>
-        <location filename="../../ui/controller.py" line="307" />
+        <location filename="../../ui/controller.py" line="312" />
         <source>ABSENT</source>
         <translation>TIDAK HADIR</translation>
     </message>
     <message>
-        <location filename="../../ui/controller.py" line="308" />
+        <location filename="../../ui/controller.py" line="313" />
         <source>NOT SEEN</source>
         <translation>BELUM TERLIHAT</translation>
     </message>
     <message>
-        <location filename="../../ui/controller.py" line="315" />
+        <location filename="../../ui/controller.py" line="320" />
         <source>{name}: {state}</source>
         <translation>{name}: {state}</translation>
     </message>
     <message>
-        <location filename="../../ui/controller.py" line="313" />
+        <location filename="../../ui/controller.py" line="318" />
         <source>{name} is ABSENT (away longer than allowed)</source>
         <translation>{name} TIDAK HADIR (pergi lebih lama dari batas)</translation>
     </message>
@@ -1210,12 +1230,12 @@ Periksa Pengaturan (kamera, paket model) dan log di {logs}.</translation>
 <context>
     <name>PreviewThread</name>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="297" />
+        <location filename="../../ui/enroll_dialogs.py" line="304" />
         <source>Cannot open camera {src}. Check it is connected and not used by another program.</source>
         <translation>Kamera {src} tidak bisa dibuka. Pastikan kamera tersambung dan tidak dipakai program lain.</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="311" />
+        <location filename="../../ui/enroll_dialogs.py" line="318" />
         <source>The camera stopped sending pictures.</source>
         <translation>Kamera berhenti mengirim gambar.</translation>
     </message>
@@ -1440,38 +1460,6 @@ Periksa Pengaturan (kamera, paket model) dan log di {logs}.</translation>
         <location filename="../../ui/settings_dialog.py" line="280" />
         <source>Absent after (seconds not seen)</source>
         <translation>Tidak hadir setelah (detik tidak terlihat)</translation>
-    </message>
-    <message>
-        <source>Mon</source>
-        <translation>Sen</translation>
-    </message>
-    <message>
-        <source>Tue</source>
-        <translation>Sel</translation>
-    </message>
-    <message>
-        <source>Wed</source>
-        <translation>Rab</translation>
-    </message>
-    <message>
-        <source>Thu</source>
-        <translation>Kam</translation>
-    </message>
-    <message>
-        <source>Fri</source>
-        <translation>Jum</translation>
-    </message>
-    <message>
-        <source>Sat</source>
-        <translation>Sab</translation>
-    </message>
-    <message>
-        <source>Sun</source>
-        <translation>Min</translation>
-    </message>
-    <message>
-        <source>Shift (default for every SPG; no day ticked = always on duty):</source>
-        <translation>Shift (bawaan untuk semua SPG; tanpa hari dicentang = selalu bertugas):</translation>
     </message>
     <message>
         <location filename="../../ui/settings_dialog.py" line="284" />
@@ -1922,97 +1910,97 @@ terlihat {today} kali hari ini · {crops} potongan</translation>
 <context>
     <name>WebcamEnrollDialog</name>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="348" />
+        <location filename="../../ui/enroll_dialogs.py" line="355" />
         <source>Enroll an SPG from a camera</source>
         <translation>Daftarkan SPG dari kamera</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="352" />
+        <location filename="../../ui/enroll_dialogs.py" line="359" />
         <source>Local camera {n}</source>
         <translation>Kamera lokal {n}</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="354" />
+        <location filename="../../ui/enroll_dialogs.py" line="361" />
         <source>Camera: {name}</source>
         <translation>Kamera: {name}</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="357" />
+        <location filename="../../ui/enroll_dialogs.py" line="364" />
         <source>Start preview</source>
         <translation>Mulai pratinjau</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="360" />
+        <location filename="../../ui/enroll_dialogs.py" line="367" />
         <source>Choose a camera and press Start preview.</source>
         <translation>Pilih kamera lalu tekan Mulai pratinjau.</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="363" />
+        <location filename="../../ui/enroll_dialogs.py" line="370" />
         <source>Capture</source>
         <translation>Ambil gambar</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="380" />
+        <location filename="../../ui/enroll_dialogs.py" line="387" />
         <source>Captured shots (3 to 5 with slightly different angles work best):</source>
         <translation>Gambar yang diambil (3 sampai 5 dari sudut sedikit berbeda paling baik):</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="406" />
+        <location filename="../../ui/enroll_dialogs.py" line="413" />
         <source>Starting the camera and the face engine…</source>
         <translation>Menyalakan kamera dan mesin wajah…</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="415" />
+        <location filename="../../ui/enroll_dialogs.py" line="422" />
         <source>Good: press Capture.</source>
         <translation>Bagus: tekan Ambil gambar.</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="416" />
+        <location filename="../../ui/enroll_dialogs.py" line="423" />
         <source>No face seen. Stand in front of the camera.</source>
         <translation>Tidak ada wajah. Berdirilah di depan kamera.</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="417" />
+        <location filename="../../ui/enroll_dialogs.py" line="424" />
         <source>More than one face of similar size: only the SPG should be close to the camera.</source>
         <translation>Ada lebih dari satu wajah berukuran mirip: hanya SPG yang boleh dekat dengan kamera.</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="418" />
+        <location filename="../../ui/enroll_dialogs.py" line="425" />
         <source>Face too small: come closer to the camera.</source>
         <translation>Wajah terlalu kecil: mendekatlah ke kamera.</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="419" />
+        <location filename="../../ui/enroll_dialogs.py" line="426" />
         <source>Picture blurred: hold still (and check the light).</source>
         <translation>Gambar buram: jangan bergerak (dan periksa cahaya).</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="420" />
+        <location filename="../../ui/enroll_dialogs.py" line="427" />
         <source>Turn to the camera: look straight at it.</source>
         <translation>Hadap ke kamera: lihat lurus ke kamera.</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="433" />
+        <location filename="../../ui/enroll_dialogs.py" line="440" />
         <source>No face to capture yet.</source>
         <translation>Belum ada wajah untuk diambil.</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="452" />
+        <location filename="../../ui/enroll_dialogs.py" line="459" />
         <source>Type the SPG's name first.</source>
         <translation>Ketik nama SPG dulu.</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="455" />
+        <location filename="../../ui/enroll_dialogs.py" line="462" />
         <source>Capture at least one shot first.</source>
         <translation>Ambil minimal satu gambar dulu.</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="460" />
+        <location filename="../../ui/enroll_dialogs.py" line="467" />
         <source>Nothing saved: choose another SPG id for a new person.</source>
         <translation>Tidak ada yang disimpan: pilih ID SPG lain untuk orang baru.</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="465" />
+        <location filename="../../ui/enroll_dialogs.py" line="472" />
         <source>Enrolling…</source>
         <translation>Mendaftarkan…</translation>
     </message>
@@ -2020,22 +2008,22 @@ terlihat {today} kali hari ini · {crops} potongan</translation>
 <context>
     <name>_NameFields</name>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="155" />
+        <location filename="../../ui/enroll_dialogs.py" line="162" />
         <source>Full name of the SPG</source>
         <translation>Nama lengkap SPG</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="157" />
+        <location filename="../../ui/enroll_dialogs.py" line="164" />
         <source>made from the name</source>
         <translation>dibuat dari nama</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="160" />
+        <location filename="../../ui/enroll_dialogs.py" line="167" />
         <source>Name</source>
         <translation>Nama</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="161" />
+        <location filename="../../ui/enroll_dialogs.py" line="168" />
         <source>SPG id</source>
         <translation>ID SPG</translation>
     </message>
@@ -2125,17 +2113,17 @@ Rincian ada di {log}.</translation>
 <context>
     <name>widget</name>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="101" />
+        <location filename="../../ui/enroll_dialogs.py" line="103" />
         <source>The face engine could not start: {err}</source>
         <translation>Mesin wajah tidak bisa mulai: {err}</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="121" />
+        <location filename="../../ui/enroll_dialogs.py" line="128" />
         <source>SPG already enrolled</source>
         <translation>SPG sudah terdaftar</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="122" />
+        <location filename="../../ui/enroll_dialogs.py" line="129" />
         <source>The id {id} already belongs to {name} ({n} photo(s)). Add these photos to {name}?
 
 Only photos of the same person are accepted, and the name stays {name}.</source>
@@ -2144,12 +2132,12 @@ Only photos of the same person are accepted, and the name stays {name}.</source>
 Hanya foto orang yang sama yang diterima, dan namanya tetap {name}.</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="133" />
+        <location filename="../../ui/enroll_dialogs.py" line="140" />
         <source>Warning: this face looks like another SPG already enrolled ({other}, similarity {sim:.2f}). Check you chose the right person.</source>
         <translation>Peringatan: wajah ini mirip SPG lain yang sudah terdaftar ({other}, kemiripan {sim:.2f}). Periksa apakah orangnya sudah benar.</translation>
     </message>
     <message>
-        <location filename="../../ui/enroll_dialogs.py" line="135" />
+        <location filename="../../ui/enroll_dialogs.py" line="142" />
         <source>{name} enrolled with {n} photo(s).</source>
         <translation>{name} terdaftar dengan {n} foto.</translation>
     </message>
