@@ -8,6 +8,10 @@
                                                          prints its connection URL once
     app.py hq outlets --db URL                           one JSON object per outlet
     app.py hq events --db URL [--outlet ID] [--since ISO8601]   one JSON object per transition
+    app.py hq gallery list --db URL                      the shared SPGs, one JSON object each
+    app.py hq gallery assign|unassign --db ADMIN_URL --spg ID --outlet ID
+    app.py hq gallery remove --db ADMIN_URL --spg ID     brand-wide: every outlet erases the SPG's face data
+    app.py hq gallery enroll --db ADMIN_URL --spg ID --name NAME --photo FILE...   embedded here, at HQ
 
 ``--db`` may be left out when ``SPG_CENTRAL_URL`` (environment or the data folder's ``.env``) holds the URL.
 The password in a URL is never printed back (errors name the server with it masked).
@@ -20,8 +24,12 @@ import json
 import os
 import sys
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
-from cli.common import fail
+from cli.common import fail, run_guarded
+
+if TYPE_CHECKING:
+    from core.central.gallery_admin import CentralSample
 
 ENV_CENTRAL_URL = "SPG_CENTRAL_URL"
 
@@ -54,6 +62,31 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     ev.add_argument("--db", metavar="URL", default=argparse.SUPPRESS)
     ev.add_argument("--outlet", default=None, metavar="ID")
     ev.add_argument("--since", type=_iso_time, default=None, metavar="ISO8601")
+    _add_gallery_arguments(sub.add_parser("gallery", help="gallery sharing: SPGs who move between outlets"))
+
+
+def _add_gallery_arguments(p: argparse.ArgumentParser) -> None:
+    from cli.common import action_options
+
+    sub = p.add_subparsers(dest="gallery_action", metavar="ACTION", required=True)
+
+    def action(name: str, help_text: str) -> argparse.ArgumentParser:
+        a = sub.add_parser(name, help=help_text)
+        a.add_argument("--db", metavar="URL", default=argparse.SUPPRESS)
+        return a
+
+    action("list", "the shared SPGs: one JSON object each")
+    for name, text in (("assign", "make an SPG available at an outlet (admin URL)"),
+                       ("unassign", "take an SPG away from an outlet; it erases their face data (admin URL)")):
+        a = action(name, text)
+        a.add_argument("--spg", required=True, metavar="ID")
+        a.add_argument("--outlet", required=True, metavar="ID")
+    action("remove", "remove an SPG brand-wide; every outlet erases their face data (admin URL)").add_argument(
+        "--spg", required=True, metavar="ID")
+    en = action_options(action("enroll", "enroll an SPG at HQ from photos, embedded with the configured engine"))
+    en.add_argument("--spg", required=True, metavar="ID")
+    en.add_argument("--name", required=True)
+    en.add_argument("--photo", required=True, nargs="+", metavar="FILE")
 
 
 def database_url(args: argparse.Namespace) -> str | None:
@@ -131,6 +164,78 @@ def _add_reader(url: str, user: str) -> int:
     return 0
 
 
+def _gallery(url: str, args: argparse.Namespace) -> int:
+    import psycopg
+
+    from core.central import gallery_admin as ga
+
+    action = args.gallery_action
+    samples: list[ga.CentralSample] = []
+    if action == "enroll":
+        from core.gallery import GalleryError, check_spg_id
+
+        try:
+            check_spg_id(args.spg)
+        except GalleryError as exc:
+            return fail(str(exc))
+        if not args.name.strip():
+            return fail("the name cannot be empty")
+        samples = _embed_photos(args)
+        if not samples:
+            return fail("no photo could be used; nothing was stored")
+    try:
+        with psycopg.connect(url) as conn:
+            if action == "list":
+                for p in ga.list_people(conn):
+                    print(json.dumps({"spg_id": p.spg_id, "name": p.name, "removed": p.removed,
+                                      "origin_outlet": p.origin_outlet, "outlets": p.outlets, "samples": p.samples,
+                                      "models": p.models, "version": p.version}))
+            elif action == "assign":
+                new = ga.assign(conn, args.spg, args.outlet)
+                print(f"{args.spg} {'assigned to' if new else 'was already assigned to'} {args.outlet}; "
+                      "the outlet pulls them at its next sync", file=sys.stderr)
+            elif action == "unassign":
+                ga.unassign(conn, args.spg, args.outlet)
+                print(f"{args.spg} taken from {args.outlet}; their face data is erased there at its next sync",
+                      file=sys.stderr)
+            elif action == "remove":
+                outlets = ga.remove(conn, args.spg)
+                print(f"{args.spg} removed: photos and embeddings deleted centrally; erased at "
+                      f"{', '.join(outlets) or 'no outlet'} when each next connects", file=sys.stderr)
+            elif action == "enroll":
+                ga.enroll(conn, args.spg, args.name.strip(), samples)
+                print(f"{args.spg} enrolled at HQ with {len(samples)} photo(s); assign them to outlets with "
+                      "'app.py hq gallery assign'", file=sys.stderr)
+    except ga.GalleryAdminError as exc:
+        return fail(str(exc))
+    except psycopg.errors.InsufficientPrivilege:
+        return fail("this login may not change the shared gallery; use the admin URL (the one given to hq init)")
+    return 0
+
+
+def _embed_photos(args: argparse.Namespace) -> list[CentralSample]:
+    """Each photo's one usable face, embedded with the configured engine (refused photos named on stderr)."""
+    from cli.common import config_from_args
+    from core.central.gallery_admin import CentralSample  # noqa: F811 (the runtime import of the annotation's class)
+    from core.engine.factory import create_engine
+    from core.enrollment import EnrollmentError, prepare_photo
+    from core.paths import DataLayout
+
+    cfg = config_from_args(args)
+    engine = create_engine(cfg.engine, DataLayout(cfg.resolved_data_dir()).ensure().root)
+    accepted = []
+    for photo in args.photo:
+        try:
+            accepted.append(prepare_photo(engine, photo, cfg.engine))
+        except EnrollmentError as exc:
+            print(f"warning: {exc}", file=sys.stderr)
+    if not accepted:
+        return []
+    embeddings = engine.embed_chips([fs.chip for fs in accepted])
+    return [CentralSample(model_id=engine.info.model_id, embedding=e, photo=fs.photo_bytes,
+                          bbox=[float(v) for v in fs.face.bbox]) for fs, e in zip(accepted, embeddings)]
+
+
 def main(args: argparse.Namespace) -> int:
     import psycopg
 
@@ -151,10 +256,12 @@ def main(args: argparse.Namespace) -> int:
             return _outlets(url)
         if args.hq_action == "events":
             return _events(url, args.outlet, args.since)
+        if args.hq_action == "gallery":
+            return run_guarded(lambda a: _gallery(url, a), args)
     except psycopg.OperationalError as exc:
         from core.secrets import redact
 
         return fail(f"cannot reach the central database {mask_url(url)}: {redact(str(exc).strip())}. "
                     "Check the host, port, user and password in the URL, and that the server is running.")
-    return fail("choose an action: init, add-outlet, add-reader, outlets or events (or leave it out to open the HQ "
-                "console)")
+    return fail("choose an action: init, add-outlet, add-reader, outlets, events or gallery (or leave it out to "
+                "open the HQ console)")

@@ -173,6 +173,22 @@ class NewSample:
 
 
 @dataclass
+class SharedSample:
+    """A sample as the brand's central gallery holds it (gallery sharing): its id is kept, so pulling the same
+    sample twice changes nothing."""
+
+    id: str
+    embeddings: dict[str, np.ndarray]
+    photo_bytes: bytes = b""
+    photo_suffix: str = ".jpg"
+    crop_bgr: np.ndarray | None = None
+    bbox: Sequence[float] = ()
+
+
+SAMPLE_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+@dataclass
 class ReindexReport:
     model_id: str
     done: int = 0
@@ -443,6 +459,63 @@ class Gallery:
                 raise
             self._changed()
             return added
+
+    def put_shared(self, spg_id: str, name: str, samples: Sequence[SharedSample]) -> None:
+        """Make the SPG what the central gallery says (gallery sharing): this name and exactly these samples,
+        ids kept; created when new. A sample already on disk keeps its files and takes the given embeddings;
+        samples not listed are deleted with their files. Local "not this person" marks stay."""
+        check_path_id(spg_id)
+        for ss in samples:
+            if not SAMPLE_ID_RE.match(ss.id):
+                raise GalleryError(f"sample id {ss.id!r} of {spg_id} is not allowed as a file name")
+        with self._file_lock():
+            p = self._fresh_or_new(spg_id)
+            created = p is None
+            if p is None:
+                p = Person(spg_id=spg_id, name=name.strip() or spg_id, created=_now())
+            p.name = name.strip() or p.name
+            d = self._person_dir(spg_id)
+            have = {s.id: s for s in p.samples}
+            wanted = {ss.id for ss in samples}
+            written: list[Path] = []
+            kept: list[Sample] = []
+            try:
+                import cv2
+
+                for ss in samples:
+                    emb = {k: np.asarray(v, np.float32).ravel() for k, v in ss.embeddings.items()}
+                    old = have.get(ss.id)
+                    if old is not None:
+                        old.embeddings = emb
+                        kept.append(old)
+                        continue
+                    s = Sample(id=ss.id, added=_now(), source="shared", bbox=[float(v) for v in ss.bbox],
+                               embeddings=emb)
+                    if ss.photo_bytes:
+                        s.photo = f"photos/{ss.id}{ss.photo_suffix or '.jpg'}"
+                        atomic_write_bytes(d / s.photo, ss.photo_bytes)
+                        written.append(d / s.photo)
+                    if ss.crop_bgr is not None:
+                        ok, jpg = cv2.imencode(".jpg", ss.crop_bgr, [cv2.IMWRITE_JPEG_QUALITY, 92])
+                        if ok:
+                            s.crop = f"crops/{ss.id}.jpg"
+                            atomic_write_bytes(d / s.crop, jpg.tobytes())
+                            written.append(d / s.crop)
+                    kept.append(s)
+                gone = [s for s in p.samples if s.id not in wanted]
+                p.samples = kept
+                self._write(p)
+            except BaseException:
+                for f in written:
+                    f.unlink(missing_ok=True)
+                if created:
+                    shutil.rmtree(d, ignore_errors=True)
+                raise
+            for s in gone:
+                for rel in (s.photo, s.crop):
+                    if rel:
+                        (d / rel).unlink(missing_ok=True)
+            self._changed()
 
     def rename(self, spg_id: str, name: str) -> None:
         if not name.strip():

@@ -135,6 +135,7 @@ MIGRATIONS: list[str] = [
         model_id  text NOT NULL,
         embedding bytea NOT NULL,
         photo     bytea,
+        bbox      real[],
         version   bigint NOT NULL DEFAULT nextval('spg.gallery_version_seq'),
         PRIMARY KEY (spg_id, sample_id)
     );
@@ -144,6 +145,29 @@ MIGRATIONS: list[str] = [
         version   bigint NOT NULL DEFAULT nextval('spg.gallery_version_seq'),
         PRIMARY KEY (spg_id, outlet_id)
     );
+    -- every change takes a new version, whoever writes it (an outlet publishing, HQ renaming or removing), so
+    -- an outlet comparing versions never misses one. A removal is final: no outlet may take it back.
+    CREATE OR REPLACE FUNCTION spg.gallery_versioned() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        NEW.version := nextval('spg.gallery_version_seq');
+        IF TG_TABLE_NAME = 'gallery_people' THEN
+            NEW.updated_at := now();
+            IF OLD.removed AND NOT NEW.removed AND spg.outlet_of(current_user) IS NOT NULL THEN
+                RAISE EXCEPTION 'SPG % was removed at HQ; an outlet cannot restore them', OLD.spg_id
+                    USING ERRCODE = 'insufficient_privilege';
+            END IF;
+        END IF;
+        RETURN NEW;
+    END $$;
+    DROP TRIGGER IF EXISTS versioned ON spg.gallery_people;
+    CREATE TRIGGER versioned BEFORE UPDATE ON spg.gallery_people
+        FOR EACH ROW EXECUTE FUNCTION spg.gallery_versioned();
+    DROP TRIGGER IF EXISTS versioned ON spg.gallery_samples;
+    CREATE TRIGGER versioned BEFORE UPDATE ON spg.gallery_samples
+        FOR EACH ROW EXECUTE FUNCTION spg.gallery_versioned();
+    DROP TRIGGER IF EXISTS versioned ON spg.gallery_assignments;
+    CREATE TRIGGER versioned BEFORE UPDATE ON spg.gallery_assignments
+        FOR EACH ROW EXECUTE FUNCTION spg.gallery_versioned();
     """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -1,0 +1,212 @@
+"""Gallery sharing (issue 13, "SPGs who move"): outlets publish and pull SPGs through the real central
+PostgreSQL, with real photos and real face models; HQ assigns, removes and enrolls with ``app.py hq gallery``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from app import main as app_main
+from core.central import gallery_admin
+from core.central.gallery_sync import GallerySync
+from core.central.roles import add_outlet, login_url
+from core.enrollment import enroll_photos, read_image
+from core.events_db import EventStore
+from core.gallery import Gallery
+from core.identify import LiveMatcher, identify_image
+from core.paths import DataLayout
+
+
+class Outlet:
+    """One outlet: its own data folder, gallery, events database and central login."""
+
+    def __init__(self, admin_url: str, outlet_id: str, root: Path, engine) -> None:
+        with psycopg.connect(admin_url) as conn:
+            self.url = login_url(admin_url, add_outlet(conn, outlet_id, f"Outlet {outlet_id}"))
+        self.id = outlet_id
+        self.layout = DataLayout(root).ensure()
+        self.gallery = Gallery(self.layout.gallery)
+        self.engine = engine
+        self.sync = GallerySync.for_data_dir(root, engine=engine)
+
+    def sync_now(self):
+        with psycopg.connect(self.url) as conn:
+            return self.sync.sync_once(conn, self.id)
+
+    def names_seen(self, photo: Path) -> list[str | None]:
+        matcher = LiveMatcher(self.gallery, self.engine).get()
+        return [f.result.spg_id for f in identify_image(self.engine, matcher, read_image(photo))]
+
+
+def hq(*argv: str) -> int:
+    return app_main(["hq", *argv])
+
+
+@pytest.fixture
+def engine(engine_for):
+    return engine_for("test_pack")
+
+
+@pytest.fixture
+def two_outlets(fresh_central_db, tmp_path, engine):
+    return (Outlet(fresh_central_db, "A", tmp_path / "a", engine),
+            Outlet(fresh_central_db, "B", tmp_path / "b", engine))
+
+
+def tony(faces_dir: Path, *numbers: int) -> list[Path]:
+    return [faces_dir / "Tony_Blair" / f"Tony_Blair_{n:04d}.jpg" for n in numbers]
+
+
+def test_spg_enrolled_at_one_outlet_is_recognised_at_another_after_hq_assigns_them(
+        two_outlets, fresh_central_db, faces_dir, capsys):
+    a, b = two_outlets
+    enroll_photos(a.engine, a.gallery, "tb", "Tony Blair", tony(faces_dir, 1, 2))
+    other_photo = tony(faces_dir, 5)[0]  # never enrolled anywhere
+    assert b.names_seen(other_photo) == [None]
+
+    assert a.sync_now().published == ["tb"]
+    again = a.sync_now()
+    assert again.published == [] and again.pulled == []  # idempotent: nothing sent twice
+    assert b.sync_now().pulled == []  # not assigned to B yet: nothing arrives
+
+    assert hq("gallery", "assign", "--db", fresh_central_db, "--spg", "tb", "--outlet", "B") == 0
+    capsys.readouterr()
+    assert hq("gallery", "list", "--db", fresh_central_db) == 0
+    listed = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [(p["spg_id"], p["origin_outlet"], p["outlets"], p["samples"]) for p in listed] == [("tb", "A", ["B"], 2)]
+
+    assert b.sync_now().pulled == ["tb"]
+    assert b.names_seen(other_photo) == ["tb"]
+    person = b.gallery.get("tb")
+    assert person is not None and person.name == "Tony Blair" and person.sample_count == 2
+    assert all((b.layout.gallery / "tb" / s.photo).is_file() for s in person.samples)
+    assert b.sync_now().pulled == []  # already applied: nothing rewritten
+
+
+def test_outlet_with_another_model_re_embeds_the_shared_photos(fresh_central_db, tmp_path, faces_dir, engine_for):
+    a = Outlet(fresh_central_db, "A", tmp_path / "a", engine_for("test_pack"))
+    b = Outlet(fresh_central_db, "B", tmp_path / "b", engine_for("opencv"))
+    assert a.engine.info.model_id != b.engine.info.model_id
+    enroll_photos(a.engine, a.gallery, "tb", "Tony Blair", tony(faces_dir, 1, 2))
+    a.sync_now()
+    with psycopg.connect(fresh_central_db) as conn:
+        gallery_admin.assign(conn, "tb", "B")
+
+    assert b.sync_now().pulled == ["tb"]
+    assert b.names_seen(tony(faces_dir, 5)[0]) == ["tb"]
+
+    # without an engine, a sample of another model cannot be used: skipped, with the reason
+    c = Outlet(fresh_central_db, "C", tmp_path / "c", None)
+    c.sync = GallerySync.for_data_dir(tmp_path / "c", model_id=b.engine.info.model_id)
+    with psycopg.connect(fresh_central_db) as conn:
+        gallery_admin.assign(conn, "tb", "C")
+    result = c.sync_now()
+    assert result.pulled == [] and "tb" not in c.gallery
+    assert any("no engine here to re-embed" in line for line in result.skipped)
+
+
+def test_removal_at_hq_erases_the_face_data_at_an_outlet_that_was_offline(
+        two_outlets, fresh_central_db, faces_dir, pg_server):
+    a, b = two_outlets
+    enroll_photos(a.engine, a.gallery, "tb", "Tony Blair", tony(faces_dir, 1, 2))
+    enroll_photos(a.engine, a.gallery, "lb", "Laura Bush", [faces_dir / "Laura_Bush" / "Laura_Bush_0001.jpg"])
+    a.sync_now()
+    for spg in ("tb", "lb"):
+        assert hq("gallery", "assign", "--db", fresh_central_db, "--spg", spg, "--outlet", "B") == 0
+    assert sorted(b.sync_now().pulled) == ["lb", "tb"]
+    store = EventStore(b.layout.events_db)
+    store.add_alert(1000.0, "tb", "absent", "Tony Blair is away", photo=b"\xff\xd8face")
+    store.close()
+    tb_files = list((b.layout.gallery / "tb").rglob("*.jpg"))
+    assert len(tb_files) == 4  # two photos, two crops
+
+    # B is offline while HQ removes Tony: its sync cannot reach the server and nothing changes there
+    offline_url = b.url.replace(f":{pg_server.port}/", ":1/")
+    with pytest.raises(psycopg.OperationalError):
+        psycopg.connect(offline_url, connect_timeout=2)
+    assert hq("gallery", "remove", "--db", fresh_central_db, "--spg", "tb") == 0
+    assert "tb" in b.gallery and b.names_seen(tony(faces_dir, 5)[0]) == ["tb"]
+    with psycopg.connect(fresh_central_db) as conn:  # centrally: a tombstone, no face data
+        assert conn.execute("SELECT removed FROM spg.gallery_people WHERE spg_id = 'tb'").fetchone() == (True,)
+        assert conn.execute("SELECT count(*) FROM spg.gallery_samples WHERE spg_id = 'tb'").fetchone() == (0,)
+
+    # B reconnects: Tony's photos, crops and embeddings are gone, and the photo of his alert
+    assert b.sync_now().erased == ["tb"]
+    assert not (b.layout.gallery / "tb").exists() and not any(f.exists() for f in tb_files)
+    ids, _ = b.gallery.matrix(b.engine.info.model_id)
+    assert set(ids) == {"lb"}
+    assert b.names_seen(tony(faces_dir, 5)[0]) == [None]
+    store = EventStore(b.layout.events_db)
+    (alert,) = store.alerts_between(0, 1e12)
+    store.close()
+    assert alert.photo is None and alert.text == "Tony Blair is away"
+    # the outlet that enrolled him erases him too, and neither publishes him again
+    assert a.sync_now().erased == ["tb"]
+    assert "tb" not in a.gallery and a.gallery.get("lb") is not None
+    assert b.sync_now().erased == [] and a.sync_now().published == []
+
+
+def test_outlet_reads_only_the_spgs_assigned_to_it_or_its_own(
+        two_outlets, fresh_central_db, faces_dir, test_pack, tmp_path):
+    a, b = two_outlets
+    enroll_photos(a.engine, a.gallery, "tb", "Tony Blair", tony(faces_dir, 1))
+    enroll_photos(a.engine, a.gallery, "lb", "Laura Bush", [faces_dir / "Laura_Bush" / "Laura_Bush_0001.jpg"])
+    a.sync_now()
+    assert hq("gallery", "enroll", "--db", fresh_central_db, "--pack", str(test_pack), "--data-dir",
+              str(tmp_path / "hq"), "--spg", "cp", "--name", "Colin Powell",
+              "--photo", str(faces_dir / "Colin_Powell" / "Colin_Powell_0001.jpg")) == 0
+    assert hq("gallery", "assign", "--db", fresh_central_db, "--spg", "tb", "--outlet", "B") == 0
+
+    with psycopg.connect(b.url) as conn:
+        assert conn.execute("SELECT spg_id FROM spg.gallery_people").fetchall() == [("tb",)]
+        assert {r[0] for r in conn.execute("SELECT spg_id FROM spg.gallery_samples").fetchall()} == {"tb"}
+        assert conn.execute("SELECT spg_id, outlet_id FROM spg.gallery_assignments").fetchall() == [("tb", "B")]
+        # neither can it add to, rename or take over another outlet's SPG
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("INSERT INTO spg.gallery_samples (spg_id, sample_id, model_id, embedding) "
+                         "VALUES ('tb', 'x1', 'm', '\\x00')")
+        conn.rollback()
+        assert conn.execute("UPDATE spg.gallery_people SET name = 'X' WHERE spg_id = 'tb'").rowcount == 0
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("INSERT INTO spg.gallery_people (spg_id, name, origin_outlet) VALUES ('zz', 'Z', 'A')")
+        conn.rollback()
+    with psycopg.connect(a.url) as conn:  # A sees what it published, not HQ's own SPG
+        assert sorted(r[0] for r in conn.execute("SELECT spg_id FROM spg.gallery_people").fetchall()) == ["lb", "tb"]
+    assert sorted(b.sync_now().pulled) == ["tb"]
+
+
+def test_unassigned_spg_is_erased_and_a_local_id_clash_is_left_alone(two_outlets, fresh_central_db, faces_dir):
+    a, b = two_outlets
+    enroll_photos(a.engine, a.gallery, "tb", "Tony Blair", tony(faces_dir, 1))
+    enroll_photos(a.engine, a.gallery, "s1", "Laura Bush", [faces_dir / "Laura_Bush" / "Laura_Bush_0001.jpg"])
+    enroll_photos(b.engine, b.gallery, "s1", "Colin Powell", [faces_dir / "Colin_Powell" / "Colin_Powell_0001.jpg"])
+    a.sync_now()
+    first = b.sync_now()
+    assert any(line.startswith("s1: HQ or another outlet already shares") for line in first.skipped)
+    for spg in ("tb", "s1"):
+        assert hq("gallery", "assign", "--db", fresh_central_db, "--spg", spg, "--outlet", "B") == 0
+
+    result = b.sync_now()
+    assert result.pulled == ["tb"]
+    assert any(line.startswith("s1: an SPG with this id was enrolled at this outlet") for line in result.skipped)
+    assert b.gallery.get("s1").name == "Colin Powell"  # B's own SPG is not overwritten
+
+    assert hq("gallery", "unassign", "--db", fresh_central_db, "--spg", "tb", "--outlet", "B") == 0
+    assert b.sync_now().erased == ["tb"]
+    assert "tb" not in b.gallery and "tb" in a.gallery
+
+
+def test_outlet_login_cannot_remove_a_shared_spg(two_outlets, fresh_central_db, faces_dir, capsys):
+    a, _ = two_outlets
+    enroll_photos(a.engine, a.gallery, "tb", "Tony Blair", tony(faces_dir, 1))
+    a.sync_now()
+    assert hq("gallery", "remove", "--db", a.url, "--spg", "tb") == 2
+    err = capsys.readouterr().err
+    assert "use the admin URL" in err
+    assert a.url.split(":")[2].split("@")[0] not in err  # the outlet's password is never printed
+    with psycopg.connect(fresh_central_db) as conn:
+        assert conn.execute("SELECT removed, (SELECT count(*) FROM spg.gallery_samples) FROM spg.gallery_people"
+                            ).fetchall() == [(False, 1)]
