@@ -186,6 +186,8 @@ class SharedSample:
 
 
 SAMPLE_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+SHARED_SOURCE = "shared"
+"""``Sample.source`` of a sample pulled from the brand's central gallery."""
 
 
 @dataclass
@@ -489,7 +491,7 @@ class Gallery:
                         old.embeddings = emb
                         kept.append(old)
                         continue
-                    s = Sample(id=ss.id, added=_now(), source="shared", bbox=[float(v) for v in ss.bbox],
+                    s = Sample(id=ss.id, added=_now(), source=SHARED_SOURCE, bbox=[float(v) for v in ss.bbox],
                                embeddings=emb)
                     if ss.photo_bytes:
                         s.photo = f"photos/{ss.id}{ss.photo_suffix or '.jpg'}"

@@ -210,3 +210,20 @@ def test_outlet_login_cannot_remove_a_shared_spg(two_outlets, fresh_central_db, 
     with psycopg.connect(fresh_central_db) as conn:
         assert conn.execute("SELECT removed, (SELECT count(*) FROM spg.gallery_samples) FROM spg.gallery_people"
                             ).fetchall() == [(False, 1)]
+
+
+def test_a_lost_sync_record_neither_duplicates_samples_nor_stops_an_erasure(two_outlets, fresh_central_db, faces_dir):
+    a, b = two_outlets
+    enroll_photos(a.engine, a.gallery, "tb", "Tony Blair", tony(faces_dir, 1, 2))
+    a.sync_now()
+    assert hq("gallery", "assign", "--db", fresh_central_db, "--spg", "tb", "--outlet", "B") == 0
+    b.sync_now()
+    record = b.layout.gallery / ".central_sync.json"
+    record.write_text("{ damaged", encoding="utf-8")
+
+    assert b.sync_now().published == []  # B does not take Tony for its own SPG
+    assert sorted(s.id for s in b.gallery.get("tb").samples) == sorted(s.id for s in a.gallery.get("tb").samples)
+    record.unlink()
+    assert hq("gallery", "remove", "--db", fresh_central_db, "--spg", "tb") == 0
+    assert b.sync_now().erased == ["tb"]
+    assert not (b.layout.gallery / "tb").exists()

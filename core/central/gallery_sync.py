@@ -44,7 +44,7 @@ from core.atomic import atomic_write_text
 from core.engine.base import FaceEngine
 from core.face_quality import dominant_face
 from core.forget_spg import forget_spg
-from core.gallery import Gallery, GalleryError, Person, Sample, SharedSample
+from core.gallery import SHARED_SOURCE, Gallery, GalleryError, Person, Sample, SharedSample
 from core.image_io import ImageTooLarge, decode_image
 
 log = logging.getLogger(__name__)
@@ -94,12 +94,13 @@ class _State:
             return cls()
         try:
             d = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
-            # Starting over is safe: every pulled SPG is fetched again and written with the same sample ids.
-            log.warning("gallery sharing: %s cannot be read (%s); pulling the shared SPGs again", path, exc)
-            return cls()
             return cls(pulled={k: _Pulled(str(v["sig"]), str(v["model"])) for k, v in (d.get("pulled") or {}).items()},
                        erased={str(k): str(v) for k, v in (d.get("erased") or {}).items()})
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+            # Starting over is safe: pulled SPGs are known by their samples' source ("shared") and fetched
+            # again with the same sample ids; a removal seen again erases nothing twice.
+            log.warning("gallery sharing: %s cannot be read (%s); pulling the shared SPGs again", path, exc)
+            return cls()
 
     def save(self, path: Path) -> None:
         atomic_write_text(path, json.dumps({
@@ -137,6 +138,10 @@ def _photo_suffix(data: bytes) -> str:
     if data[:2] == b"BM":
         return ".bmp"
     return ".jpg"
+
+
+def _came_from_central(person: Person) -> bool:
+    return any(s.source == SHARED_SOURCE for s in person.samples)
 
 
 def _iou(a: np.ndarray, b: np.ndarray) -> float:
@@ -196,7 +201,11 @@ class GallerySync:
         with conn.transaction():
             rows = conn.execute(_VISIBLE_SQL, {"me": me}).fetchall()
         visible = [_Visible(str(r[0]), str(r[1]), bool(r[2]), r[3], bool(r[4]), str(r[5])) for r in rows]
-        local = self.gallery.names()
+        people = {p.spg_id: p for p in self.gallery.people()}
+        local = set(people)
+        for spg_id, person in people.items():  # the state file lost: the gallery itself says what was pulled
+            if spg_id not in state.pulled and _came_from_central(person):
+                state.pulled[spg_id] = _Pulled("", "")
         still_assigned: set[str] = set()
         for v in visible:
             if v.removed:
@@ -293,7 +302,7 @@ class GallerySync:
 
     # -- publish -----------------------------------------------------------------------------------
     def _publish(self, conn: psycopg.Connection[Any], me: str, state: _State, result: GallerySyncResult) -> None:
-        own = [p for p in self.gallery.people() if p.spg_id not in state.pulled]
+        own = [p for p in self.gallery.people() if p.spg_id not in state.pulled and not _came_from_central(p)]
         if not own:
             return
         with conn.transaction():
