@@ -227,3 +227,18 @@ def test_a_lost_sync_record_neither_duplicates_samples_nor_stops_an_erasure(two_
     assert hq("gallery", "remove", "--db", fresh_central_db, "--spg", "tb") == 0
     assert b.sync_now().erased == ["tb"]
     assert not (b.layout.gallery / "tb").exists()
+
+
+def test_spg_enrolled_at_hq_is_recognised_at_the_outlet_assigned(two_outlets, fresh_central_db, faces_dir, test_pack,
+                                                                   tmp_path, capsys):
+    _, b = two_outlets
+    powell = faces_dir / "Colin_Powell"
+    assert hq("gallery", "enroll", "--db", fresh_central_db, "--pack", str(test_pack), "--data-dir",
+              str(tmp_path / "hq"), "--spg", "cp", "--name", "Colin Powell",
+              "--photo", str(powell / "Colin_Powell_0001.jpg"), str(powell / "Colin_Powell_0002.jpg"),
+              str(faces_dir.parent / "noface" / "coffee.png")) == 0
+    assert "no face" in capsys.readouterr().err  # the refused photo is named, the others are stored
+    assert hq("gallery", "assign", "--db", fresh_central_db, "--spg", "cp", "--outlet", "B") == 0
+    assert b.sync_now().pulled == ["cp"]
+    assert b.gallery.get("cp").sample_count == 2
+    assert b.names_seen(powell / "Colin_Powell_0004.jpg") == ["cp"]
