@@ -13,6 +13,7 @@ from app import main as app_main
 from core.central import gallery_admin
 from core.central.gallery_sync import GallerySync
 from core.central.roles import add_outlet, login_url
+from core.config import AppConfig, EngineConfig
 from core.enrollment import enroll_photos, read_image
 from core.events_db import EventStore
 from core.gallery import Gallery
@@ -86,17 +87,25 @@ def test_spg_enrolled_at_one_outlet_is_recognised_at_another_after_hq_assigns_th
     assert b.sync_now().pulled == []  # already applied: nothing rewritten
 
 
-def test_outlet_with_another_model_re_embeds_the_shared_photos(fresh_central_db, tmp_path, faces_dir, engine_for):
+def test_outlet_with_another_model_re_embeds_the_shared_photos(fresh_central_db, tmp_path, faces_dir, engine_for,
+                                                                opencv_pack):
     a = Outlet(fresh_central_db, "A", tmp_path / "a", engine_for("test_pack"))
     b = Outlet(fresh_central_db, "B", tmp_path / "b", engine_for("opencv"))
     assert a.engine.info.model_id != b.engine.info.model_id
+    # B as the replicator builds it: the configured engine, built by the sync the first time it pulls
+    b.sync = GallerySync.for_config(AppConfig(data_dir=tmp_path / "b",
+                                              engine=EngineConfig(kind="auto", pack=str(opencv_pack))))
+    assert b.sync.engine is None
     enroll_photos(a.engine, a.gallery, "tb", "Tony Blair", tony(faces_dir, 1, 2))
     a.sync_now()
     with psycopg.connect(fresh_central_db) as conn:
         gallery_admin.assign(conn, "tb", "B")
 
     assert b.sync_now().pulled == ["tb"]
+    assert b.sync.model_id == b.engine.info.model_id
     assert b.names_seen(tony(faces_dir, 5)[0]) == ["tb"]
+    assert all(s.crop and (b.layout.gallery / "tb" / s.crop).is_file() for s in b.gallery.get("tb").samples)
+    assert b.sync_now().pulled == []
 
     # without an engine, a sample of another model cannot be used: skipped, with the reason
     c = Outlet(fresh_central_db, "C", tmp_path / "c", None)

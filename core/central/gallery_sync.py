@@ -35,17 +35,20 @@ import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Callable, Protocol
 
 import numpy as np
 import psycopg
 
 from core.atomic import atomic_write_text
-from core.engine.base import FaceEngine
+from core.engine.base import EngineError, FaceEngine
 from core.face_quality import dominant_face
 from core.forget_spg import forget_spg
 from core.gallery import SHARED_SOURCE, Gallery, GalleryError, Person, Sample, SharedSample
 from core.image_io import ImageTooLarge, decode_image
+
+if TYPE_CHECKING:
+    from core.config import AppConfig
 
 log = logging.getLogger(__name__)
 
@@ -154,12 +157,16 @@ def _iou(a: np.ndarray, b: np.ndarray) -> float:
 
 class GallerySync:
     """The outlet's gallery sharing (see the module). ``engine`` (optional) re-embeds samples of another
-    model and makes thumbnails; ``model_id`` names this outlet's model when no engine is given."""
+    model and makes thumbnails; ``engine_factory`` builds one the first time an SPG is pulled (an outlet's
+    main process has no engine of its own: most syncs pull nothing, so most runs never build it);
+    ``model_id`` names this outlet's model when neither is given."""
 
-    def __init__(self, gallery: Gallery, *, engine: FaceEngine | None = None, model_id: str | None = None,
+    def __init__(self, gallery: Gallery, *, engine: FaceEngine | None = None,
+                 engine_factory: Callable[[], FaceEngine] | None = None, model_id: str | None = None,
                  events_db: Path | None = None) -> None:
         self.gallery = gallery
         self.engine = engine
+        self._engine_factory = engine_factory if engine is None else None
         self.model_id = engine.info.model_id if engine is not None else model_id
         self.events_db = events_db
         self.state_path = Path(gallery.root) / STATE_FILE
@@ -168,12 +175,35 @@ class GallerySync:
 
     @classmethod
     def for_data_dir(cls, data_dir: Path, *, engine: FaceEngine | None = None,
+                     engine_factory: Callable[[], FaceEngine] | None = None,
                      model_id: str | None = None) -> GallerySync:
-        """The entry the replicator uses: the data folder's gallery and events database."""
+        """The data folder's gallery and events database."""
         from core.paths import DataLayout
 
         layout = DataLayout(Path(data_dir))
-        return cls(Gallery(layout.gallery), engine=engine, model_id=model_id, events_db=layout.events_db)
+        return cls(Gallery(layout.gallery), engine=engine, engine_factory=engine_factory, model_id=model_id,
+                   events_db=layout.events_db)
+
+    @classmethod
+    def for_config(cls, cfg: AppConfig) -> GallerySync:
+        """The entry the replicator uses when ``central.share_gallery`` is on: the config's data folder, and
+        the configured engine built on first need (in the replicator's thread, used by it alone)."""
+        from core.engine.factory import create_engine
+
+        data_dir = cfg.resolved_data_dir()
+        return cls.for_data_dir(data_dir, engine_factory=lambda: create_engine(cfg.engine, data_dir))
+
+    def _engine(self) -> FaceEngine | None:
+        factory, self._engine_factory = self._engine_factory, None  # one try per run: a broken pack stays broken
+        if factory is not None:
+            try:
+                self.engine = factory()
+            except EngineError as exc:
+                log.warning("gallery sharing: no face engine to re-embed shared photos (%s); samples of another "
+                            "model are skipped", exc)
+            else:
+                self.model_id = self.engine.info.model_id
+        return self.engine
 
     # -- the one call ------------------------------------------------------------------------------
     def sync_once(self, conn: psycopg.Connection[Any], outlet_id: str) -> GallerySyncResult:
@@ -226,7 +256,8 @@ class GallerySync:
                                                  "of that id is not pulled. Give one of them another id")
                 continue
             done = state.pulled.get(v.spg_id)
-            if done is not None and done.sig == v.sig and done.model == (self.model_id or ""):
+            # the model is compared once it is known (a lazily built engine is built only for a pull)
+            if done is not None and done.sig == v.sig and self.model_id in (None, done.model):
                 continue
             if self._apply(conn, v, result):
                 state.pulled[v.spg_id] = _Pulled(v.sig, self.model_id or "")
@@ -245,6 +276,7 @@ class GallerySync:
         result.erased.append(spg_id)
 
     def _apply(self, conn: psycopg.Connection[Any], v: _Visible, result: GallerySyncResult) -> bool:
+        self._engine()
         with conn.transaction():
             rows = conn.execute("SELECT sample_id, model_id, embedding, photo, bbox FROM spg.gallery_samples "
                                 "WHERE spg_id = %s ORDER BY sample_id", (v.spg_id,)).fetchall()
@@ -340,7 +372,8 @@ class GallerySync:
                 conn.execute("UPDATE spg.gallery_people SET name = %s WHERE spg_id = %s AND origin_outlet = %s",
                              (person.name, person.spg_id, me))
             for s in missing:
-                model_id = self.model_id if self.model_id in s.embeddings else next(iter(s.embeddings))
+                # without a known model: the newest embedding (reindex appends the new model's last)
+                model_id = self.model_id if self.model_id in s.embeddings else list(s.embeddings)[-1]
                 photo_path = self.gallery.photo_path(person.spg_id, s)
                 try:
                     photo = photo_path.read_bytes() if photo_path is not None else None
