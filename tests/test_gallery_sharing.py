@@ -32,14 +32,16 @@ class Outlet:
         self.gallery = Gallery(self.layout.gallery)
         self.engine = engine
         self.sync = GallerySync.for_data_dir(root, engine=engine)
+        self.matcher = LiveMatcher(self.gallery, engine) if engine is not None else None
+        """One matcher for the outlet's life, as the inference server keeps one: a pull reaches it by hot reload."""
 
     def sync_now(self):
         with psycopg.connect(self.url) as conn:
             return self.sync.sync_once(conn, self.id)
 
     def names_seen(self, photo: Path) -> list[str | None]:
-        matcher = LiveMatcher(self.gallery, self.engine).get()
-        return [f.result.spg_id for f in identify_image(self.engine, matcher, read_image(photo))]
+        assert self.matcher is not None
+        return [f.result.spg_id for f in identify_image(self.engine, self.matcher.get(), read_image(photo))]
 
 
 def hq(*argv: str) -> int:
@@ -85,6 +87,10 @@ def test_spg_enrolled_at_one_outlet_is_recognised_at_another_after_hq_assigns_th
     assert person is not None and person.name == "Tony Blair" and person.sample_count == 2
     assert all((b.layout.gallery / "tb" / s.photo).is_file() for s in person.samples)
     assert b.sync_now().pulled == []  # already applied: nothing rewritten
+
+    a.gallery.rename("tb", "Tony B.")  # a change at the outlet that enrolled him reaches B
+    assert a.sync_now().published == ["tb"]
+    assert b.sync_now().pulled == ["tb"] and b.gallery.get("tb").name == "Tony B."
 
 
 def test_outlet_with_another_model_re_embeds_the_shared_photos(fresh_central_db, tmp_path, faces_dir, engine_for,
