@@ -16,7 +16,7 @@ from core.central.roles import add_outlet, login_url
 from core.config import AppConfig, EngineConfig
 from core.enrollment import enroll_photos, read_image
 from core.events_db import EventStore
-from core.gallery import Gallery
+from core.gallery import Gallery, GalleryError
 from core.identify import LiveMatcher, identify_image
 from core.paths import DataLayout
 
@@ -257,3 +257,23 @@ def test_spg_enrolled_at_hq_is_recognised_at_the_outlet_assigned(two_outlets, fr
     assert b.sync_now().pulled == ["cp"]
     assert b.gallery.get("cp").sample_count == 2
     assert b.names_seen(powell / "Colin_Powell_0004.jpg") == ["cp"]
+
+
+def test_an_erasure_that_fails_is_tried_again_at_the_next_sync(two_outlets, fresh_central_db, faces_dir, monkeypatch):
+    a, b = two_outlets
+    enroll_photos(a.engine, a.gallery, "tb", "Tony Blair", tony(faces_dir, 1))
+    a.sync_now()
+    assert hq("gallery", "assign", "--db", fresh_central_db, "--spg", "tb", "--outlet", "B") == 0
+    b.sync_now()
+    assert hq("gallery", "remove", "--db", fresh_central_db, "--spg", "tb") == 0
+
+    def refuse(self, spg_id):
+        raise GalleryError(f"The gallery {self.root} cannot be written: the disk is full.")
+
+    with monkeypatch.context() as m:
+        m.setattr(Gallery, "remove", refuse)
+        failed = b.sync_now()
+    assert failed.erased == [] and any("not erased here yet" in line for line in failed.skipped)
+    assert "tb" in b.gallery
+    assert b.sync_now().erased == ["tb"]
+    assert not (b.layout.gallery / "tb").exists()

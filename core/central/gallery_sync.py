@@ -171,6 +171,7 @@ class GallerySync:
         self.events_db = events_db
         self.state_path = Path(gallery.root) / STATE_FILE
         self._told: set[str] = set()
+        self._unusable: dict[str, str] = {}
         """Reasons already logged (a conflict is logged once per process, not every 30 s)."""
 
     @classmethod
@@ -242,8 +243,9 @@ class GallerySync:
                 if state.erased.get(v.spg_id) != v.sig:
                     # Erase only what came from the brand (pulled) or was published from here; an unrelated
                     # local SPG under the same id is not the person HQ removed.
-                    if v.spg_id in local and (v.spg_id in state.pulled or v.origin == me):
-                        self._erase(v.spg_id, "removed at HQ", result)
+                    mine = v.spg_id in local and (v.spg_id in state.pulled or v.origin == me)
+                    if mine and not self._erase(v.spg_id, "removed at HQ", result):
+                        continue  # tried again at the next sync: an erasure is never given up
                     state.erased[v.spg_id] = v.sig
                 state.pulled.pop(v.spg_id, None)
                 continue
@@ -259,21 +261,23 @@ class GallerySync:
             # the model is compared once it is known (a lazily built engine is built only for a pull)
             if done is not None and done.sig == v.sig and self.model_id in (None, done.model):
                 continue
+            if self._unusable.get(v.spg_id) == v.sig:
+                continue
             if self._apply(conn, v, result):
                 state.pulled[v.spg_id] = _Pulled(v.sig, self.model_id or "")
         for spg_id in [s for s in state.pulled if s not in still_assigned]:
-            if spg_id in local:
-                self._erase(spg_id, "no longer assigned to this outlet", result)
-            del state.pulled[spg_id]
+            if spg_id not in local or self._erase(spg_id, "no longer assigned to this outlet", result):
+                del state.pulled[spg_id]
 
-    def _erase(self, spg_id: str, why: str, result: GallerySyncResult) -> None:
+    def _erase(self, spg_id: str, why: str, result: GallerySyncResult) -> bool:
         try:
             forget_spg(self.gallery, spg_id, self.events_db)
         except GalleryError as exc:
-            self._tell(result, spg_id, f"{why}, but not erased here: {exc}")
-            return
+            self._tell(result, spg_id, f"{why}, but not erased here yet (tried again at the next sync): {exc}")
+            return False
         log.info("gallery sharing: %s %s: photos, crops, embeddings and alert photos erased here", spg_id, why)
         result.erased.append(spg_id)
+        return True
 
     def _apply(self, conn: psycopg.Connection[Any], v: _Visible, result: GallerySyncResult) -> bool:
         self._engine()
@@ -288,7 +292,8 @@ class GallerySync:
                 samples.append(shared)
         if not samples and v.spg_id not in self.gallery:
             self._tell(result, v.spg_id, "no sample usable with this outlet's face model; not added")
-            return True
+            self._unusable[v.spg_id] = v.sig  # not fetched again until the central SPG changes
+            return False
         try:
             self.gallery.put_shared(v.spg_id, v.name, samples)
         except GalleryError as exc:
