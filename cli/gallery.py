@@ -1,4 +1,4 @@
-"""app.py gallery list | remove ID | reindex : the enrolled SPGs."""
+"""app.py gallery list | remove ID | reindex | sync : the enrolled SPGs (sync: gallery sharing with HQ, now)."""
 
 from __future__ import annotations
 
@@ -23,6 +23,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     rm.add_argument("spg_id", metavar="ID")
     ri = action_options(sub.add_parser("reindex", help="re-embed every photo with the current face model"))
     ri.add_argument("--force", action="store_true", help="also samples that already have this model's embedding")
+    sy = action_options(sub.add_parser("sync", help="gallery sharing: publish, pull and erase with HQ now"))
+    sy.add_argument("--db", metavar="URL", default=None, help="this outlet's central URL (default: $SPG_CENTRAL_URL)")
 
 
 def _gallery(args: argparse.Namespace) -> tuple[AppConfig, DataLayout, Gallery]:
@@ -85,8 +87,37 @@ def _reindex(args: argparse.Namespace) -> int:
     return 1 if report.failed else 0
 
 
+def _sync(args: argparse.Namespace) -> int:
+    """What the replicator does every heartbeat with ``central.share_gallery``, once, from the command line."""
+    import psycopg
+
+    from cli.hq import database_url
+    from core.central.gallery_sync import GallerySync
+    from core.secrets import mask_url, redact, register_secret, url_password
+
+    cfg = config_from_args(args)
+    url = database_url(args)
+    if not url:
+        return fail("no central database: give --db postgresql://... (the URL 'app.py hq add-outlet' printed) "
+                    "or set SPG_CENTRAL_URL")
+    register_secret(url_password(url))
+    try:
+        with psycopg.connect(url, connect_timeout=10) as conn:
+            row = conn.execute("SELECT spg.outlet_of(current_user)").fetchone()
+            if not row or not row[0]:
+                return fail(f"the login in {mask_url(url)} is not registered as an outlet; use the URL that "
+                            "'app.py hq add-outlet' printed for this outlet")
+            result = GallerySync.for_config(cfg).sync_once(conn, str(row[0]))
+    except psycopg.Error as exc:
+        return fail(f"gallery sharing with {mask_url(url)} failed: {redact(str(exc).strip())}. Check the URL and "
+                    "that the server is running; nothing is lost, the next sync goes on from here")
+    print(json.dumps({"published": result.published, "pulled": result.pulled, "erased": result.erased,
+                      "skipped": result.skipped}))
+    return 0
+
+
 def _body(args: argparse.Namespace) -> int:
-    return {"list": _list, "remove": _remove, "reindex": _reindex}[args.action](args)
+    return {"list": _list, "remove": _remove, "reindex": _reindex, "sync": _sync}[args.action](args)
 
 
 def main(args: argparse.Namespace) -> int:

@@ -193,7 +193,8 @@ def test_outlet_reads_only_the_spgs_assigned_to_it_or_its_own(
     assert sorted(b.sync_now().pulled) == ["tb"]
 
 
-def test_unassigned_spg_is_erased_and_a_local_id_clash_is_left_alone(two_outlets, fresh_central_db, faces_dir):
+def test_unassigned_spg_is_erased_and_a_local_id_clash_is_left_alone(two_outlets, fresh_central_db, faces_dir,
+                                                                     test_pack, capsys):
     a, b = two_outlets
     enroll_photos(a.engine, a.gallery, "tb", "Tony Blair", tony(faces_dir, 1))
     enroll_photos(a.engine, a.gallery, "s1", "Laura Bush", [faces_dir / "Laura_Bush" / "Laura_Bush_0001.jpg"])
@@ -210,7 +211,10 @@ def test_unassigned_spg_is_erased_and_a_local_id_clash_is_left_alone(two_outlets
     assert b.gallery.get("s1").name == "Colin Powell"  # B's own SPG is not overwritten
 
     assert hq("gallery", "unassign", "--db", fresh_central_db, "--spg", "tb", "--outlet", "B") == 0
-    assert b.sync_now().erased == ["tb"]
+    capsys.readouterr()
+    # B syncs from the command line this time (what the replicator does every heartbeat)
+    assert app_main(["gallery", "sync", "--db", b.url, "--data-dir", str(b.layout.root), "--pack", str(test_pack)]) == 0
+    assert json.loads(capsys.readouterr().out)["erased"] == ["tb"]
     assert "tb" not in b.gallery and "tb" in a.gallery
 
 
