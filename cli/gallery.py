@@ -24,7 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     ri = action_options(sub.add_parser("reindex", help="re-embed every photo with the current face model"))
     ri.add_argument("--force", action="store_true", help="also samples that already have this model's embedding")
     sy = action_options(sub.add_parser("sync", help="gallery sharing: publish, pull and erase with HQ now"))
-    sy.add_argument("--db", metavar="URL", default=None, help="this outlet's central URL (default: $SPG_CENTRAL_URL)")
+    sy.add_argument("--db", metavar="URL", default=None, help="this outlet's central URL (default: SPG_CENTRAL_URL, environment or the data folder's .env)")
 
 
 def _gallery(args: argparse.Namespace) -> tuple[AppConfig, DataLayout, Gallery]:
@@ -91,15 +91,15 @@ def _sync(args: argparse.Namespace) -> int:
     """What the replicator does every heartbeat with ``central.share_gallery``, once, from the command line."""
     import psycopg
 
-    from cli.hq import database_url
     from core.central.gallery_sync import GallerySync
+    from core.config import central_url_from_env
     from core.secrets import mask_url, redact, register_secret, url_password
 
     cfg = config_from_args(args)
-    url = database_url(args)
+    url = args.db or central_url_from_env(cfg.resolved_data_dir())
     if not url:
         return fail("no central database: give --db postgresql://... (the URL 'app.py hq add-outlet' printed) "
-                    "or set SPG_CENTRAL_URL")
+                    "or set SPG_CENTRAL_URL (environment or the data folder's .env)")
     register_secret(url_password(url))
     try:
         with psycopg.connect(url, connect_timeout=10) as conn:
