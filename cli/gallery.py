@@ -91,8 +91,8 @@ def _sync(args: argparse.Namespace) -> int:
     """What the replicator does every heartbeat with ``central.share_gallery``, once, from the command line."""
     import psycopg
 
-    from core.central.gallery_sync import GallerySync
     from core.config import central_url_from_env
+    from core.gallery_sharing import gallery_sync_from_config
     from core.secrets import mask_url, redact, register_secret, url_password
 
     cfg = config_from_args(args)
@@ -107,7 +107,7 @@ def _sync(args: argparse.Namespace) -> int:
             if not row or not row[0]:
                 return fail(f"the login in {mask_url(url)} is not registered as an outlet; use the URL that "
                             "'app.py hq add-outlet' printed for this outlet")
-            result = GallerySync.for_config(cfg).sync_once(conn, str(row[0]))
+            result = gallery_sync_from_config(cfg).sync_once(conn, str(row[0]))
     except psycopg.Error as exc:
         return fail(f"gallery sharing with {mask_url(url)} failed: {redact(str(exc).strip())}. Check the URL and "
                     "that the server is running; nothing is lost, the next sync goes on from here")

@@ -547,5 +547,11 @@ def _open_central(cfg: Any, store: EventStore, layout: DataLayout) -> tuple[Any 
     def visitors() -> dict[float, int]:
         return visitors_per_hour(layout.unknown_faces, cfg.storage)
 
+    gallery_sync = None
+    if cfg.central.share_gallery:
+        from core.gallery_sharing import gallery_sync_from_config
+
+        gallery_sync = gallery_sync_from_config(cfg, layout.root)
     return CentralReplicator(url, store, cfg.outlet, batch_size=cfg.central.batch_size,
-                             connect_timeout_s=cfg.central.connect_timeout_s, visitor_counts=visitors), None
+                             connect_timeout_s=cfg.central.connect_timeout_s, visitor_counts=visitors,
+                             gallery_sync=gallery_sync), None

@@ -11,12 +11,14 @@ import pytest
 
 from app import main as app_main
 from core.central import gallery_admin
-from core.central.gallery_sync import GallerySync
+from core.central.replicator import CentralReplicator
 from core.central.roles import add_outlet, login_url
+from core.clock import FakeClock
 from core.config import AppConfig, EngineConfig
 from core.enrollment import enroll_photos, read_image
 from core.events_db import EventStore
 from core.gallery import Gallery, GalleryError
+from core.gallery_sharing import gallery_sync_for, gallery_sync_from_config
 from core.identify import LiveMatcher, identify_image
 from core.paths import DataLayout
 
@@ -31,7 +33,7 @@ class Outlet:
         self.layout = DataLayout(root).ensure()
         self.gallery = Gallery(self.layout.gallery)
         self.engine = engine
-        self.sync = GallerySync.for_data_dir(root, engine=engine)
+        self.sync = gallery_sync_for(root, engine=engine)
         self.matcher = LiveMatcher(self.gallery, engine) if engine is not None else None
         """One matcher for the outlet's life, as the inference server keeps one: a pull reaches it by hot reload."""
 
@@ -99,7 +101,7 @@ def test_outlet_with_another_model_re_embeds_the_shared_photos(fresh_central_db,
     b = Outlet(fresh_central_db, "B", tmp_path / "b", engine_for("opencv"))
     assert a.engine.info.model_id != b.engine.info.model_id
     # B as the replicator builds it: the configured engine, built by the sync the first time it pulls
-    b.sync = GallerySync.for_config(AppConfig(data_dir=tmp_path / "b",
+    b.sync = gallery_sync_from_config(AppConfig(data_dir=tmp_path / "b",
                                               engine=EngineConfig(kind="auto", pack=str(opencv_pack))))
     assert b.sync.engine is None
     enroll_photos(a.engine, a.gallery, "tb", "Tony Blair", tony(faces_dir, 1, 2))
@@ -115,7 +117,7 @@ def test_outlet_with_another_model_re_embeds_the_shared_photos(fresh_central_db,
 
     # without an engine, a sample of another model cannot be used: skipped, with the reason
     c = Outlet(fresh_central_db, "C", tmp_path / "c", None)
-    c.sync = GallerySync.for_data_dir(tmp_path / "c", model_id=b.engine.info.model_id)
+    c.sync = gallery_sync_for(tmp_path / "c", model_id=b.engine.info.model_id)
     with psycopg.connect(fresh_central_db) as conn:
         gallery_admin.assign(conn, "tb", "C")
     result = c.sync_now()
@@ -281,3 +283,42 @@ def test_an_erasure_that_fails_is_tried_again_at_the_next_sync(two_outlets, fres
     assert "tb" in b.gallery
     assert b.sync_now().erased == ["tb"]
     assert not (b.layout.gallery / "tb").exists()
+
+
+def test_the_replicator_shares_the_gallery_and_erases_after_an_outage(two_outlets, fresh_central_db, faces_dir,
+                                                                        test_pack, pg_server):
+    """B as the console runs it: the replicator thread's passes (driven here on a fake clock) with
+    ``central.share_gallery``; the engine is built by the first pull."""
+    a, b = two_outlets
+    enroll_photos(a.engine, a.gallery, "tb", "Tony Blair", tony(faces_dir, 1, 2))
+    a.sync_now()
+    assert hq("gallery", "assign", "--db", fresh_central_db, "--spg", "tb", "--outlet", "B") == 0
+    cfg = AppConfig.model_validate({"outlet": {"id": "B", "name": "Outlet B"},
+                                    "engine": {"kind": "auto", "pack": str(test_pack)},
+                                    "central": {"enabled": True, "share_gallery": True}})
+    clock = FakeClock()
+    store = EventStore(b.layout.events_db, central=True)
+    rep = CentralReplicator(b.url, store, cfg.outlet, clock, start=False, connect_timeout_s=2,
+                            gallery_sync=gallery_sync_from_config(cfg, b.layout.root))
+    try:
+        rep.sync_once()
+        assert rep.link_state().connected
+        assert b.names_seen(tony(faces_dir, 5)[0]) == ["tb"]
+
+        pg_server.stop()  # B's link goes down...
+        clock.advance(31)
+        rep.sync_once()
+        assert not rep.link_state().connected
+        pg_server.start()
+        pg_server.wait_ready()
+        assert hq("gallery", "remove", "--db", fresh_central_db, "--spg", "tb") == 0  # ...while HQ removes Tony
+        assert "tb" in b.gallery
+
+        clock.advance(120)  # past the backoff: B reconnects, heartbeats, syncs its gallery
+        rep.sync_once()
+        assert rep.link_state().connected
+        assert "tb" not in b.gallery and not (b.layout.gallery / "tb").exists()
+        assert b.names_seen(tony(faces_dir, 5)[0]) == [None]
+    finally:
+        rep.close()
+        store.close()

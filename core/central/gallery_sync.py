@@ -26,7 +26,8 @@ engine is given (the one used by this thread only), else skipped with a logged r
 is kept in ``<gallery>/.central_sync.json`` (a file, so the gallery's loader never takes it for an SPG).
 
 No Qt, no multiprocessing, no thread of its own: the central replicator calls ``sync_once`` from its
-thread, between its other work (see :class:`GallerySyncApi`).
+thread, between its other work (see :class:`GallerySyncApi`); :mod:`core.gallery_sharing` builds it for a
+data folder.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Protocol
+from typing import Any, Callable, Protocol
 
 import numpy as np
 import psycopg
@@ -43,12 +44,8 @@ import psycopg
 from core.atomic import atomic_write_text
 from core.engine.base import EngineError, FaceEngine
 from core.face_quality import dominant_face
-from core.forget_spg import forget_spg
 from core.gallery import SHARED_SOURCE, Gallery, GalleryError, Person, Sample, SharedSample
 from core.image_io import ImageTooLarge, decode_image
-
-if TYPE_CHECKING:
-    from core.config import AppConfig
 
 log = logging.getLogger(__name__)
 
@@ -161,38 +158,19 @@ class GallerySync:
     main process has no engine of its own: most syncs pull nothing, so most runs never build it);
     ``model_id`` names this outlet's model when neither is given."""
 
-    def __init__(self, gallery: Gallery, *, engine: FaceEngine | None = None,
-                 engine_factory: Callable[[], FaceEngine] | None = None, model_id: str | None = None,
-                 events_db: Path | None = None) -> None:
+    def __init__(self, gallery: Gallery, erase: Callable[[str], None], *, engine: FaceEngine | None = None,
+                 engine_factory: Callable[[], FaceEngine] | None = None, model_id: str | None = None) -> None:
         self.gallery = gallery
+        self.erase = erase
+        """Erases one SPG's face data at this outlet: ``core.forget_spg`` bound to this data folder (given by
+        :mod:`core.gallery_sharing`, so this package never imports the events database, which imports it)."""
         self.engine = engine
         self._engine_factory = engine_factory if engine is None else None
         self.model_id = engine.info.model_id if engine is not None else model_id
-        self.events_db = events_db
         self.state_path = Path(gallery.root) / STATE_FILE
         self._told: set[str] = set()
         self._unusable: dict[str, str] = {}
         """Reasons already logged (a conflict is logged once per process, not every 30 s)."""
-
-    @classmethod
-    def for_data_dir(cls, data_dir: Path, *, engine: FaceEngine | None = None,
-                     engine_factory: Callable[[], FaceEngine] | None = None,
-                     model_id: str | None = None) -> GallerySync:
-        """The data folder's gallery and events database."""
-        from core.paths import DataLayout
-
-        layout = DataLayout(Path(data_dir))
-        return cls(Gallery(layout.gallery), engine=engine, engine_factory=engine_factory, model_id=model_id,
-                   events_db=layout.events_db)
-
-    @classmethod
-    def for_config(cls, cfg: AppConfig) -> GallerySync:
-        """The entry the replicator uses when ``central.share_gallery`` is on: the config's data folder, and
-        the configured engine built on first need (in the replicator's thread, used by it alone)."""
-        from core.engine.factory import create_engine
-
-        data_dir = cfg.resolved_data_dir()
-        return cls.for_data_dir(data_dir, engine_factory=lambda: create_engine(cfg.engine, data_dir))
 
     def _engine(self) -> FaceEngine | None:
         factory, self._engine_factory = self._engine_factory, None  # one try per run: a broken pack stays broken
@@ -271,7 +249,7 @@ class GallerySync:
 
     def _erase(self, spg_id: str, why: str, result: GallerySyncResult) -> bool:
         try:
-            forget_spg(self.gallery, spg_id, self.events_db)
+            self.erase(spg_id)
         except GalleryError as exc:
             self._tell(result, spg_id, f"{why}, but not erased here yet (tried again at the next sync): {exc}")
             return False

@@ -29,7 +29,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import psycopg
 
@@ -40,7 +40,11 @@ from core.central.outbox import ALERT, INTERVAL, TRANSITION, OutboxRow, OutboxSo
 from core.central.schema import MIN_VERSION_FOR_OUTLETS, database_version
 from core.clock import Clock, as_clock
 from core.events_backend import EventStoreError
+from core.gallery import GalleryError
 from core.secrets import mask_url, redact, register_secret, url_password
+
+if TYPE_CHECKING:
+    from core.central.gallery_sync import GallerySyncApi
 
 log = logging.getLogger(__name__)
 
@@ -145,7 +149,8 @@ class CentralReplicator:
                  batch_size: int = 500, heartbeat_every_s: float = HEARTBEAT_EVERY_S,
                  connect_timeout_s: float = 5.0, base_backoff_s: float = 1.0, max_backoff_s: float = MAX_BACKOFF_S,
                  visitor_counts: Callable[[], dict[float, int]] | None = None, app_version: str = __version__,
-                 poll_s: float = 1.0, gather_s: float = 0.2, start: bool = True):
+                 poll_s: float = 1.0, gather_s: float = 0.2, gallery_sync: GallerySyncApi | None = None,
+                 start: bool = True):
         register_secret(url_password(url))
         self.url = url
         self.store = store
@@ -157,6 +162,8 @@ class CentralReplicator:
         self.base_backoff_s = base_backoff_s
         self.max_backoff_s = max_backoff_s
         self.visitor_counts = visitor_counts
+        self.gallery_sync = gallery_sync
+        """Gallery sharing (``central.share_gallery``): run on this connection after each heartbeat."""
         self.app_version = app_version
         self.poll_s = poll_s
         self.gather_s = gather_s
@@ -299,6 +306,17 @@ class CentralReplicator:
             return
         self.heartbeat(status)
         self._next_heartbeat = mono + self.heartbeat_every_s
+        if self.gallery_sync is not None and not self._flushing:  # a shutdown flush stays short
+            self._sync_gallery()
+
+    def _sync_gallery(self) -> None:
+        """Publish, pull and erase shared SPGs (raises psycopg errors, like the rest of the pass: the link is
+        retried with backoff; a local gallery problem is logged and the next heartbeat tries again)."""
+        assert self.gallery_sync is not None and self._conn is not None and self._outlet_id is not None
+        try:
+            self.gallery_sync.sync_once(self._conn, self._outlet_id)
+        except (GalleryError, OSError) as exc:
+            log.warning("gallery sharing paused: %s", exc)
 
     def heartbeat(self, status: OutletStatus | None = None) -> None:
         """Write the outlet's status row, its SPG list and visitor counts now (raises psycopg errors)."""
