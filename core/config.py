@@ -383,7 +383,8 @@ class CentralConfig(_Section):
     printed it. Best kept in ``SPG_CENTRAL_URL`` (environment or the data folder's ``.env``), which wins over
     YAML; never written back to ``settings.yaml`` (it holds a password)."""
     share_gallery: bool = False
-    """Pull SPGs (with their face samples) assigned to this outlet from HQ; off: face data stays here."""
+    """Gallery sharing: publish the SPGs enrolled here (with their face samples) to HQ, pull those HQ assigned to
+    this outlet, erase those HQ removed or took away (``core.central.gallery_sync``); off: face data stays here."""
     batch_size: int = Field(500, ge=1, le=10_000)
     """Events sent to the central database in one transaction."""
     flush_on_exit_s: float = Field(10.0, ge=0.0, le=300.0)
