@@ -21,12 +21,12 @@ import sys
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "enroll": ("cli.enroll", "Enroll an SPG from photo files"),
     "identify": ("cli.identify", "Identify the faces in photos (one JSON object per face)"),
-    "gallery": ("cli.gallery", "List, remove or re-index enrolled SPGs"),
+    "gallery": ("cli.gallery", "List, remove or re-index enrolled SPGs; sync them with HQ (gallery sharing)"),
     "run": ("cli.run", "Run the camera pipeline (use --headless for no GUI)"),
     "report": ("cli.report", "Export an attendance report (CSV or Excel; --monthly YYYY-MM for the month's matrix)"),
     "calendar": ("cli.day_calendar", "Check or import the holiday / day-off calendar from a CSV"),
     "models": ("cli.models", "Import, download or inspect face model packs"),
-    "hq": ("cli.hq", "The brand's central database: init, add-outlet, outlets, events (no action: HQ console)"),
+    "hq": ("cli.hq", "The brand's central database: init, add-outlet, add-reader, outlets, events, gallery (no action: HQ console)"),
 }
 
 
