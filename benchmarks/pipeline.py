@@ -29,10 +29,8 @@ from __future__ import annotations
 import argparse
 import os
 import queue
-import resource
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -41,6 +39,7 @@ sys.path.insert(0, str(REPO))
 
 import numpy as np  # noqa: E402
 
+from benchmarks.proc_memory import ProcessSampler, usage  # noqa: E402
 from core.config import AppConfig  # noqa: E402
 from workers.mp import mp_context  # noqa: E402
 
@@ -83,12 +82,9 @@ def config(data: Path, videos: list[Path], fps: float, gating: bool = True) -> A
 
 
 def process_cpu_s(pid: int | None) -> float | None:
-    """User + system CPU seconds of one process (Linux /proc; None elsewhere)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except (OSError, IndexError, TypeError):
-        return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """User + system CPU seconds of one process (psutil, else Linux /proc; None where neither)."""
+    u = usage(pid) if pid is not None else None
+    return u.cpu_s if u is not None else None
 
 
 def bare_forward(cfg: AppConfig, frame_w: int = 1280, frame_h: int = 720, runs: int = 60) -> dict:
@@ -111,53 +107,24 @@ def bare_forward(cfg: AppConfig, frame_w: int = 1280, frame_h: int = 720, runs: 
     return {"size": f"{w}x{h}", "wall_ms": float(np.median(wall)), "cpu_ms": float(np.median(cpu))}
 
 
-class MemorySampler(threading.Thread):
-    """Peak of the summed RSS of this process and all its descendants (Linux /proc)."""
-
-    def __init__(self) -> None:
-        super().__init__(daemon=True)
-        self.peak_mb: float | None = 0.0 if Path("/proc/self/status").exists() else None
-        self._halt = threading.Event()
-
-    def _rss_tree(self) -> float:
-        me = os.getpid()
-        total = 0.0
-        for d in Path("/proc").iterdir():
-            if not d.name.isdigit():
-                continue
-            try:
-                st = (d / "status").read_text()
-            except OSError:
-                continue
-            fields = dict(line.split(":", 1) for line in st.splitlines() if ":" in line)
-            pid, ppid = int(d.name), int(fields.get("PPid", "0").strip() or 0)
-            if pid == me or ppid == me:
-                total += int(fields.get("VmRSS", "0 kB").split()[0]) / 1024
-        return total
-
-    def run(self) -> None:
-        while self.peak_mb is not None and not self._halt.wait(0.5):
-            self.peak_mb = max(self.peak_mb, self._rss_tree())
-
-    def stop(self) -> float | None:
-        self._halt.set()
-        self.join(2)
-        return self.peak_mb
-
-
-def cpu_seconds() -> float:
+def cpu_seconds() -> float | None:
+    """CPU seconds of this process and its finished children (POSIX ``resource``; None on Windows)."""
+    try:
+        import resource
+    except ImportError:
+        return None
     s, c = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
     return s.ru_utime + s.ru_stime + c.ru_utime + c.ru_stime
 
 
-def run_ours(cfg: AppConfig, data: Path, duration: float, warmup: float) -> dict:
+def run_ours(cfg: AppConfig, data: Path, duration: float, warmup: float, every: float) -> dict:
     from workers.pipeline import Pipeline
 
-    mem = MemorySampler()
-    mem.start()
     cpu0 = cpu_seconds()
     p = Pipeline(cfg, data)
     p.start()
+    mem = ProcessSampler(lambda: {"main": os.getpid(), **p.child_pids()}, every)
+    mem.start()
     lat: list[float] = []
     per_cam: dict[str, int] = {}
     emb0 = emb1 = None
@@ -177,6 +144,7 @@ def run_ours(cfg: AppConfig, data: Path, duration: float, warmup: float) -> dict
                 t_start = now
                 inf_pid = p.child_pids()["inference"]
                 inf_cpu0 = process_cpu_s(inf_pid)
+                mem.restart_window()
             if now - started > 300:
                 raise SystemExit("our pipeline produced no results in 5 minutes")
             continue
@@ -189,9 +157,11 @@ def run_ours(cfg: AppConfig, data: Path, duration: float, warmup: float) -> dict
     time.sleep(1.2)  # one more stats message with the final embedding count
     p.poll(0.2)
     emb1 = p.metrics().embeddings
+    mem.stop()
     p.stop()
-    cpu = cpu_seconds() - cpu0
-    out = summarise("ours", lat, per_cam, emb1 - emb0, cpu, mem.stop(), now - t_start)
+    cpu1 = cpu_seconds()
+    cpu = cpu1 - cpu0 if cpu0 is not None and cpu1 is not None else None
+    out = summarise("ours", lat, per_cam, emb1 - emb0, cpu, mem, now - t_start)
     frames = sum(per_cam.values())
     out["inf_cpu_ms"] = ((inf_cpu1 - inf_cpu0) * 1000 / frames) if (inf_cpu0 is not None and inf_cpu1 is not None
                                                                      and frames) else None
@@ -229,10 +199,8 @@ def baseline_worker(cfg: AppConfig, index: int, out_q, start_evt, stop_evt) -> N
     src.close()
 
 
-def run_baseline(cfg: AppConfig, duration: float, warmup: float) -> dict:
+def run_baseline(cfg: AppConfig, duration: float, warmup: float, every: float) -> dict:
     ctx = mp_context()
-    mem = MemorySampler()
-    mem.start()
     cpu0 = cpu_seconds()
     out_q, start_evt, stop_evt = ctx.Queue(), ctx.Event(), ctx.Event()
     procs = [ctx.Process(target=baseline_worker, args=(cfg, i, out_q, start_evt, stop_evt), daemon=True)
@@ -244,10 +212,14 @@ def run_baseline(cfg: AppConfig, duration: float, warmup: float) -> dict:
         if out_q.get(timeout=300)[0] == "ready":
             ready += 1
     start_evt.set()
+    roles = {"main": os.getpid(), **{c.id: pr.pid for c, pr in zip(cfg.cameras, procs)}}
+    mem = ProcessSampler(lambda: roles, every)
+    mem.start()
     lat: list[float] = []
     per_cam: dict[str, int] = {}
     embeddings = 0
     t_start = time.monotonic() + warmup
+    windowed = False
     t_end = t_start + duration
     while True:
         now = time.monotonic()
@@ -258,28 +230,60 @@ def run_baseline(cfg: AppConfig, duration: float, warmup: float) -> dict:
         except queue.Empty:
             continue
         now = time.monotonic()
+        if not windowed and now >= t_start:
+            mem.restart_window()
+            windowed = True
         if msg[0] == "result" and now >= t_start:
             lat.append((now - msg[2]) * 1000)
             per_cam[msg[1]] = per_cam.get(msg[1], 0) + 1
             embeddings += msg[3]
+    mem.stop()
     stop_evt.set()
     for pr in procs:
         pr.join(10)
         if pr.is_alive():
             pr.kill()
             pr.join()
-    cpu = cpu_seconds() - cpu0
-    return summarise("baseline", lat, per_cam, embeddings, cpu, mem.stop(), duration)
+    cpu1 = cpu_seconds()
+    cpu = cpu1 - cpu0 if cpu0 is not None and cpu1 is not None else None
+    return summarise("baseline", lat, per_cam, embeddings, cpu, mem, duration)
 
 
-def summarise(name: str, lat: list[float], per_cam: dict[str, int], embeddings: int, cpu: float,
-              peak_mb: float | None, seconds: float) -> dict:
+def summarise(name: str, lat: list[float], per_cam: dict[str, int], embeddings: int, cpu: float | None,
+              mem: ProcessSampler, seconds: float) -> dict:
     arr = np.asarray(lat) if lat else np.zeros(1)
     frames = sum(per_cam.values())
-    return {"name": name, "inf_cpu_ms": None, "emb_per_frame": embeddings / frames if frames else 0.0, "fps": sum(per_cam.values()) / seconds,
-            "min_cam_fps": min(per_cam.values()) / seconds if per_cam else 0.0, "embeddings": embeddings,
-            "p50": float(np.percentile(arr, 50)), "p95": float(np.percentile(arr, 95)), "cpu": cpu,
-            "peak_mb": peak_mb, "seconds": seconds}
+    cam_fps = {c: n / seconds for c, n in sorted(per_cam.items(), key=lambda kv: (len(kv[0]), kv[0]))}
+    return {"name": name, "inf_cpu_ms": None, "emb_per_frame": embeddings / frames if frames else 0.0,
+            "fps": frames / seconds, "min_cam_fps": min(cam_fps.values(), default=0.0), "cam_fps": cam_fps,
+            "embeddings": embeddings, "p50": float(np.percentile(arr, 50)), "p95": float(np.percentile(arr, 95)),
+            "cpu": cpu, "peak_mb": mem.peak_total_mb or None, "seconds": seconds, "mem": mem}
+
+
+def load_avg() -> float | None:
+    try:
+        return os.getloadavg()[0]
+    except (AttributeError, OSError):  # Windows
+        return None
+
+
+def brief(r: dict) -> str:
+    return ", ".join(f"{k}={v:.2f}" if isinstance(v, float) else f"{k}={v}" for k, v in r.items()
+                     if k not in ("mem", "cam_fps"))
+
+
+def print_run(title: str, r: dict, minute_table: bool) -> None:
+    """Every camera's frames/s and every process's memory (and CPU) of one run."""
+    print(f"{title}: {brief(r)}", flush=True)
+    print("  frames / s per camera: " + ", ".join(f"{c} {v:.2f}" for c, v in r["cam_fps"].items()), flush=True)
+    mem: ProcessSampler = r["mem"]
+    la = mem.load_summary()
+    print(f"  load average during the run: {la}", flush=True)
+    for line in mem.report(title, r["cam_fps"]):
+        print(line, flush=True)
+    if minute_table:
+        for line in mem.timeline(60.0):
+            print(line, flush=True)
 
 
 def main() -> int:
@@ -288,24 +292,42 @@ def main() -> int:
     ap.add_argument("--cameras", type=int, default=4)
     ap.add_argument("--fps", type=float, default=5.0)
     ap.add_argument("--warmup", type=float, default=3.0, help="seconds after the first results before measuring")
+    ap.add_argument("--runs", default="ours,off,baseline",
+                    help="which runs, comma-separated: ours (gating on), off (gating off), baseline "
+                         "(default all three; a long memory run may want only 'ours')")
+    ap.add_argument("--sample-every", type=float, default=2.0, help="seconds between memory samples (default 2)")
     a = ap.parse_args()
+    runs = {r.strip() for r in a.runs.split(",") if r.strip()}
+    if not runs or runs - {"ours", "off", "baseline"}:
+        print(f"--runs: expected a comma-separated choice of ours, off, baseline; got {a.runs!r}", file=sys.stderr)
+        return 2
     if not PACK.is_dir():
         print(f"test pack not found at {PACK}", file=sys.stderr)
         return 2
+    minute_table = a.duration >= 120
+    empty = {"fps": None, "min_cam_fps": None, "embeddings": None, "emb_per_frame": None, "p50": None,
+             "p95": None, "inf_cpu_ms": None, "cpu": None, "peak_mb": None}
+    ours, off, base = dict(empty), dict(empty), dict(empty)
     with tempfile.TemporaryDirectory(prefix="spg_bench_") as tmp:
         data, videos = make_world(Path(tmp), a.cameras)
         cfg = config(data, videos, a.fps)
+        la = load_avg()
         print(f"{a.cameras} file cameras (1280x720, 15 fps files) at {a.fps:g} fps, {a.duration:g} s each run, "
-              f"{os.cpu_count()} CPU cores, load average before {os.getloadavg()[0]:.1f}, "
+              f"{os.cpu_count()} CPU cores, load average before {'n/a' if la is None else f'{la:.1f}'}, "
               "test pack (SCRFD-500M + MobileFaceNet)", flush=True)
-        ours = run_ours(cfg, data, a.duration, a.warmup)
-        print(f"ours (gating on): {ours}", flush=True)
+        if "ours" in runs:
+            ours = run_ours(cfg, data, a.duration, a.warmup, a.sample_every)
+            print_run("ours (gating on)", ours, minute_table)
         floor = bare_forward(cfg)
         print(f"detector bare forward at {floor['size']}: {floor}", flush=True)
-        off = run_ours(config(data, videos, a.fps, gating=False), data, a.duration, a.warmup)
-        print(f"ours (gating off): {off}", flush=True)
-        base = run_baseline(cfg, a.duration, a.warmup)
-        print(f"load average after {os.getloadavg()[0]:.1f}", flush=True)
+        if "off" in runs:
+            off = run_ours(config(data, videos, a.fps, gating=False), data, a.duration, a.warmup, a.sample_every)
+            print_run("ours (gating off)", off, minute_table)
+        if "baseline" in runs:
+            base = run_baseline(cfg, a.duration, a.warmup, a.sample_every)
+            print_run("baseline", base, minute_table)
+        la = load_avg()
+        print(f"load average after {'n/a' if la is None else f'{la:.1f}'}", flush=True)
     rows = [("frames processed / s (all cameras)", "fps", "{:.1f}"),
             ("slowest camera, frames / s", "min_cam_fps", "{:.2f}"),
             ("embeddings computed", "embeddings", "{:d}"),
@@ -323,16 +345,26 @@ def main() -> int:
         print(f"{label:<40}{cells[0]:>12}{cells[1]:>12}{cells[2]:>12}{ratio:>11}")
     print(f"{'detector bare forward ' + floor['size'] + ', CPU ms':<40}{floor['cpu_ms']:>12.1f}"
           f"{'(wall ' + format(floor['wall_ms'], '.1f') + ')':>12}")
-    kept = ours["min_cam_fps"] >= 0.98 * a.fps
-    fewer = base["embeddings"] / max(1, ours["embeddings"])
-    per_frame = base["emb_per_frame"] / ours["emb_per_frame"] if ours["emb_per_frame"] else float("inf")
-    vs_floor = (ours["inf_cpu_ms"] / floor["cpu_ms"]) if ours["inf_cpu_ms"] and floor["cpu_ms"] else None
-    print(f"\ngoals: every camera >= {0.98 * a.fps:.2f} fps: {'met' if kept else 'NOT met'} "
-          f"(slowest {ours['min_cam_fps']:.2f}); p95 < 300 ms: {'met' if ours['p95'] < 300 else 'NOT met'} "
-          f"({ours['p95']:.0f} ms); inference CPU per frame within 1.5x of the detector floor: "
-          + ("n/a" if vs_floor is None else f"{'met' if vs_floor <= 1.5 else 'NOT met'} ({vs_floor:.2f}x)")
-          + f"; >= 3x fewer embeddings than the baseline: {'met' if fewer >= 3 else 'NOT met'} "
-          f"({fewer:.1f}x in total, {per_frame:.1f}x per processed frame)")
+    goals = []
+    if "ours" in runs:
+        kept = ours["min_cam_fps"] >= 0.98 * a.fps
+        goals.append(f"every camera >= {0.98 * a.fps:.2f} fps: {'met' if kept else 'NOT met'} "
+                     f"(slowest {ours['min_cam_fps']:.2f})")
+        goals.append(f"p95 < 300 ms: {'met' if ours['p95'] < 300 else 'NOT met'} ({ours['p95']:.0f} ms)")
+        vs_floor = (ours["inf_cpu_ms"] / floor["cpu_ms"]) if ours["inf_cpu_ms"] and floor["cpu_ms"] else None
+        goals.append("inference CPU per frame within 1.5x of the detector floor: "
+                     + ("n/a" if vs_floor is None else f"{'met' if vs_floor <= 1.5 else 'NOT met'} ({vs_floor:.2f}x)"))
+        verdicts = {role: ours["mem"].flat(role)[0] for role in ours["mem"].series}
+        if a.duration >= 180:
+            grew = sorted(r for r, v in verdicts.items() if v != "flat")
+            goals.append("memory of every process flat (last minute within 5 % of the second): "
+                         + ("met" if not grew else f"NOT met ({', '.join(grew)})"))
+    if "ours" in runs and "baseline" in runs:
+        fewer = base["embeddings"] / max(1, ours["embeddings"])
+        per_frame = base["emb_per_frame"] / ours["emb_per_frame"] if ours["emb_per_frame"] else float("inf")
+        goals.append(f">= 3x fewer embeddings than the baseline: {'met' if fewer >= 3 else 'NOT met'} "
+                     f"({fewer:.1f}x in total, {per_frame:.1f}x per processed frame)")
+    print("\ngoals: " + "; ".join(goals))
     return 0
 
 

@@ -361,6 +361,24 @@ def test_presence_timeline_draws_bands_per_state_change(qtbot):
     assert [b[2] for b in tl.bands["a"]] == ["present", "absent"] and tl.bands["a"][0][1] == now[0]
 
 
+def test_camera_rate_chart_redraws_only_on_screen_and_catches_up_when_shown(qtbot):
+    from ui.charts import CameraRateChart
+
+    chart = CameraRateChart()
+    qtbot.addWidget(chart)
+    t0 = 1_700_000_000.0
+    for i in range(5):
+        chart.add_sample({f"cam{c}": (5.0, 40.0 + c) for c in range(16)}, ts=t0 + i)
+    assert chart._curves == {}  # hidden (the Charts tab not open): samples kept, nothing drawn
+    chart.show()
+    qtbot.waitExposed(chart)
+    assert len(chart._curves) == 16
+    xs, ys = chart._curves["cam3"][1].getData()
+    assert list(xs) == [t0 + i for i in range(5)] and list(ys) == [43.0] * 5
+    chart.add_sample({"cam3": (4.0, 50.0)}, ts=t0 + 5)  # on screen: drawn at once
+    assert list(chart._curves["cam3"][0].getData()[1]) == [5.0] * 5 + [4.0]
+
+
 def test_webcam_dialog_previews_captures_and_saves(qtbot, tmp_path, monkeypatch):
     import cv2
     import numpy as np
@@ -486,25 +504,31 @@ def test_settings_send_test_message_reaches_the_bot_api_and_hides_the_token(qtbo
     assert not (data_dir / "settings.yaml").exists()  # testing saves nothing
 
 
-def test_frame_goes_from_shared_memory_into_the_qimage_in_one_copy():
+def test_frame_comes_out_of_shared_memory_as_an_image_the_painter_draws_without_converting():
+    from PySide6.QtGui import QImage
 
-    from ui.controller import frame_to_qimage
+    from ui.controller import FrameScratch, frame_to_qimage
 
     class OutPipeline:
         def frame_shape(self, cid):
             return (180, 320, 3)
 
         def read_frame(self, cid, slot, generation, out=None):
-            assert out is not None  # the console always hands its QImage's buffer
+            assert out is not None  # the console always hands its own buffer (no array allocated per frame)
             self.out = out
             out[...] = 7
+            out[5, 5] = (1, 2, 3)  # BGR
             return out
 
-    pipe = OutPipeline()
-    img = frame_to_qimage(pipe, FrameResult("c", 1, 0.0, 0.0, (), (720, 1280), slot=0, generation=2))
-    assert (img.width(), img.height()) == (320, 180) and img.pixelColor(5, 5).red() == 7
-    pipe.out[5, 5] = (1, 2, 3)  # the array read_frame filled IS the image's memory: no second copy
-    assert img.pixelColor(5, 5).getRgb()[:3] == (3, 2, 1)  # BGR in memory -> RGB colour
+    pipe, scratch = OutPipeline(), FrameScratch()
+    img = frame_to_qimage(pipe, FrameResult("c", 1, 0.0, 0.0, (), (720, 1280), slot=0, generation=2), scratch)
+    # RGB32: QPainter blits it as it is (a BGR888 image was converted in full on every paint of every tile)
+    assert img.format() == QImage.Format.Format_RGB32
+    assert (img.width(), img.height()) == (320, 180) and img.pixelColor(9, 9).getRgb() == (7, 7, 7, 255)
+    assert img.pixelColor(5, 5).getRgb() == (3, 2, 1, 255)  # BGR in memory -> RGB colour
+    first = pipe.out
+    frame_to_qimage(pipe, FrameResult("c", 2, 0.0, 0.0, (), (720, 1280), slot=1, generation=4), scratch)
+    assert pipe.out is first  # one reused scratch buffer, not a new frame-sized array per frame
     assert frame_to_qimage(pipe, FrameResult("c", 1, 0.0, 0.0, (), (720, 1280), slot=-1)) is None
 
 
