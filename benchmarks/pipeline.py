@@ -1,7 +1,8 @@
 """N file cameras at 5 fps with the real test pack: our pipeline (motion gating on, and off) vs a naive
 baseline, side by side in one run.
 
-    .venv/bin/python benchmarks/pipeline.py [--duration 60] [--cameras 4] [--fps 5]
+    .venv/bin/python benchmarks/pipeline.py [--duration 60] [--cameras 4] [--fps 5] [--runs ours,off,baseline]
+        [--sample-every 2]
 
 * ours: ``workers.pipeline.Pipeline`` - one camera worker process per camera, ONE inference server (model
   loaded once, newest frame per camera, motion gating (detect where the picture moved and around tracked
@@ -14,14 +15,20 @@ baseline, side by side in one run.
 Footage: 1280x720 files composed from ``../shared/data/faces`` photos (2-3 people per camera, some moving),
 played at their real 15 fps (a file behaves like a camera); the people are enrolled from other photos.
 
-Measured for each: frames processed per second (total and slowest camera), embeddings computed,
+Measured for each: frames processed per second (total and every camera), embeddings computed,
 capture-to-result latency p50/p95 (capture in the camera process to the result in the main process), CPU
-seconds (all processes of the run, from ``resource.getrusage``), the inference server's own CPU ms per
-processed frame (from /proc, during the measured window), and peak memory (sum of the RSS of all processes of
-the run, sampled from /proc; 'n/a' where /proc does not exist). Beside the CPU per frame: the detector's bare
+seconds (all processes of the run, from ``resource.getrusage``; 'n/a' on Windows), the inference server's own
+CPU ms per processed frame (during the measured window), and every process's memory and CPU
+(``benchmarks/proc_memory.py``: main, inference server, each camera worker; RSS and USS sampled every
+``--sample-every`` seconds through psutil, else /proc; per minute in a table for runs of 2 minutes or more, and
+the verdict "last minute within 5 % of the second minute" per process for runs of 3 minutes or more; peak =
+the largest sum of the RSS of all processes at one sample). Beside the CPU per frame: the detector's bare
 forward pass (``session.run`` alone, same session options, median of 60) at the input size a whole 1280x720
-frame gets, measured in the same run - the floor a frame costs without gating.
-Goals: all cameras kept at 5 fps on a 2-core machine, >= 3x fewer embeddings than the baseline, p95 < 500 ms.
+frame gets, measured in the same run - the floor a frame costs without gating. The machine's load average is
+printed before, during (mean, max) and after each run.
+Goals (issue 12): every camera >= 4.9 processed frames/s, p95 < 300 ms, inference CPU per frame within 1.5x of
+the floor, >= 3x fewer embeddings than the baseline; with --duration >= 180 also flat memory in every process.
+For the 10-minute memory run alone: ``--cameras 4 --duration 600 --runs ours``.
 """
 
 from __future__ import annotations
