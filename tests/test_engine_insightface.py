@@ -213,3 +213,20 @@ def test_aspect_input_finds_the_same_faces_as_the_square_letterbox(engine_for, s
     assert np.abs(np.asarray(ours) - np.asarray(theirs)).max() < 0.08 * max(img.shape[:2])
     again = sorted((f.bbox.tolist() for f in engine.detect(wide)), key=lambda b: b[0])
     assert again == ours  # the reused buffers carry nothing over from one frame to the next
+
+
+def test_decoding_only_the_anchors_that_pass_gives_exactly_insightfaces_detections(engine_for, shared_data):
+    """The detector's forward decodes boxes and landmarks for the anchors over the threshold only: the same
+    boxes, scores and landmarks, to the bit, as insightface's forward that decodes every anchor."""
+    from insightface.model_zoo.scrfd import SCRFD
+
+    det = engine_for("test_pack")._aspect._det
+    img = read_image(shared_data / "group" / "friends_6_faces.png")
+    for canvas in (np.ascontiguousarray(img[: img.shape[0] // 32 * 32, : img.shape[1] // 32 * 32]),
+                   np.zeros((384, 640, 3), np.uint8)):  # many faces, and none
+        ours, theirs = det.forward(canvas, det.det_thresh), SCRFD.forward(det, canvas, det.det_thresh)
+        assert sum(len(s) for s in ours[0]) == sum(len(s) for s in theirs[0])
+        for our_list, their_list in zip(ours, theirs):
+            for a, b in zip(our_list, their_list):
+                assert a.shape == b.shape and np.array_equal(a, b)
+    assert sum(len(s) for s in det.forward(np.ascontiguousarray(img[:352, :480]), det.det_thresh)[0]) >= 3
