@@ -34,7 +34,8 @@ from typing import Callable  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from core.attendance_api import PipelineHealth, Snapshot, SpgPresence  # noqa: E402
+from core.attendance_api import AttendanceStatus, FraudAlert, PipelineHealth, Snapshot, SpgPresence  # noqa: E402
+from core.central.link_state import LinkState  # noqa: E402
 from core.config import AppConfig, CameraConfig  # noqa: E402
 from core.messages import CameraMetrics, CameraState, CameraStatus, FaceResult, FrameResult  # noqa: E402
 from core.presence import Transition  # noqa: E402
@@ -123,6 +124,15 @@ class SimpleAttendance:
     def on_pipeline_health(self, camera_live: Mapping[str, bool], inference_ok: bool,
                            ended: Collection[str] = ()) -> None:
         pass
+
+    def status(self) -> AttendanceStatus:
+        return AttendanceStatus(store_ok=True)
+
+    def link_state(self) -> LinkState:
+        return LinkState()
+
+    def take_fraud_alerts(self) -> list[FraudAlert]:
+        return []
 
     def close(self) -> None:
         pass
