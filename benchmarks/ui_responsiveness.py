@@ -213,7 +213,7 @@ def synthetic_window(data_dir: Path, cameras: int):
         "pipeline_factory": lambda c, d: SyntheticPipeline(c, d), "attendance_factory": lambda c, d, n: SimpleAttendance(n)})
 
 
-def real_window(data_dir: Path, cameras: int):
+def real_window(data_dir: Path, cameras: int, children_below_normal: bool = True):
     import workers.pipeline  # noqa: F401 - raises if the pipeline is not in this build
     from core.paths import shared_data_dir
     from ui.main_window import MainWindow
@@ -225,6 +225,7 @@ def real_window(data_dir: Path, cameras: int):
     cfg = AppConfig.model_validate({
         "cameras": [{"id": f"cam{i}", "source": str(video), "loop": True} for i in range(1, cameras + 1)],
         "camera": {"process_fps": 5}, "engine": {"kind": "insightface", "pack": str(pack)},
+        "inference": {"children_below_normal": children_below_normal},
     })
     return lambda: MainWindow(cfg, data_dir, demo=False)
 
@@ -232,14 +233,19 @@ def real_window(data_dir: Path, cameras: int):
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=float, default=20.0)
-    ap.add_argument("--only", choices=["synthetic", "real"])
+    ap.add_argument("--only", choices=["synthetic", "real", "real-normal"],
+                    help="one run; default all: synthetic frames, the real pipeline (children below normal "
+                         "priority, the default), the real pipeline with children at normal priority")
     ap.add_argument("--cameras", type=int, default=4, help="cameras shown (1-16, default 4)")
     a = ap.parse_args()
     if not 1 <= a.cameras <= 16:
         print(f"--cameras: the grid shows 1 to 16 cameras; got {a.cameras}", file=sys.stderr)
         return 2
     rows = []
-    for name, factory in (("synthetic", synthetic_window), ("real", real_window)):
+    def real_normal(data_dir: Path, cameras: int):
+        return real_window(data_dir, cameras, children_below_normal=False)
+
+    for name, factory in (("synthetic", synthetic_window), ("real", real_window), ("real-normal", real_normal)):
         if a.only and a.only != name:
             continue
         with tempfile.TemporaryDirectory() as d:

@@ -206,6 +206,9 @@ class InferenceConfig(_Section):
     """Moving blobs smaller than this share of the frame are ignored (noise, flicker)."""
     region_min_px: int = Field(192, ge=64, le=1280)
     """Smallest square region (frame pixels) detected around motion or a tracked face."""
+    children_below_normal: bool = True
+    """Camera workers and the inference server run one step below normal priority, so that the console's
+    window gets a core first when every core is busy (``workers/process_priority.py``)."""
 
 
 def _minutes_after(start: dtime, t: dtime) -> int:

@@ -30,6 +30,7 @@ from core.messages import CameraMetrics, CameraState, CameraStatus, FrameMeta
 from core.secrets import mask_url, redact
 from workers.camera_source import CameraSource, EndOfFile, SourceError
 from workers.frame_buffer import FrameBuffer
+from workers.process_priority import lower_own_priority
 
 log = logging.getLogger(__name__)
 
@@ -281,6 +282,8 @@ class CameraWorkerArgs:
     buffer_name: str | None
     """SharedMemory block to write into; None = queue fallback."""
     log_level: str = "INFO"
+    below_normal: bool = True
+    """Lower the worker's priority (``inference.children_below_normal``)."""
 
 
 def run_camera_worker(args: CameraWorkerArgs, input_q: Any, status_q: Any, feedback_q: Any, stop: Any,
@@ -288,6 +291,8 @@ def run_camera_worker(args: CameraWorkerArgs, input_q: Any, status_q: Any, feedb
     """Process entry point. ``heartbeat`` is a shared double (``mp.Value('d')``) set to ``time.time()``;
     ``log_queue`` is the main process's queue for log records (``workers.child_logging``)."""
     configure_child_logging(log_queue, args.log_level)
+    if args.below_normal:
+        lower_own_priority()
     cv2.setNumThreads(1)  # one camera = one core at most; leave the rest to the inference server
     buffer = None
     d = args.defaults

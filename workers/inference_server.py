@@ -47,6 +47,7 @@ from core.regions import DetectionPlanner
 from core.secrets import redact
 from core.tracker import FaceTracker
 from workers.frame_buffer import FrameBuffer
+from workers.process_priority import lower_own_priority
 
 log = logging.getLogger(__name__)
 
@@ -323,6 +324,8 @@ def run_inference_server(cfg: AppConfig, data_dir: str, engine_spec: EngineSpec,
     """Process entry point. ``heartbeat.value`` stays 0 while the engine loads, then ``time.time()`` each loop;
     ``log_queue`` is the main process's queue for log records (``workers.child_logging``)."""
     configure_child_logging(log_queue, cfg.logging.level)
+    if cfg.inference.children_below_normal:
+        lower_own_priority()
     try:
         engine = engine_spec.build(cfg, Path(data_dir))
     except Exception as exc:  # noqa: BLE001 - reported to the main process, which restarts with backoff

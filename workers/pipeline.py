@@ -176,7 +176,8 @@ class Pipeline(PipelineBase):
         ch.feedback_q = self._ctx.Queue(maxsize=4)
         heartbeat = self._ctx.Value("d", 0.0, lock=False)
         buf = self._buffers.get(camera_id)
-        args = CameraWorkerArgs(cam, self.cfg.camera, buf.name if buf is not None else None, self.cfg.logging.level)
+        args = CameraWorkerArgs(cam, self.cfg.camera, buf.name if buf is not None else None, self.cfg.logging.level,
+                                below_normal=self.cfg.inference.children_below_normal)
         process = self._ctx.Process(target=run_camera_worker, name=f"spg-camera-{camera_id}", daemon=True,
                                     args=(args, self._input_q, self._status_q, ch.feedback_q, ch.stop_event,
                                           heartbeat, child_log_queue()))
