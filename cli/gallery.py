@@ -91,12 +91,12 @@ def _sync(args: argparse.Namespace) -> int:
     """What the replicator does every heartbeat with ``central.share_gallery``, once, from the command line."""
     import psycopg
 
-    from core.config import central_url_from_env
+    from core.config import central_url
     from core.gallery_sharing import gallery_sync_from_config
     from core.secrets import mask_url, redact, register_secret, url_password
 
     cfg = config_from_args(args)
-    url = args.db or central_url_from_env(cfg.resolved_data_dir())
+    url = args.db or central_url(cfg)
     if not url:
         return fail("no central database: give --db postgresql://... (the URL 'app.py hq add-outlet' printed) "
                     "or set SPG_CENTRAL_URL (environment or the data folder's .env)")

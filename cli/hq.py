@@ -21,17 +21,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from cli.common import fail, run_guarded
+from cli.common import config_from_args, fail, run_guarded
+from core.config import ENV_CENTRAL_URL, ConfigError
 
 if TYPE_CHECKING:
     from core.central.gallery_admin import CentralSample
 
-ENV_CENTRAL_URL = "SPG_CENTRAL_URL"
 
 
 def _iso_time(text: str) -> datetime:
@@ -90,8 +89,11 @@ def _add_gallery_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def database_url(args: argparse.Namespace) -> str | None:
-    """``--db``, else ``SPG_CENTRAL_URL`` from the environment."""
-    return getattr(args, "db", None) or os.environ.get(ENV_CENTRAL_URL) or None
+    """``--db``, else what the one config loader resolved: ``SPG_CENTRAL_URL`` (environment, the data folder's
+    ``.env``) over ``central.url``."""
+    from core.config import central_url
+
+    return getattr(args, "db", None) or central_url(config_from_args(args))
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -241,7 +243,10 @@ def main(args: argparse.Namespace) -> int:
 
     from core.secrets import mask_url, register_secret, url_password
 
-    url = database_url(args)
+    try:
+        url = database_url(args)
+    except ConfigError as exc:
+        return fail(str(exc))
     if not url:
         return fail(f"no database: give --db postgresql://... or set {ENV_CENTRAL_URL}")
     register_secret(url_password(url))

@@ -618,13 +618,10 @@ def secrets_file(data_dir: Path) -> Path:
     return Path(data_dir) / SECRETS_FILE
 
 
-def central_url_from_env(data_dir: Path, env_file: Path | None = None) -> str | None:
-    """``SPG_CENTRAL_URL`` from the process environment, else the data folder's ``.env``, else the repository's
-    (registered as a secret, so its password is masked wherever it shows)."""
-    env = read_env(_repo_env(env_file), secrets_file(data_dir))
-    url = env.central_url.get_secret_value() if env.central_url is not None else ""
-    register_secret(url_password(url))
-    return url or None
+def central_url(cfg: AppConfig) -> str | None:
+    """The central database URL as :func:`load_config` resolved it (``SPG_CENTRAL_URL`` from the environment or
+    a ``.env`` over ``central.url``); its password is already registered for masking."""
+    return cfg.central.url.get_secret_value() if cfg.central.url is not None else None
 
 
 def flag_overrides(pack: str | Path | None = None) -> dict[str, Any]:

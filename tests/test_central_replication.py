@@ -113,6 +113,11 @@ def test_two_outlets_replicate_into_one_hq(fresh_central_db, tmp_path, clock):
     assert any(e["alert"] for e in events if e["to"] == "absent")
     only = hq("events", "--db", fresh_central_db, "--outlet", "bdg02")
     assert only and {e["outlet_id"] for e in only} == {"bdg02"}
+    # no --db: the URL the one config loader finds (SPG_CENTRAL_URL in the data folder's .env)
+    hq_data = tmp_path / "hq_data"
+    hq_data.mkdir()
+    (hq_data / ".env").write_text(f"SPG_CENTRAL_URL={fresh_central_db}\n", encoding="utf-8")
+    assert {r["outlet_id"] for r in hq("--data-dir", str(hq_data), "outlets")} == {"jkt01", "bdg02"}
 
     # intervals and alerts went up too (no face photo travels with an alert)
     with psycopg.connect(fresh_central_db) as conn:

@@ -14,7 +14,7 @@ import sys
 
 from PySide6.QtCore import QCoreApplication, QTimer
 
-from core.config import ConfigError, central_url_from_env, load_config, resolve_data_dir
+from core.config import ConfigError, central_url, load_config, resolve_data_dir
 from core.paths import DataLayout
 from core.secrets import redact, register_secret, url_password
 from ui.launch import EXIT_FAILED, _ensure_platform, _quit_on_signals, _screenshot, show_message
@@ -36,7 +36,7 @@ def main(args: argparse.Namespace) -> int:
     try:
         data_dir = resolve_data_dir(getattr(args, "data_dir", None), getattr(args, "config", None))
         cfg = load_config(getattr(args, "config", None), data_dir=data_dir)
-        url = url or central_url_from_env(data_dir)
+        url = url or central_url(cfg)
     except ConfigError as exc:
         show_message("error", TITLE, QCoreApplication.translate("launch", "The settings are not valid:\n{err}").format(
             err=redact(str(exc))))
